@@ -1,0 +1,376 @@
+"""`python -m core`: every step of the studio without the browser.
+
+Errors end with a one-line message and a non-zero exit code, never a traceback (STUDIO_DEBUG=1 shows one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from core.errors import InvalidInput, StudioError
+from core.io.exporter import EXPORT_FORMATS, export_project
+from core.io.importer import IMPORT_STATUSES, ColumnMapping, execute_import, plan_import
+from core.io.table_files import FORMATS, read_table
+from core.store import Store, open_store
+from core.store.projects import create_project, get_project, list_projects, parse_spec
+from core.store.samples import SampleFilter, count_by_language_label_status, iter_samples
+from core.store.schema import SAMPLE_ORIGINS, SAMPLE_SPLITS, SAMPLE_STATUSES
+
+Handler = Callable[[argparse.Namespace, Store], int]
+
+
+def _csv_list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) if rows else len(str(h)) for i, h in enumerate(header)]
+    lines = ["  ".join(str(h).ljust(w) for h, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+# --- init / projects -------------------------------------------------------------------------------------------
+
+
+def cmd_init(args: argparse.Namespace, store: Store) -> int:
+    if args.demo:
+        from core.demo import create_demo_project
+
+        project = create_demo_project(store)
+        print(f"Demo project ready: {project.name} ({len(project.languages)} languages, {len(project.labels)} labels)")
+        return 0
+    if not args.project or not args.labels or not args.languages:
+        raise InvalidInput("init needs --project, --labels and --languages (or --demo).")
+    spec = parse_spec(
+        name=args.project,
+        task=args.task or "",
+        labels=[{"name": n} for n in _csv_list(args.labels)],
+        languages=[{"code": c} for c in _csv_list(args.languages)],
+        encoder=args.encoder,
+    )
+    project = create_project(store, spec)
+    print(
+        f"Created project '{project.name}' (id {project.id}): labels {', '.join(project.label_names)}; "
+        f"languages {', '.join(project.language_codes)}"
+    )
+    return 0
+
+
+def cmd_projects(args: argparse.Namespace, store: Store) -> int:
+    from core.store.samples import count_samples
+
+    projects = list_projects(store)
+    if args.json:
+        _print_json([{**p.model_dump(mode="json"), "samples": count_samples(store, p.id)} for p in projects])
+        return 0
+    if not projects:
+        print("No projects yet. Create one with: python -m core init --project NAME --labels a,b --languages en,sw")
+        return 0
+    rows = [
+        [str(p.id), p.name, ",".join(p.label_names), ",".join(p.language_codes), str(count_samples(store, p.id))]
+        for p in projects
+    ]
+    print(_table(rows, ["id", "name", "labels", "languages", "samples"]))
+    return 0
+
+
+# --- import / export -------------------------------------------------------------------------------------------
+
+
+def cmd_import(args: argparse.Namespace, store: Store) -> int:
+    if bool(args.language_column) == bool(args.language):
+        raise InvalidInput("Give exactly one of --language-column C or --language L.")
+    project = get_project(store, args.project)
+    frame = read_table(Path(args.file), args.format)
+    mapping = ColumnMapping(
+        text_column=args.text_column,
+        label_column=args.label_column,
+        language_column=args.language_column,
+        language=args.language,
+        split=args.split,
+        origin=args.origin,
+        status=args.status,
+        add_labels=args.add_labels,
+        add_languages=args.add_languages,
+    )
+    plan = plan_import(store, project, frame, mapping, source=Path(args.file).name)
+    if not plan.ok:
+        raise InvalidInput("Nothing was imported: " + "; ".join(p.describe() for p in plan.errors))
+    if args.dry_run:
+        summary = plan.summary()
+        if args.json:
+            _print_json(summary)
+        else:
+            print(f"Would import {plan.to_import} of {plan.total_rows} rows; would skip {plan.skipped_count}.")
+            for problem in [*plan.skipped, *plan.notes]:
+                print(f"  - {problem.describe()}")
+        return 0
+    result = execute_import(store, project, plan)
+    if args.json:
+        _print_json(result.to_dict())
+        return 0
+    print(f"Imported {result.imported} samples into '{project.name}'; skipped {result.skipped}.")
+    for reason, count in result.skipped_reasons.items():
+        print(f"  skipped {count}: {reason}")
+    for note in result.notes:
+        print(f"  note: {note}")
+    if result.labels_added:
+        print(f"  labels added: {', '.join(result.labels_added)}")
+    if result.languages_added:
+        print(f"  languages added: {', '.join(result.languages_added)}")
+    return 0
+
+
+def _filter_from(args: argparse.Namespace) -> SampleFilter:
+    def many(value: str | None) -> tuple[str, ...]:
+        return tuple(_csv_list(value)) if value else ()
+
+    return SampleFilter(
+        languages=many(getattr(args, "language", None)),
+        labels=many(getattr(args, "label", None)),
+        splits=many(getattr(args, "split", None)),
+        origins=many(getattr(args, "origin", None)),
+        statuses=many(getattr(args, "status", None)),
+        flags=many(getattr(args, "flag", None)),
+        search=getattr(args, "search", None) or "",
+    )
+
+
+def cmd_export(args: argparse.Namespace, store: Store) -> int:
+    count = export_project(store, args.project, args.format, Path(args.out), _filter_from(args))
+    print(f"Exported {count} samples to {args.out}")
+    return 0
+
+
+def cmd_samples(args: argparse.Namespace, store: Store) -> int:
+    project = get_project(store, args.project)
+    flt = _filter_from(args)
+    if args.counts:
+        rows = count_by_language_label_status(store, project.id, flt)
+        if args.json:
+            _print_json(
+                [{"language": r.language, "label": r.label, "status": r.status, "count": r.count} for r in rows]
+            )
+        else:
+            print(
+                _table(
+                    [[r.language, r.label or "(none)", r.status, str(r.count)] for r in rows],
+                    ["language", "label", "status", "count"],
+                )
+            )
+        return 0
+    samples = []
+    for sample in iter_samples(store, project.id, flt):
+        samples.append(sample)
+        if args.limit and len(samples) >= args.limit:
+            break
+    if args.json:
+        _print_json([s.to_public() for s in samples])
+        return 0
+    rows = [
+        [
+            str(s.id),
+            s.language,
+            s.label or "",
+            s.split,
+            s.origin,
+            s.status,
+            ",".join(f.kind for f in s.flags),
+            _short(s.text),
+        ]
+        for s in samples
+    ]
+    print(_table(rows, ["id", "lang", "label", "split", "origin", "status", "flags", "text"]))
+    return 0
+
+
+def _short(text: str, width: int = 70) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+# --- jobs ------------------------------------------------------------------------------------------------------
+
+
+def cmd_jobs(args: argparse.Namespace, store: Store) -> int:
+    from core.jobs.queue import cancel_job, get_job, list_jobs, start_worker, submit_job
+    from core.jobs.runner import run_job
+
+    action = args.jobs_action
+    if action == "cancel":
+        job = cancel_job(store, args.id)
+        print(f"Job #{job.id}: {job.status}" + (" (cancel requested)" if job.active else ""))
+        return 0
+    if action == "run":
+        status = run_job(store, args.id, echo=True)
+        print(f"Job #{args.id}: {status}")
+        return 0 if status in ("done", "cancelled") else 1
+    if action == "show":
+        job = get_job(store, args.id)
+        if args.json:
+            _print_json(job.to_public())
+            return 0
+        print(f"Job #{job.id} {job.kind}: {job.status} {job.progress:.0%} — {job.message}")
+        log = Path(job.log_path)
+        if log.exists():
+            print("".join(log.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)[-20:]), end="")
+        return 0
+    if action == "wait":
+        project_id = get_project(store, args.project).id if args.project else None
+        job = submit_job(store, "wait", {"seconds": args.seconds, "steps": args.steps}, project_id=project_id)
+        if args.background:
+            pid = start_worker(store, job.id)
+            print(f"Job #{job.id} started in the background (worker process {pid})")
+            return 0
+        status = run_job(store, job.id, echo=True)
+        print(f"Job #{job.id}: {status}")
+        return 0 if status == "done" else 1
+    project_id = get_project(store, args.project).id if args.project else None
+    jobs = list_jobs(store, project_id)
+    if args.json:
+        _print_json([j.to_public() for j in jobs])
+        return 0
+    if not jobs:
+        print("No jobs.")
+        return 0
+    print(
+        _table(
+            [
+                [
+                    str(j.id),
+                    j.kind,
+                    j.status,
+                    f"{j.progress:.0%}",
+                    _short(j.message, 60),
+                    f"{j.created_at:%Y-%m-%d %H:%M}",
+                ]
+                for j in jobs
+            ],
+            ["id", "kind", "status", "progress", "message", "created"],
+        )
+    )
+    return 0
+
+
+# --- parser ----------------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="Distill Studio without the browser.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("init", help="create a project (or the demo project)")
+    p.add_argument("--project", help="project name")
+    p.add_argument("--labels", help="comma-separated label names")
+    p.add_argument("--languages", help="comma-separated ISO 639 codes, e.g. en,sw")
+    p.add_argument("--task", help="task description for the generator and the team")
+    p.add_argument("--encoder", help="model for embeddings (default from STUDIO_DEFAULT_ENCODER)")
+    p.add_argument("--demo", action="store_true", help="create the demo project")
+    p.set_defaults(handler=cmd_init)
+
+    p = sub.add_parser("projects", help="list projects")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_projects)
+
+    p = sub.add_parser("import", help="import samples from a CSV, TSV, JSONL, Parquet file or a datasets folder")
+    p.add_argument("--project", required=True)
+    p.add_argument("file", help="file, or folder saved with datasets' save_to_disk")
+    p.add_argument("--text-column", required=True)
+    p.add_argument("--label-column", help="column with the class names (omit for unlabeled data)")
+    p.add_argument("--language-column", help="column with ISO 639 language codes")
+    p.add_argument("--language", help="one language code for the whole file")
+    p.add_argument("--split", choices=SAMPLE_SPLITS, help="for the whole file (default: per-row column, else train)")
+    p.add_argument("--origin", choices=SAMPLE_ORIGINS, help="for the whole file (default: per-row column, else human)")
+    p.add_argument(
+        "--status",
+        choices=IMPORT_STATUSES,
+        help="for the whole file (default: accepted for human, pending for synthetic)",
+    )
+    p.add_argument("--add-labels", action="store_true", help="add labels the project does not have yet")
+    p.add_argument("--add-languages", action="store_true", help="add languages the project does not have yet")
+    p.add_argument("--format", choices=FORMATS, help="file format (default: from the file name)")
+    p.add_argument("--dry-run", action="store_true", help="validate and report, store nothing")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_import)
+
+    p = sub.add_parser("export", help="export samples (CSV is formula-escaped; see README)")
+    p.add_argument("--project", required=True)
+    p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    p.add_argument("out", help="output file (a folder for hf)")
+    _add_filters(p)
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("samples", help="list samples or count them")
+    p.add_argument("--project", required=True)
+    _add_filters(p)
+    p.add_argument("--counts", action="store_true", help="counts per language x label x status")
+    p.add_argument("--limit", type=int, default=0, help="at most this many samples (0: all)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_samples)
+
+    p = sub.add_parser("jobs", help="list jobs; cancel, run or show one; start a test job")
+    p.add_argument("--project")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_jobs, jobs_action=None)
+    jobs_sub = p.add_subparsers(dest="jobs_action", metavar="ACTION")
+    for name, text in (
+        ("cancel", "ask a job to stop"),
+        ("run", "run a queued job here, in the foreground"),
+        ("show", "a job's status and the end of its log"),
+    ):
+        q = jobs_sub.add_parser(name, help=text)
+        q.add_argument("id", type=int)
+        q.add_argument("--json", action="store_true")
+    q = jobs_sub.add_parser("wait", help="a small test job that waits, reporting progress")
+    q.add_argument("--seconds", type=float, default=3.0)
+    q.add_argument("--steps", type=int, default=6)
+    q.add_argument("--project")
+    q.add_argument("--background", action="store_true", help="run in a worker process instead of here")
+    return parser
+
+
+def _add_filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--language", help="language code(s), comma-separated")
+    p.add_argument("--label", help="label(s), comma-separated")
+    p.add_argument("--split", help=f"{' or '.join(SAMPLE_SPLITS)}")
+    p.add_argument("--origin", help=f"{' or '.join(SAMPLE_ORIGINS)}")
+    p.add_argument("--status", help=", ".join(SAMPLE_STATUSES))
+    p.add_argument("--flag", help="flag kind(s); 'none' for samples without flags")
+    p.add_argument("--search", help="text contains (case-insensitive)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        store = open_store()
+        return args.handler(args, store)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("STUDIO_DEBUG"):
+            traceback.print_exc()
+        print(
+            f"error: unexpected problem ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+            "Run with STUDIO_DEBUG=1 for details.",
+            file=sys.stderr,
+        )
+        return 1

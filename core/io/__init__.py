@@ -1,0 +1,1 @@
+"""Getting samples in and out of the studio: file readers, import with validation, export."""

@@ -1,0 +1,135 @@
+"""Exporting a project's samples: CSV (formula-escaped), JSONL, Parquet, and a `datasets.DatasetDict` on disk."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from core.errors import InvalidInput
+from core.io.spreadsheet_safety import STUDIO_FORMAT_COLUMN, STUDIO_FORMAT_VALUE, escape_cell
+from core.store.database import Store
+from core.store.projects import get_project
+from core.store.samples import Sample, SampleFilter, iter_samples
+
+EXPORT_FORMATS = ("csv", "jsonl", "parquet", "hf")
+EXPORT_COLUMNS = (
+    "id",
+    "text",
+    "label",
+    "language",
+    "split",
+    "origin",
+    "status",
+    "flags",
+    "source",
+    "generation_run_id",
+    "prompt_version",
+    "model",
+    "created_at",
+    "created_by",
+    "updated_at",
+    "updated_by",
+)
+
+
+def sample_record(sample: Sample) -> dict[str, Any]:
+    return {
+        "id": sample.id,
+        "text": sample.text,
+        "label": sample.label,
+        "language": sample.language,
+        "split": sample.split,
+        "origin": sample.origin,
+        "status": sample.status,
+        "flags": json.dumps([asdict(f) for f in sample.flags], ensure_ascii=False),
+        "source": sample.source,
+        "generation_run_id": sample.generation_run_id,
+        "prompt_version": sample.prompt_version,
+        "model": sample.model,
+        "created_at": sample.created_at.isoformat(),
+        "created_by": sample.created_by,
+        "updated_at": sample.updated_at.isoformat(),
+        "updated_by": sample.updated_by,
+    }
+
+
+def export_frame(store: Store, project: int | str, flt: SampleFilter | None = None) -> pd.DataFrame:
+    resolved = get_project(store, project)
+    records = [sample_record(s) for s in iter_samples(store, resolved.id, flt)]
+    frame = pd.DataFrame.from_records(records, columns=list(EXPORT_COLUMNS))
+    frame["generation_run_id"] = frame["generation_run_id"].astype("Int64")
+    frame["id"] = frame["id"].astype("int64")
+    return frame
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """CSV with every text cell formula-escaped and the studio's marker column (see spreadsheet_safety)."""
+    escaped = frame.copy()
+    for column in escaped.columns:
+        if escaped[column].dtype == object or pd.api.types.is_string_dtype(escaped[column]):
+            escaped[column] = [escape_cell(v) if isinstance(v, str) else v for v in escaped[column]]
+    escaped[STUDIO_FORMAT_COLUMN] = STUDIO_FORMAT_VALUE
+    return escaped.to_csv(index=False).encode("utf-8")
+
+
+def jsonl_bytes(frame: pd.DataFrame) -> bytes:
+    lines = []
+    for record in frame.to_dict(orient="records"):
+        clean = {k: (None if _is_missing(v) else v) for k, v in record.items()}
+        lines.append(json.dumps(clean, ensure_ascii=False, default=int))
+    return ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8")
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+def export_project(store: Store, project: int | str, fmt: str, out: Path, flt: SampleFilter | None = None) -> int:
+    """Write the export to `out` (a file, or a folder for `hf`) atomically; returns the number of samples."""
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInput(f"Unknown export format '{fmt}': use one of {', '.join(EXPORT_FORMATS)}.")
+    frame = export_frame(store, project, flt)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "hf":
+        _write_hf(frame, out)
+    else:
+        data = {"csv": csv_bytes, "jsonl": jsonl_bytes}.get(fmt)
+        tmp = out.with_name(f".{out.name}.partial")
+        if data is not None:
+            tmp.write_bytes(data(frame))
+        else:
+            frame.to_parquet(tmp, index=False)
+        tmp.replace(out)
+    return len(frame)
+
+
+def _write_hf(frame: pd.DataFrame, out: Path) -> None:
+    import datasets
+
+    features = datasets.Features(
+        {
+            c: datasets.Value("int64") if c in ("id", "generation_run_id") else datasets.Value("string")
+            for c in EXPORT_COLUMNS
+        }
+    )
+    parts = {}
+    for split in ("train", "test"):
+        part = frame[frame["split"] == split].reset_index(drop=True)
+        parts[split] = datasets.Dataset.from_pandas(part, features=features, preserve_index=False)
+    if out.exists() and not out.is_dir():
+        raise InvalidInput(f"'{out}' is a file; a Hugging Face dataset export needs a folder path.")
+    if out.exists() and any(out.iterdir()):
+        raise InvalidInput(f"The folder '{out}' is not empty: choose a new folder for the export.")
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        staging = Path(tmp) / "dataset"
+        datasets.DatasetDict(parts).save_to_disk(str(staging))
+        if out.exists():
+            out.rmdir()
+        shutil.move(str(staging), str(out))

@@ -1,0 +1,496 @@
+"""Importing samples: column mapping, validation that names rows, preview, then one all-or-nothing transaction."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import insert, select
+from sqlalchemy.orm import selectinload
+
+from core.errors import InvalidInput
+from core.io.spreadsheet_safety import STUDIO_FORMAT_COLUMN, unescape_cell
+from core.io.table_files import read_table
+from core.language_names import language_name, normalize_code
+from core.store import action_log
+from core.store.database import Store
+from core.store.projects import Project, get_project
+from core.store.samples import content_key
+from core.store.schema import (
+    SAMPLE_ORIGINS,
+    SAMPLE_SPLITS,
+    SAMPLE_STATUSES,
+    FlagRow,
+    LabelRow,
+    LanguageRow,
+    ProjectRow,
+    SampleRow,
+    utcnow,
+)
+
+IMPORT_STATUSES = ("unlabeled", "pending", "accepted")  # what a whole file may be given
+PER_ROW_COLUMNS = ("split", "origin", "status")
+PROVENANCE_COLUMNS = ("source", "generation_run_id", "prompt_version", "model")
+PREVIEW_ROWS = 20
+_MAX_ROWS_NAMED = 8
+
+
+@dataclass
+class ColumnMapping:
+    text_column: str
+    label_column: str | None = None
+    language_column: str | None = None
+    language: str | None = None  # one language for the whole file
+    split: str | None = None  # None: per-row column if present, else "train"
+    origin: str | None = None  # None: per-row column if present, else "human"
+    status: str | None = None  # None: per-row column if present, else by origin and label
+    add_labels: bool = False
+    add_languages: bool = False
+
+
+@dataclass
+class RowProblem:
+    """One kind of problem and the rows it affects (1-based, counting data rows under the header)."""
+
+    message: str
+    rows: list[int] = field(default_factory=list)
+
+    def describe(self) -> str:
+        if not self.rows:
+            return self.message
+        shown = ", ".join(str(r) for r in self.rows[:_MAX_ROWS_NAMED])
+        more = f" and {len(self.rows) - _MAX_ROWS_NAMED} more" if len(self.rows) > _MAX_ROWS_NAMED else ""
+        noun = "row" if len(self.rows) == 1 else "rows"
+        return f"{self.message} ({len(self.rows)} {noun}: {shown}{more})"
+
+
+@dataclass
+class ImportPlan:
+    """What an import would do. `errors` non-empty means nothing will be stored."""
+
+    source: str
+    total_rows: int
+    errors: list[RowProblem] = field(default_factory=list)
+    skipped: list[RowProblem] = field(default_factory=list)
+    notes: list[RowProblem] = field(default_factory=list)
+    labels_to_add: list[str] = field(default_factory=list)
+    languages_to_add: list[str] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)  # rows that will be stored
+    studio_file: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def to_import(self) -> int:
+        return len(self.records)
+
+    @property
+    def skipped_count(self) -> int:
+        return sum(len(p.rows) for p in self.skipped)
+
+    def preview(self, n: int = PREVIEW_ROWS) -> pd.DataFrame:
+        columns = ["row", "text", "label", "language", "split", "origin", "status"]
+        return pd.DataFrame([{c: r[c] for c in columns} for r in self.records[:n]], columns=columns)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "rows": self.total_rows,
+            "to_import": self.to_import,
+            "skipped": self.skipped_count,
+            "skipped_reasons": {p.message: len(p.rows) for p in self.skipped},
+            "errors": [p.describe() for p in self.errors],
+            "notes": [p.describe() for p in self.notes],
+            "labels_to_add": self.labels_to_add,
+            "languages_to_add": self.languages_to_add,
+        }
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    imported: int
+    skipped: int
+    skipped_reasons: dict[str, int]
+    notes: list[str]
+    labels_added: list[str]
+    languages_added: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "imported": self.imported,
+            "skipped": self.skipped,
+            "skipped_reasons": self.skipped_reasons,
+            "notes": self.notes,
+            "labels_added": self.labels_added,
+            "languages_added": self.languages_added,
+        }
+
+
+def guess_mapping(frame: pd.DataFrame) -> ColumnMapping:
+    """A first guess for the mapping step (the user confirms it)."""
+    columns = list(frame.columns)
+    lowered = {c.lower(): c for c in columns}
+    text = next((lowered[n] for n in ("text", "sentence", "utterance", "content", "message") if n in lowered), None)
+    if text is None:
+        text = max(columns, key=lambda c: _mean_length(frame[c])) if columns else ""
+    label = None
+    for name in ("label", "intent", "class", "category", "labels", "target", "topic", "sentiment"):
+        column = lowered.get(name)
+        if column and column != text and not _all_integers(frame[column]):
+            label = column
+            break
+    language = next((lowered[n] for n in ("language", "lang", "locale") if n in lowered), None)
+    return ColumnMapping(text_column=text, label_column=label, language_column=language)
+
+
+def _mean_length(values: pd.Series) -> float:
+    sample = [len(v) for v in values.head(200) if isinstance(v, str)]
+    return sum(sample) / len(sample) if sample else 0.0
+
+
+def _all_integers(values: pd.Series) -> bool:
+    sample = [v for v in values.head(200) if isinstance(v, str) and v.strip()]
+    return bool(sample) and all(v.strip().lstrip("-").isdigit() for v in sample)
+
+
+def plan_import(
+    store: Store, project: Project | int | str, frame: pd.DataFrame, mapping: ColumnMapping, source: str
+) -> ImportPlan:
+    """Validate a table against a project and work out exactly what would be stored (nothing is written)."""
+    if not isinstance(project, Project):
+        project = get_project(store, project)
+    plan = ImportPlan(source=source, total_rows=len(frame))
+    columns = set(frame.columns)
+    plan.studio_file = STUDIO_FORMAT_COLUMN in columns
+    _check_mapping(plan, mapping, columns)
+    if plan.errors:
+        return plan
+
+    def column(name: str | None) -> list[str | None]:
+        if name is None or name not in columns:
+            return [None] * len(frame)
+        values = frame[name].tolist()
+        return [unescape_cell(v) for v in values] if plan.studio_file else values
+
+    texts = column(mapping.text_column)
+    labels = column(mapping.label_column)
+    languages = column(mapping.language_column)
+    per_row = {
+        name: column(name) if name in columns and getattr(mapping, name) is None else None for name in PER_ROW_COLUMNS
+    }
+    provenance = {name: column(name) for name in PROVENANCE_COLUMNS} if plan.studio_file else {}
+    flags = column("flags") if plan.studio_file else [None] * len(frame)
+
+    known_labels = set(project.label_names)
+    known_languages = set(project.language_codes)
+    problems: dict[str, list[int]] = defaultdict(list)
+    unknown_labels: dict[str, list[int]] = defaultdict(list)
+    new_languages: dict[str, list[int]] = defaultdict(list)
+    candidates: list[dict[str, Any]] = []
+
+    for index in range(len(frame)):
+        row_number = index + 1
+        text = (texts[index] or "").strip()
+        if not text or text.lower() == "nan":
+            problems["skip:empty text"].append(row_number)
+            continue
+        label = (labels[index] or "").strip() or None
+        if label is not None and label not in known_labels:
+            unknown_labels[label].append(row_number)
+        raw_language = mapping.language if mapping.language_column is None else languages[index]
+        code = normalize_code(raw_language or "")
+        if code is None:
+            problems[f"error:unknown language code '{(raw_language or '').strip() or '(empty)'}'"].append(row_number)
+            continue
+        if code not in known_languages:
+            new_languages[code].append(row_number)
+        split = _value(mapping.split, per_row["split"], index, "train")
+        origin = _value(mapping.origin, per_row["origin"], index, "human")
+        if split not in SAMPLE_SPLITS:
+            problems[f"error:unknown split '{split}' (use train or test)"].append(row_number)
+            continue
+        if origin not in SAMPLE_ORIGINS:
+            problems[f"error:unknown origin '{origin}' (use synthetic or human)"].append(row_number)
+            continue
+        status = _value(mapping.status, per_row["status"], index, "")
+        if status and status not in SAMPLE_STATUSES:
+            problems[f"error:unknown status '{status}' (use {', '.join(SAMPLE_STATUSES)})"].append(row_number)
+            continue
+        if label is None:
+            status = "unlabeled"
+        elif not status or status == "unlabeled":
+            status = "accepted" if origin == "human" else "pending"
+        record = {
+            "row": row_number,
+            "text": text,
+            "label": label,
+            "language": code,
+            "split": split,
+            "origin": origin,
+            "status": status,
+            "source": source,
+            "generation_run_id": None,
+            "prompt_version": None,
+            "model": None,
+            "flags": _parse_flags(flags[index]),
+        }
+        for name, values in provenance.items():
+            value = (values[index] or "").strip() or None
+            if name == "generation_run_id":
+                record[name] = int(value) if value and value.isdigit() else None
+            elif name == "source":
+                record[name] = value or source
+            else:
+                record[name] = value
+        candidates.append(record)
+
+    for key, rows in problems.items():
+        kind, message = key.split(":", 1)
+        (plan.errors if kind == "error" else plan.skipped).append(RowProblem(_skip_message(message), rows))
+    if unknown_labels:
+        names = sorted(unknown_labels)
+        if mapping.add_labels:
+            plan.labels_to_add = names
+            plan.notes.append(RowProblem(f"new labels will be added to the project: {', '.join(names)}"))
+        else:
+            for name in names:
+                plan.errors.append(
+                    RowProblem(
+                        f"the label '{name}' is not in the project (add it on the Projects page, "
+                        "or tick 'add new labels' / use --add-labels)",
+                        unknown_labels[name],
+                    )
+                )
+    if new_languages:
+        codes = sorted(new_languages)
+        described = ", ".join(f"{language_name(c)} ({c})" for c in codes)
+        if mapping.add_languages:
+            plan.languages_to_add = codes
+            plan.notes.append(RowProblem(f"new languages will be added to the project: {described}"))
+        else:
+            for code in codes:
+                plan.errors.append(
+                    RowProblem(
+                        f"the language {language_name(code)} ({code}) is not in the project (add it on the Projects "
+                        "page, or tick 'add new languages' / use --add-languages)",
+                        new_languages[code],
+                    )
+                )
+    if plan.errors:
+        return plan
+
+    existing = _existing_keys(store, project.id)
+    seen_in_file: dict[str, int] = {}
+    repeats: list[int] = []
+    already: list[int] = []
+    for record in candidates:
+        key = content_key(record["text"], record["label"], record["language"], record["split"], record["origin"])
+        record["content_key"] = key
+        if key in existing:
+            already.append(record["row"])
+            continue
+        if key in seen_in_file:
+            repeats.append(record["row"])
+        seen_in_file[key] = record["row"]
+        plan.records.append(record)
+    if already:
+        plan.skipped.append(
+            RowProblem("already in the project (same text, label, language, split and origin)", already)
+        )
+    if repeats:
+        plan.notes.append(
+            RowProblem("repeat an earlier row of this file: stored, and curation will flag them", repeats)
+        )
+    text_counts = Counter(r["text"] for r in plan.records)
+    conflicting = [r["row"] for r in plan.records if text_counts[r["text"]] > 1 and r["row"] not in repeats]
+    if conflicting and len(conflicting) > len(repeats):
+        plan.notes.append(
+            RowProblem(
+                "share their text with another row (e.g. under another label): stored, curation will flag them",
+                conflicting,
+            )
+        )
+    return plan
+
+
+def _check_mapping(plan: ImportPlan, mapping: ColumnMapping, columns: set[str]) -> None:
+    available = ", ".join(sorted(columns)) or "(none)"
+    for role, name in (
+        ("text", mapping.text_column),
+        ("label", mapping.label_column),
+        ("language", mapping.language_column),
+    ):
+        if name is not None and name not in columns:
+            plan.errors.append(RowProblem(f"the {role} column '{name}' is not in the file (its columns: {available})"))
+    if not mapping.text_column:
+        plan.errors.append(RowProblem("choose the column that holds the text"))
+    if mapping.language_column is None and not mapping.language:
+        plan.errors.append(RowProblem("choose a language column, or one language for the whole file"))
+    if mapping.language_column is None and mapping.language and normalize_code(mapping.language) is None:
+        plan.errors.append(RowProblem(f"'{mapping.language}' is not a known language code (ISO 639, e.g. sw)"))
+    if mapping.split is not None and mapping.split not in SAMPLE_SPLITS:
+        plan.errors.append(RowProblem(f"the split must be train or test, not '{mapping.split}'"))
+    if mapping.origin is not None and mapping.origin not in SAMPLE_ORIGINS:
+        plan.errors.append(RowProblem(f"the origin must be synthetic or human, not '{mapping.origin}'"))
+    if mapping.status is not None and mapping.status not in IMPORT_STATUSES:
+        plan.errors.append(
+            RowProblem(f"the status must be one of {', '.join(IMPORT_STATUSES)}, not '{mapping.status}'")
+        )
+
+
+def _value(fixed: str | None, per_row: list[str | None] | None, index: int, default: str) -> str:
+    if fixed is not None:
+        return fixed
+    if per_row is not None:
+        return (per_row[index] or "").strip().lower() or default
+    return default
+
+
+def _skip_message(message: str) -> str:
+    return "empty or missing text" if message == "empty text" else message
+
+
+def _parse_flags(raw: str | None) -> list[dict[str, Any]]:
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        return []
+    if not isinstance(value, list):
+        return []
+    return [f for f in value if isinstance(f, dict) and f.get("kind")]
+
+
+def _existing_keys(store: Store, project_id: int) -> set[str]:
+    with store.session() as session:
+        return set(session.scalars(select(SampleRow.content_key).where(SampleRow.project_id == project_id)))
+
+
+def execute_import(store: Store, project: Project | int | str, plan: ImportPlan) -> ImportResult:
+    """Store a validated plan in ONE transaction: everything or nothing."""
+    if not plan.ok:
+        raise InvalidInput("Nothing was imported: " + "; ".join(p.describe() for p in plan.errors))
+    if not isinstance(project, Project):
+        project = get_project(store, project)
+    now = utcnow()
+    who = store.user
+    with store.session() as session:
+        row = session.scalar(
+            select(ProjectRow)
+            .where(ProjectRow.id == project.id)
+            .options(selectinload(ProjectRow.labels), selectinload(ProjectRow.languages))
+        )
+        for name in plan.labels_to_add:
+            row.labels.append(LabelRow(position=len(row.labels), name=name, description="", names={}))
+        for code in plan.languages_to_add:
+            row.languages.append(LanguageRow(position=len(row.languages), code=code, name=language_name(code)))
+        if plan.labels_to_add or plan.languages_to_add:
+            row.updated_at, row.updated_by = now, who
+        session.flush()
+        # a concurrent import may have stored some rows since the plan was made
+        existing = set(session.scalars(select(SampleRow.content_key).where(SampleRow.project_id == project.id)))
+        records = [r for r in plan.records if r["content_key"] not in existing]
+        late_skips = len(plan.records) - len(records)
+        sample_columns = (
+            "text",
+            "label",
+            "language",
+            "split",
+            "origin",
+            "status",
+            "content_key",
+            "source",
+            "generation_run_id",
+            "prompt_version",
+            "model",
+        )
+        rows = [
+            {
+                **{c: r[c] for c in sample_columns},
+                "project_id": project.id,
+                "version": 1,
+                "created_at": now,
+                "created_by": who,
+                "updated_at": now,
+                "updated_by": who,
+            }
+            for r in records
+        ]
+        first_id = last_id = None
+        if rows:
+            ids = _insert_samples(session, rows)
+            first_id, last_id = ids[0], ids[-1]
+            flag_rows = [
+                {
+                    "sample_id": sample_id,
+                    "project_id": project.id,
+                    "kind": str(f["kind"]),
+                    "reason": str(f.get("reason", "")),
+                    "details": f.get("details") or {},
+                    "created_at": now,
+                }
+                for sample_id, record in zip(ids, records, strict=True)
+                for f in record["flags"]
+            ]
+            if flag_rows:
+                session.execute(insert(FlagRow), flag_rows)
+        skipped_reasons = {p.message: len(p.rows) for p in plan.skipped}
+        if late_skips:
+            skipped_reasons["stored meanwhile by another import"] = late_skips
+        action_log.record(
+            session,
+            who=who,
+            action="samples.import",
+            project_id=project.id,
+            target=f"project:{project.id}",
+            after={
+                "source": plan.source,
+                "imported": len(rows),
+                "first_id": first_id,
+                "last_id": last_id,
+                "skipped": skipped_reasons,
+                "labels_added": plan.labels_to_add,
+                "languages_added": plan.languages_to_add,
+            },
+        )
+    return ImportResult(
+        imported=len(rows),
+        skipped=plan.skipped_count + late_skips,
+        skipped_reasons=skipped_reasons,
+        notes=[p.describe() for p in plan.notes],
+        labels_added=plan.labels_to_add,
+        languages_added=plan.languages_to_add,
+    )
+
+
+def _insert_samples(session, rows: list[dict[str, Any]]) -> list[int]:  # type: ignore[no-untyped-def]
+    """Bulk insert, returning the new ids in row order."""
+    ids: list[int] = []
+    chunk = 5000
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        result = session.execute(insert(SampleRow).returning(SampleRow.id, sort_by_parameter_order=True), part)
+        ids.extend(result.scalars().all())
+    return ids
+
+
+def import_file(
+    store: Store,
+    project: int | str,
+    path: Path,
+    mapping: ColumnMapping,
+    fmt: str | None = None,
+    source: str | None = None,
+) -> ImportResult:
+    """Read, validate and store a file in one step (the CLI's `import`)."""
+    frame = read_table(Path(path), fmt)
+    resolved = get_project(store, project)
+    plan = plan_import(store, resolved, frame, mapping, source or Path(path).name)
+    return execute_import(store, resolved, plan)

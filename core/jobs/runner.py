@@ -1,0 +1,122 @@
+"""Running one job in this process: the worker's body, and the CLI's foreground mode."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import update
+
+from core.errors import StudioError
+from core.jobs.context import JobCancelled, JobContext, job_logger
+from core.jobs.queue import get_job, hostname
+from core.jobs.registry import get_kind
+from core.secrets import redact
+from core.settings import get_settings
+from core.store.database import Store
+from core.store.schema import JobRow, utcnow
+
+SLOT_POLL_SECONDS = 0.5
+
+
+def _set(store: Store, job_id: int, *conditions, **values) -> bool:  # type: ignore[no-untyped-def]
+    with store.session() as session:
+        result = session.execute(update(JobRow).where(JobRow.id == job_id, *conditions).values(**values))
+        return result.rowcount > 0
+
+
+@contextmanager
+def heavy_slot(ctx: JobContext) -> Iterator[None]:
+    """At most STUDIO_MAX_HEAVY_JOBS heavy jobs at once on this machine: file locks in the data folder.
+
+    The lock is released by the operating system when the process dies, so a killed worker never blocks the queue.
+    """
+    settings = get_settings()
+    settings.locks_dir.mkdir(parents=True, exist_ok=True)
+    handle: IO[str] | None = None
+    announced = False
+    while handle is None:
+        for slot in range(settings.max_heavy_jobs):
+            candidate = open(Path(settings.locks_dir) / f"heavy-{slot}.lock", "a+")  # noqa: SIM115
+            try:
+                fcntl.flock(candidate, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                candidate.close()
+                continue
+            handle = candidate
+            break
+        if handle is None:
+            if not announced:
+                ctx.progress(0.0, "Queued: waiting for another job to finish", force=True)
+                announced = True
+            ctx.check_cancel()
+            time.sleep(SLOT_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def run_job(store: Store, job_id: int, *, echo: bool = False) -> str:
+    """Run a queued job to its end here; returns its final status."""
+    job = get_job(store, job_id)
+    if job.status != "queued":
+        raise StudioError(f"Job #{job_id} is {job.status}; only a queued job can be run.")
+    kind = get_kind(job.kind)
+    Path(job.log_path).parent.mkdir(parents=True, exist_ok=True)
+    logger = job_logger(job_id, job.log_path)
+    _set(store, job_id, worker_pid=os.getpid(), worker_host=hostname(), heartbeat_at=utcnow())
+    ctx = JobContext(store=store, job_id=job_id, params=job.params, project_id=job.project_id, logger=logger, echo=echo)
+    ctx.start_heartbeat()
+    logger.info("job #%s (%s) starting in process %s", job_id, job.kind, os.getpid())
+    try:
+        with heavy_slot(ctx) if job.heavy else _no_slot():
+            ctx.check_cancel()
+            if not _set(
+                store, job_id, JobRow.status == "queued", status="running", started_at=utcnow(), message="Running"
+            ):
+                return get_job(store, job_id).status
+            result = kind.run(ctx)
+        _set(
+            store,
+            job_id,
+            status="done",
+            progress=1.0,
+            finished_at=utcnow(),
+            result=result,
+            message=(result or {}).get("message", "Finished") if isinstance(result, dict) else "Finished",
+        )
+        logger.info("job #%s done", job_id)
+        return "done"
+    except JobCancelled:
+        _set(store, job_id, status="cancelled", finished_at=utcnow(), message="Cancelled")
+        logger.info("job #%s cancelled", job_id)
+        return "cancelled"
+    except StudioError as exc:
+        _set(store, job_id, status="failed", finished_at=utcnow(), message=redact(str(exc)))
+        logger.error("job #%s failed: %s", job_id, exc)
+        return "failed"
+    except Exception as exc:
+        logger.error("job #%s crashed:\n%s", job_id, traceback.format_exc())
+        _set(
+            store,
+            job_id,
+            status="failed",
+            finished_at=utcnow(),
+            message=redact(f"Unexpected error ({type(exc).__name__}: {exc}). The job's log has the details."),
+        )
+        return "failed"
+    finally:
+        ctx.stop_heartbeat()
+
+
+@contextmanager
+def _no_slot() -> Iterator[None]:
+    yield

@@ -1,0 +1,21 @@
+"""Worker process entry: `python -m core.jobs.worker JOB_ID` (started by `queue.start_worker`)."""
+
+from __future__ import annotations
+
+import sys
+
+from core.jobs.runner import run_job
+from core.store import open_store
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or not argv[0].isdigit():
+        print("usage: python -m core.jobs.worker JOB_ID", file=sys.stderr)
+        return 2
+    store = open_store()
+    status = run_job(store, int(argv[0]))
+    return 0 if status in ("done", "cancelled") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
