@@ -133,3 +133,19 @@ def _write_hf(frame: pd.DataFrame, out: Path) -> None:
         if out.exists():
             out.rmdir()
         shutil.move(str(staging), str(out))
+
+
+def export_download(store: Store, project: int | str, fmt: str, flt: SampleFilter | None = None) -> tuple[str, bytes]:
+    """The export as a file name and its bytes (a zip of the folder for `hf`), for a download button."""
+    resolved = get_project(store, project)
+    stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in resolved.name).strip("_") or "project"
+    with tempfile.TemporaryDirectory() as tmp:
+        if fmt == "hf":
+            folder = Path(tmp) / f"{stem}-dataset"
+            export_project(store, resolved.id, fmt, folder, flt)
+            archive = shutil.make_archive(str(Path(tmp) / stem), "zip", root_dir=tmp, base_dir=folder.name)
+            return f"{stem}-dataset.zip", Path(archive).read_bytes()
+        extension = {"csv": "csv", "jsonl": "jsonl", "parquet": "parquet"}[fmt]
+        target = Path(tmp) / f"{stem}.{extension}"
+        export_project(store, resolved.id, fmt, target, flt)
+        return target.name, target.read_bytes()

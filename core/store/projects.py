@@ -13,6 +13,7 @@ from core.language_names import language_name, normalize_code
 from core.settings import get_settings
 from core.store import action_log
 from core.store.database import Store
+from core.store.samples import content_key
 from core.store.schema import LabelRow, LanguageRow, ProjectRow, SampleRow, utcnow
 
 MAX_NAME = 200
@@ -238,12 +239,26 @@ def update_project(store: Store, ref: int | str, spec: ProjectSpec, renames: dic
                     raise InvalidInput(
                         f"The language '{language_name(code)}' cannot be removed: {used} samples are in it."
                     )
+        # read every renamed sample before writing any, so that swaps (a->b, b->a) and chains stay apart; the
+        # content key holds the label, so it is recomputed (else re-importing an export would add duplicates)
+        moved = []
+        s = SampleRow
+        columns = (s.id, s.text, s.language, s.split, s.origin, s.version)
         for old, new in renames.items():
-            session.execute(
-                update(SampleRow)
-                .where(SampleRow.project_id == row.id, SampleRow.label == old)
-                .values(label=new, version=SampleRow.version + 1, updated_at=utcnow(), updated_by=store.user)
-            )
+            query = select(*columns).where(SampleRow.project_id == row.id, SampleRow.label == old)
+            for sample_id, text, language, split, origin, version in session.execute(query):
+                moved.append(
+                    {
+                        "id": sample_id,
+                        "label": new,
+                        "content_key": content_key(text, new, language, split, origin),
+                        "version": version + 1,
+                        "updated_at": utcnow(),
+                        "updated_by": store.user,
+                    }
+                )
+        if moved:
+            session.execute(update(SampleRow), moved)
         row.name = spec.name
         row.task = spec.task.strip()
         row.encoder = (spec.encoder or "").strip() or row.encoder

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, select
+from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from core.store.database import Store
@@ -73,21 +73,23 @@ class SampleFilter:
     statuses: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()  # a sample matches when it has any of these flags; "none" = no flag at all
     search: str = ""
-    unlabeled_only: bool = False
 
     def apply(self, query: Select, project_id: int) -> Select:
         conditions = [SampleRow.project_id == project_id]
+        if self.labels:  # "" stands for "no label"
+            named = [label for label in self.labels if label]
+            label_conditions = [SampleRow.label.in_(named)] if named else []
+            if "" in self.labels:
+                label_conditions.append(SampleRow.label.is_(None))
+            conditions.append(or_(*label_conditions))
         for column, values in (
             (SampleRow.language, self.languages),
-            (SampleRow.label, self.labels),
             (SampleRow.split, self.splits),
             (SampleRow.origin, self.origins),
             (SampleRow.status, self.statuses),
         ):
             if values:
                 conditions.append(column.in_(values))
-        if self.unlabeled_only:
-            conditions.append(SampleRow.label.is_(None))
         if self.flags:
             wanted = [f for f in self.flags if f != "none"]
             flag_conditions = []
@@ -95,9 +97,7 @@ class SampleFilter:
                 flag_conditions.append(exists().where(FlagRow.sample_id == SampleRow.id, FlagRow.kind.in_(wanted)))
             if "none" in self.flags:
                 flag_conditions.append(~exists().where(FlagRow.sample_id == SampleRow.id))
-            conditions.append(
-                flag_conditions[0] if len(flag_conditions) == 1 else (flag_conditions[0] | flag_conditions[1])
-            )
+            conditions.append(or_(*flag_conditions))
         if self.search.strip():
             conditions.append(SampleRow.text.icontains(self.search.strip(), autoescape=True))
         return query.where(and_(*conditions))
@@ -211,3 +211,10 @@ def count_by_language_label_status(store: Store, project_id: int, flt: SampleFil
 def existing_content_keys(store: Store, project_id: int) -> set[str]:
     with store.session() as session:
         return set(session.scalars(select(SampleRow.content_key).where(SampleRow.project_id == project_id)))
+
+
+def flag_kinds(store: Store, project_id: int) -> list[str]:
+    """The flag kinds present in a project (for filter pickers)."""
+    with store.session() as session:
+        query = select(FlagRow.kind).where(FlagRow.project_id == project_id).distinct().order_by(FlagRow.kind)
+        return list(session.scalars(query))

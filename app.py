@@ -1,0 +1,21 @@
+"""Distill Studio: `streamlit run app.py` (the README's first command wraps it)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.feedback import friendly_errors
+from components.studio_state import get_store, project_switcher
+
+st.set_page_config(page_title="Distill Studio", page_icon=":material/science:", layout="wide")
+
+PAGES = [
+    st.Page("pages/projects.py", title="Projects", icon=":material/folder_open:", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/table_view:"),
+]
+
+navigation = st.navigation(PAGES)
+st.sidebar.markdown("**Distill Studio**  \nsynthetic data → small multilingual classifiers")
+with friendly_errors("Opening the studio"):
+    project_switcher(get_store())
+navigation.run()

@@ -1,0 +1,212 @@
+"""The import steps: choose a file, map its columns, read the validation and the preview, import."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from components.feedback import flash, friendly_errors
+from components.language_picker import language_label
+from core.io.importer import ColumnMapping, ImportPlan, execute_import, guess_mapping, plan_import
+from core.io.table_files import read_table
+from core.language_names import LANGUAGES
+from core.settings import get_settings
+from core.store.database import Store
+from core.store.projects import Project
+
+UPLOAD_TYPES = ["csv", "tsv", "tab", "jsonl", "ndjson", "json", "parquet", "pq", "zip"]
+NO_LABEL = "(none: the texts have no labels yet)"
+FROM_FILE = "from the file's '{}' column"
+STATE = "import_source"
+UPLOADER_ROUND = "import_uploader_round"  # a new round gives an empty uploader after an import
+
+
+@dataclass
+class LoadedFile:
+    name: str
+    frame: pd.DataFrame
+    token: str  # identifies this file's widgets
+
+
+def _load_upload(upload) -> None:  # type: ignore[no-untyped-def]
+    data = upload.getvalue()
+    digest = hashlib.sha1(data).hexdigest()[:16]
+    token = f"{digest}-{upload.name}"
+    current = st.session_state.get(STATE)
+    if current is not None and current.token == token:
+        return
+    folder = get_settings().uploads_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{digest}-{Path(upload.name).name}"
+    path.write_bytes(data)
+    st.session_state[STATE] = LoadedFile(upload.name, read_table(path), token)
+
+
+def _load_path(raw: str) -> None:
+    path = Path(raw.strip()).expanduser()
+    st.session_state[STATE] = LoadedFile(path.name or str(path), read_table(path), f"path-{path}")
+
+
+def _choose_source() -> LoadedFile | None:
+    upload = st.file_uploader(
+        "Upload a file",
+        type=UPLOAD_TYPES,
+        key=f"uploader_{st.session_state.get(UPLOADER_ROUND, 0)}",
+        help="CSV or TSV (UTF-8), JSONL, Parquet, or a Hugging Face dataset folder saved with save_to_disk and zipped.",
+    )
+    if upload is not None:
+        with friendly_errors("Reading the file"):
+            _load_upload(upload)
+    with st.expander("…or read a file or a Hugging Face dataset folder on this machine"):
+        raw = st.text_input("Path on this machine", placeholder="/data/my_dataset (a save_to_disk folder)")
+        if st.button("Read it", disabled=not raw.strip()):
+            with friendly_errors("Reading the file"):
+                _load_path(raw)
+    return st.session_state.get(STATE)
+
+
+def _mapping(loaded: LoadedFile, project: Project) -> ColumnMapping:
+    frame = loaded.frame
+    columns = list(frame.columns)
+    guess = guess_mapping(frame)
+    key = f"map_{loaded.token}"
+    st.markdown("**2. Say what each column holds**")
+    left, right = st.columns(2)
+    text_column = left.selectbox(
+        "Text column",
+        columns,
+        index=columns.index(guess.text_column) if guess.text_column in columns else 0,
+        key=f"{key}_text",
+    )
+    label_options = [NO_LABEL, *columns]
+    label_column = left.selectbox(
+        "Label column",
+        label_options,
+        index=label_options.index(guess.label_column) if guess.label_column in columns else 0,
+        key=f"{key}_label",
+        help="The column with the class names. Without one the texts are imported as 'unlabeled'.",
+    )
+    language_mode = right.radio(
+        "Language",
+        ["one language for the whole file", "a column with language codes"],
+        key=f"{key}_langmode",
+        index=1 if guess.language_column else 0,
+        horizontal=True,
+    )
+    language_column = language = None
+    if language_mode.startswith("a column"):
+        language_column = right.selectbox(
+            "Language column",
+            columns,
+            key=f"{key}_langcol",
+            index=columns.index(guess.language_column) if guess.language_column in columns else 0,
+        )
+    else:
+        options = project.language_codes + [c for c in LANGUAGES if c not in project.language_codes]
+        language = right.selectbox("Language of every row", options, format_func=language_label, key=f"{key}_lang")
+    split = _whole_file_choice(
+        right,
+        "Split",
+        ["train", "test"],
+        "split",
+        columns,
+        key,
+        "Test samples are only used to evaluate models, never to train or prompt.",
+    )
+    origin = _whole_file_choice(
+        right,
+        "Origin",
+        ["human", "synthetic"],
+        "origin",
+        columns,
+        key,
+        "Human: written or labelled by people. Synthetic: written by an LLM.",
+    )
+    status = _whole_file_choice(
+        left,
+        "Status",
+        ["default", "pending", "accepted", "unlabeled"],
+        "status",
+        columns,
+        key,
+        "Default: accepted for human data, pending review for synthetic data, unlabeled without a label.",
+    )
+    add_labels = left.checkbox("Add labels the project does not have yet", key=f"{key}_addlabels")
+    add_languages = left.checkbox("Add languages the project does not have yet", key=f"{key}_addlangs")
+    return ColumnMapping(
+        text_column=text_column,
+        label_column=None if label_column == NO_LABEL else label_column,
+        language_column=language_column,
+        language=language,
+        split=split,
+        origin=origin,
+        status=None if status in (None, "default") else status,
+        add_labels=add_labels,
+        add_languages=add_languages,
+    )
+
+
+def _whole_file_choice(
+    container, title: str, values: list[str], column: str, columns: list[str], key: str, help_text: str
+) -> str | None:  # type: ignore[no-untyped-def]
+    """A value for the whole file, or (first, when the file has such a column) the per-row column."""
+    options = ([FROM_FILE.format(column)] if column in columns else []) + values
+    chosen = container.selectbox(title, options, key=f"{key}_{column}", help=help_text)
+    return None if chosen.startswith("from the file") else chosen
+
+
+def _report(plan: ImportPlan) -> None:
+    st.markdown("**3. Check before importing**")
+    cols = st.columns(3)
+    cols[0].metric("Rows in the file", f"{plan.total_rows:,}")
+    cols[1].metric("Will be imported", f"{plan.to_import:,}" if plan.ok else "0")
+    cols[2].metric("Will be skipped", f"{plan.skipped_count:,}")
+    for problem in plan.errors:
+        st.error(problem.describe()[:1].upper() + problem.describe()[1:], icon=":material/block:")
+    for problem in plan.skipped:
+        st.warning("Skipped: " + problem.describe(), icon=":material/skip_next:")
+    for problem in plan.notes:
+        st.info(problem.describe()[:1].upper() + problem.describe()[1:], icon=":material/info:")
+    if plan.ok and plan.to_import:
+        st.caption(
+            f"The first {min(len(plan.records), 20)} rows as they will be stored "
+            "(row = position in the file, counting from the first row under the header):"
+        )
+        st.dataframe(plan.preview(), hide_index=True, width="stretch")
+
+
+def import_flow(store: Store, project: Project) -> None:
+    st.markdown("**1. Choose a file**")
+    loaded = _choose_source()
+    if loaded is None:
+        st.caption(
+            "Nothing chosen yet. The file needs a column with the texts; labels and languages can come "
+            "from columns or be set for the whole file."
+        )
+        return
+    st.caption(f"**{loaded.name}**: {len(loaded.frame):,} rows, columns {', '.join(loaded.frame.columns)}")
+    st.dataframe(loaded.frame.head(5), hide_index=True, width="stretch")
+    mapping = _mapping(loaded, project)
+    plan = None
+    with friendly_errors("Checking the file"):
+        plan = plan_import(store, project, loaded.frame, mapping, source=loaded.name)
+    if plan is None:
+        return
+    _report(plan)
+    if st.button(
+        f"Import {plan.to_import:,} samples",
+        type="primary",
+        disabled=not plan.ok or not plan.to_import,
+        key=f"do_import_{loaded.token}",
+    ):
+        with friendly_errors("Importing"):
+            result = execute_import(store, project, plan)
+            del st.session_state[STATE]
+            st.session_state[UPLOADER_ROUND] = st.session_state.get(UPLOADER_ROUND, 0) + 1
+            skipped = f", skipped {result.skipped:,}" if result.skipped else ""
+            flash(f"Imported {result.imported:,} samples from {loaded.name}{skipped}.")
+            st.rerun()

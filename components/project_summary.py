@@ -1,0 +1,25 @@
+"""A project's headline numbers: samples by origin and split, per language."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core.store.database import Store
+from core.store.projects import Project
+from core.store.sample_stats import overview_table, project_totals
+
+
+def project_summary(store: Store, project: Project) -> None:
+    totals = project_totals(store, project.id)
+    cols = st.columns(5)
+    cols[0].metric("Samples", f"{totals.total:,}")
+    cols[1].metric("Synthetic", f"{totals.synthetic:,}")
+    cols[2].metric("Human", f"{totals.human:,}")
+    cols[3].metric("Accepted", f"{totals.accepted:,}")
+    cols[4].metric("Languages · labels", f"{len(project.languages)} · {len(project.labels)}")
+    if project.task:
+        st.caption(project.task)
+    if totals.total:
+        table = pd.DataFrame(overview_table(store, project))
+        st.dataframe(table, hide_index=True, width="stretch")

@@ -1,0 +1,70 @@
+"""The store and the current project for a page: one cached store per server, the project from the URL."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.demo import ensure_demo_on_first_start
+from core.errors import NotFound
+from core.settings import get_settings
+from core.store import Store, open_store
+from core.store.projects import Project, get_project, list_projects
+
+PROJECT_KEY = "project_id"
+
+
+@st.cache_resource(show_spinner="Opening the studio's database…")
+def get_store() -> Store:
+    store = open_store()
+    if get_settings().create_demo:
+        ensure_demo_on_first_start(store)
+    return store
+
+
+def current_project_id() -> int | None:
+    value = st.session_state.get(PROJECT_KEY)
+    if value is None:
+        raw = st.query_params.get("project")
+        value = int(raw) if raw and raw.isdigit() else None
+    return value
+
+
+def select_project(project_id: int | None) -> None:
+    st.session_state[PROJECT_KEY] = project_id
+    if project_id is None:
+        st.query_params.pop("project", None)
+    else:
+        st.query_params["project"] = str(project_id)
+
+
+def current_project(store: Store) -> Project | None:
+    project_id = current_project_id()
+    if project_id is None:
+        return None
+    try:
+        return get_project(store, project_id)
+    except NotFound:
+        select_project(None)
+        return None
+
+
+def project_switcher(store: Store) -> Project | None:
+    """The sidebar's project picker; returns the current project (the first one when none is chosen yet)."""
+    projects = list_projects(store)
+    if not projects:
+        select_project(None)
+        st.sidebar.caption("No project yet.")
+        return None
+    ids = [p.id for p in projects]
+    chosen = current_project_id()
+    if chosen not in ids:
+        chosen = ids[0]
+    select_project(chosen)
+    names = {p.id: p.name for p in projects}
+
+    def _changed() -> None:
+        select_project(st.session_state["_project_picker"])
+
+    st.session_state["_project_picker"] = chosen
+    st.sidebar.selectbox("Project", ids, format_func=lambda i: names[i], key="_project_picker", on_change=_changed)
+    return next(p for p in projects if p.id == chosen)

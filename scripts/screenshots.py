@@ -1,0 +1,43 @@
+"""Take the README's screenshots: a fresh studio home with the demo project, each page in headless chromium.
+
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.browser_support import IDLE, launch_browser, running_studio  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as home, running_studio(Path(home), demo=True) as url, launch_browser() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        for name, path in (("projects", ""), ("data", "data")):
+            page.goto(f"{url}/{path}")
+            page.wait_for_selector(IDLE, timeout=60_000)
+            page.wait_for_timeout(800)
+            page.screenshot(path=str(out / f"{name}.png"))
+            print(out / f"{name}.png")
+        page.goto(f"{url}/data")
+        page.wait_for_selector(IDLE, timeout=60_000)
+        page.get_by_role("tab", name="Import").click()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(out / "data-import.png"))
+        print(out / "data-import.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

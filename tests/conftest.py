@@ -1,0 +1,89 @@
+"""Shared fixtures: an isolated studio home per test, and stores on real SQLite and real PostgreSQL.
+
+PostgreSQL tests run when STUDIO_TEST_POSTGRES_URL names a server where the user may create databases
+(`.ci/run` sets it up); each test gets a fresh database. With STUDIO_REQUIRE_POSTGRES=1 a missing server fails
+the tests instead of skipping them, so CI cannot pass without them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from core.settings import reset_settings
+from core.store import Store
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PAPER_DATA = PROJECT_ROOT.parent / "shared" / "data" / "paper-multilingual"
+
+
+@pytest.fixture(autouse=True)
+def studio_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "studio-home"
+    monkeypatch.setenv("STUDIO_HOME", str(home))
+    monkeypatch.setenv("STUDIO_USER", "tester")
+    monkeypatch.setenv("STUDIO_DEMO", "0")
+    monkeypatch.delenv("STUDIO_DATABASE_URL", raising=False)
+    reset_settings()
+    yield home
+    reset_settings()
+
+
+def _postgres_admin_url() -> str | None:
+    return os.environ.get("STUDIO_TEST_POSTGRES_URL") or None
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    admin_url = _postgres_admin_url()
+    if admin_url is None:
+        if os.environ.get("STUDIO_REQUIRE_POSTGRES") == "1":
+            pytest.fail("STUDIO_REQUIRE_POSTGRES=1 but STUDIO_TEST_POSTGRES_URL is not set")
+        pytest.skip("no PostgreSQL server (set STUDIO_TEST_POSTGRES_URL; .ci/run does)")
+    name = f"studio_t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_store(studio_home: Path) -> Iterator[Store]:
+    store = Store(f"sqlite:///{studio_home / 'studio.db'}", "tester")
+    yield store
+    store.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, studio_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """The same test on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{studio_home / 'studio.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("STUDIO_DATABASE_URL", url)
+    reset_settings()
+    store = Store(url, "tester")
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def paper_data() -> Path:
+    if not PAPER_DATA.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"the benchmark data is missing at {PAPER_DATA}")
+        pytest.skip(f"no benchmark data at {PAPER_DATA}")
+    return PAPER_DATA
