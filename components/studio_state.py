@@ -14,11 +14,17 @@ PROJECT_KEY = "project_id"
 
 
 @st.cache_resource(show_spinner="Opening the studio's database…")
-def get_store() -> Store:
-    store = open_store()
-    if get_settings().create_demo:
+def _open(database_url: str, user: str, create_demo: bool) -> Store:
+    store = open_store(database_url, user)
+    if create_demo:
         ensure_demo_on_first_start(store)
     return store
+
+
+def get_store() -> Store:
+    """One store per (database, user) for the whole server process."""
+    settings = get_settings()
+    return _open(settings.database_url, settings.user, settings.create_demo)
 
 
 def current_project_id() -> int | None:

@@ -1,6 +1,6 @@
 """Take the README's screenshots: a fresh studio home with the demo project, each page in headless chromium.
 
-    .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
+.venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 """
 
 from __future__ import annotations
@@ -22,7 +22,11 @@ def main() -> int:
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as home, running_studio(Path(home), demo=True) as url, launch_browser() as browser:
+    with (
+        tempfile.TemporaryDirectory() as home,
+        running_studio(Path(home), demo=True) as url,
+        launch_browser() as browser,
+    ):
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
         for name, path in (("projects", ""), ("data", "data")):
             page.goto(f"{url}/{path}")

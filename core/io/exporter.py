@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from core.errors import InvalidInput
-from core.io.spreadsheet_safety import STUDIO_FORMAT_COLUMN, STUDIO_FORMAT_VALUE, escape_cell
+from core.io.spreadsheet_safety import STUDIO_FORMAT_COLUMN, STUDIO_FORMAT_PLAIN, STUDIO_FORMAT_VALUE, escape_cell
 from core.store.database import Store
 from core.store.projects import get_project
 from core.store.samples import Sample, SampleFilter, iter_samples
@@ -95,6 +95,8 @@ def export_project(store: Store, project: int | str, fmt: str, out: Path, flt: S
     if fmt not in EXPORT_FORMATS:
         raise InvalidInput(f"Unknown export format '{fmt}': use one of {', '.join(EXPORT_FORMATS)}.")
     frame = export_frame(store, project, flt)
+    if fmt != "csv":  # the marker lets a re-import keep flags and provenance (csv_bytes sets the escaped one)
+        frame[STUDIO_FORMAT_COLUMN] = STUDIO_FORMAT_PLAIN
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "hf":
@@ -116,7 +118,7 @@ def _write_hf(frame: pd.DataFrame, out: Path) -> None:
     features = datasets.Features(
         {
             c: datasets.Value("int64") if c in ("id", "generation_run_id") else datasets.Value("string")
-            for c in EXPORT_COLUMNS
+            for c in frame.columns
         }
     )
     parts = {}
@@ -129,7 +131,9 @@ def _write_hf(frame: pd.DataFrame, out: Path) -> None:
         raise InvalidInput(f"The folder '{out}' is not empty: choose a new folder for the export.")
     with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         staging = Path(tmp) / "dataset"
-        datasets.DatasetDict(parts).save_to_disk(str(staging))
+        # an empty split must still get one shard: with none, datasets cannot load the folder back
+        one_shard_if_empty = {name: 1 for name, part in parts.items() if len(part) == 0}
+        datasets.DatasetDict(parts).save_to_disk(str(staging), num_shards=one_shard_if_empty)
         if out.exists():
             out.rmdir()
         shutil.move(str(staging), str(out))

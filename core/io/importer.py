@@ -9,16 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.orm import selectinload
 
 from core.errors import InvalidInput
-from core.io.spreadsheet_safety import STUDIO_FORMAT_COLUMN, unescape_cell
+from core.io.spreadsheet_safety import STUDIO_FORMAT_COLUMN, STUDIO_FORMAT_VALUE, unescape_cell
 from core.io.table_files import read_table
 from core.language_names import language_name, normalize_code
 from core.store import action_log
 from core.store.database import Store
-from core.store.projects import Project, get_project
+from core.store.projects import LabelSpec, Project, get_project
 from core.store.samples import content_key
 from core.store.schema import (
     SAMPLE_ORIGINS,
@@ -168,6 +169,8 @@ def plan_import(
     plan = ImportPlan(source=source, total_rows=len(frame))
     columns = set(frame.columns)
     plan.studio_file = STUDIO_FORMAT_COLUMN in columns
+    # only the studio's CSV is formula-escaped; its other exports carry their cells as stored
+    escaped = plan.studio_file and STUDIO_FORMAT_VALUE in set(frame[STUDIO_FORMAT_COLUMN].tolist())
     _check_mapping(plan, mapping, columns)
     if plan.errors:
         return plan
@@ -176,7 +179,7 @@ def plan_import(
         if name is None or name not in columns:
             return [None] * len(frame)
         values = frame[name].tolist()
-        return [unescape_cell(v) for v in values] if plan.studio_file else values
+        return [unescape_cell(v) for v in values] if escaped else values
 
     texts = column(mapping.text_column)
     labels = column(mapping.label_column)
@@ -200,7 +203,7 @@ def plan_import(
         if not text or text.lower() == "nan":
             problems["skip:empty text"].append(row_number)
             continue
-        label = (labels[index] or "").strip() or None
+        label = " ".join((labels[index] or "").split()) or None  # spaces collapsed, as in the project's labels
         if label is not None and label not in known_labels:
             unknown_labels[label].append(row_number)
         raw_language = mapping.language if mapping.language_column is None else languages[index]
@@ -256,6 +259,12 @@ def plan_import(
     if unknown_labels:
         names = sorted(unknown_labels)
         if mapping.add_labels:
+            taken = {name.lower(): name for name in known_labels}
+            for name in names:  # the rules of the Projects page: a label it refuses would make the project unreadable
+                problem = _new_label_problem(name, taken)
+                if problem:
+                    plan.errors.append(RowProblem(problem, unknown_labels[name]))
+                taken.setdefault(name.lower(), name)
             plan.labels_to_add = names
             plan.notes.append(RowProblem(f"new labels will be added to the project: {', '.join(names)}"))
         else:
@@ -344,6 +353,17 @@ def _check_mapping(plan: ImportPlan, mapping: ColumnMapping, columns: set[str]) 
         )
 
 
+def _new_label_problem(name: str, taken: dict[str, str]) -> str | None:
+    """Why `name` cannot be added as a label (`taken`: lower-cased names of the labels so far), or None."""
+    try:
+        LabelSpec(name=name)
+    except ValidationError as exc:
+        return "cannot add the " + str(exc.errors()[0].get("msg", "")).removeprefix("Value error, ")
+    if name.lower() in taken:
+        return f"cannot add the label '{name}': it differs from the label '{taken[name.lower()]}' only in capitals"
+    return None
+
+
 def _value(fixed: str | None, per_row: list[str | None] | None, index: int, default: str) -> str:
     if fixed is not None:
         return fixed
@@ -365,7 +385,11 @@ def _parse_flags(raw: str | None) -> list[dict[str, Any]]:
         return []
     if not isinstance(value, list):
         return []
-    return [f for f in value if isinstance(f, dict) and f.get("kind")]
+    kept: dict[str, dict[str, Any]] = {}
+    for flag in value:
+        if isinstance(flag, dict) and flag.get("kind"):
+            kept.setdefault(str(flag["kind"]), flag)  # one flag per kind, as the store allows
+    return list(kept.values())
 
 
 def _existing_keys(store: Store, project_id: int) -> set[str]:

@@ -7,7 +7,7 @@ import os
 import time
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -76,14 +76,14 @@ def run_job(store: Store, job_id: int, *, echo: bool = False) -> str:
     ctx = JobContext(store=store, job_id=job_id, params=job.params, project_id=job.project_id, logger=logger, echo=echo)
     ctx.start_heartbeat()
     logger.info("job #%s (%s) starting in process %s", job_id, job.kind, os.getpid())
+    slot = ExitStack()  # a heavy job's slot, released only after its final status is written (see `finally`)
     try:
-        with heavy_slot(ctx) if job.heavy else _no_slot():
-            ctx.check_cancel()
-            if not _set(
-                store, job_id, JobRow.status == "queued", status="running", started_at=utcnow(), message="Running"
-            ):
-                return get_job(store, job_id).status
-            result = kind.run(ctx)
+        if job.heavy:
+            slot.enter_context(heavy_slot(ctx))
+        ctx.check_cancel()
+        if not _set(store, job_id, JobRow.status == "queued", status="running", started_at=utcnow(), message="Running"):
+            return get_job(store, job_id).status
+        result = kind.run(ctx)
         _set(
             store,
             job_id,
@@ -114,9 +114,6 @@ def run_job(store: Store, job_id: int, *, echo: bool = False) -> str:
         )
         return "failed"
     finally:
+        # after the status: releasing the slot first would let the next heavy job show 'running' beside this one
+        slot.close()
         ctx.stop_heartbeat()
-
-
-@contextmanager
-def _no_slot() -> Iterator[None]:
-    yield

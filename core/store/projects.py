@@ -242,10 +242,9 @@ def update_project(store: Store, ref: int | str, spec: ProjectSpec, renames: dic
         # read every renamed sample before writing any, so that swaps (a->b, b->a) and chains stay apart; the
         # content key holds the label, so it is recomputed (else re-importing an export would add duplicates)
         moved = []
-        s = SampleRow
-        columns = (s.id, s.text, s.language, s.split, s.origin, s.version)
+        columns = (SampleRow.id, SampleRow.text, SampleRow.language, SampleRow.split, SampleRow.origin)
         for old, new in renames.items():
-            query = select(*columns).where(SampleRow.project_id == row.id, SampleRow.label == old)
+            query = select(*columns, SampleRow.version).where(SampleRow.project_id == row.id, SampleRow.label == old)
             for sample_id, text, language, split, origin, version in session.execute(query):
                 moved.append(
                     {

@@ -1,0 +1,170 @@
+"""Page tests with Streamlit's AppTest: the real app script, the real store, no browser."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.settings import get_settings
+from core.store import open_store
+from core.store.projects import create_project, get_project, list_projects, parse_spec
+from core.store.samples import SampleFilter, count_samples
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _app() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _texts(elements) -> str:  # type: ignore[no-untyped-def]
+    return " ".join(str(e.value) for e in elements)
+
+
+def _make_project(name: str = "Reviews") -> int:
+    store = open_store()
+    spec = parse_spec(
+        name=name,
+        task="Is the review positive or negative?",
+        labels=[{"name": "positive"}, {"name": "negative"}],
+        languages=[{"code": "en"}, {"code": "sw"}],
+    )
+    return create_project(store, spec).id
+
+
+def test_projects_page_empty_state_then_create(studio_home: Path) -> None:
+    at = _app()
+    assert "There is no project yet" in _texts(at.info)
+    at.text_input[0].input("Market SMS")
+    at.text_area[0].input("Classify farmers' messages.")
+    at.multiselect[0].select("en").select("sw")
+    at.text_area[1].input("weather: rain and forecasts\nprices: market prices")
+    at.button(key="FormSubmitter:new_project-Create project").click().run()
+    assert not at.exception
+    projects = list_projects(open_store())
+    assert [p.name for p in projects] == ["Market SMS"]
+    assert projects[0].label_names == ["weather", "prices"]
+    assert projects[0].labels[0].description == "rain and forecasts"
+    assert projects[0].language_codes == ["en", "sw"]
+    assert "created" in _texts(at.success)
+    assert at.session_state["project_id"] == projects[0].id
+    # (AppTest drops the entry script's sidebar after the first rerun under st.navigation: the browser test
+    # checks the switcher itself)
+
+
+def test_projects_page_refuses_a_project_without_labels(studio_home: Path) -> None:
+    at = _app()
+    at.text_input[0].input("No labels")
+    at.multiselect[0].select("en")
+    at.button(key="FormSubmitter:new_project-Create project").click().run()
+    assert not at.exception
+    assert "at least one label" in _texts(at.error)
+    assert list_projects(open_store()) == []
+
+
+def test_projects_page_edits_task_and_name(studio_home: Path) -> None:
+    project_id = _make_project()
+    at = _app()
+    assert at.text_input[0].value == "Reviews"
+    at.text_input[0].input("Reviews v2")
+    at.text_area[0].input("Sentiment of product reviews.")
+    at.button(key="FormSubmitter:edit_project-Save changes").click().run()
+    assert not at.exception
+    project = get_project(open_store(), project_id)
+    assert (project.name, project.task) == ("Reviews v2", "Sentiment of product reviews.")
+    assert project.label_names == ["positive", "negative"]
+
+
+def test_demo_is_created_on_first_start(studio_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STUDIO_DEMO", "1")
+    from core.settings import reset_settings
+
+    reset_settings()
+    at = _app()
+    projects = list_projects(open_store())
+    assert len(projects) == 1 and "demo" in projects[0].name.lower()
+    assert at.metric[0].value == f"{count_samples(open_store(), projects[0].id):,}"
+
+
+def test_data_page_without_project_says_what_to_do(studio_home: Path) -> None:
+    at = _app()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    assert "Create a project first" in _texts(at.info)
+
+
+CSV = "text,label,lang\nnice phone,positive,en\nsimu mbaya,negative,sw\n,positive,en\nbad battery,negative,en\n"
+
+
+def test_data_page_upload_map_preview_and_import(studio_home: Path) -> None:
+    project_id = _make_project()
+    at = _app()
+    at.switch_page("pages/data.py").run()
+    assert "No samples yet" in _texts(at.info)
+    at.file_uploader[0].upload("reviews.csv", CSV.encode(), "text/csv").run()
+    assert not at.exception
+    # the guess: text column 'text', label column 'label', languages from the 'lang' column
+    assert at.radio[0].value == "a column with language codes"
+    assert next(s for s in at.selectbox if s.label == "Language column").value == "lang"
+    assert next(s for s in at.selectbox if s.label == "Label column").value == "label"
+    assert "empty or missing text" in _texts(at.warning)
+    assert [m.value for m in at.metric][:3] == ["4", "3", "1"]
+    import_button = next(b for b in at.button if b.label.startswith("Import "))
+    assert import_button.label == "Import 3 samples"
+    import_button.click().run()
+    assert not at.exception
+    store = open_store()
+    assert count_samples(store, project_id) == 3
+    assert count_samples(store, project_id, SampleFilter(languages=("sw",))) == 1
+    assert "Imported 3 samples" in _texts(at.success)
+
+
+def test_data_page_refuses_unknown_labels_and_stores_nothing(studio_home: Path) -> None:
+    project_id = _make_project()
+    at = _app()
+    at.switch_page("pages/data.py").run()
+    at.file_uploader[0].upload("x.csv", b"text,label\nhello,neutral\nbye,positive\n", "text/csv").run()
+    assert "the label 'neutral' is not in the project" in _texts(at.error).lower()
+    import_button = next(b for b in at.button if b.label.startswith("Import "))
+    assert import_button.disabled
+    assert count_samples(open_store(), project_id) == 0
+
+
+def test_data_page_explains_a_file_that_is_not_utf8(studio_home: Path) -> None:
+    _make_project()
+    at = _app()
+    at.switch_page("pages/data.py").run()
+    at.file_uploader[0].upload("latin.csv", "text,label\ncafé,positive\n".encode("latin-1"), "text/csv").run()
+    assert not at.exception
+    assert "not UTF-8" in _texts(at.error)
+
+
+def test_data_page_filters_and_pages_in_the_database(studio_home: Path) -> None:
+    project_id = _make_project()
+    store = open_store()
+    rows = "\n".join(
+        f"review number {i},{'positive' if i % 2 else 'negative'},{'en' if i % 3 else 'sw'}" for i in range(130)
+    )
+    path = get_settings().uploads_dir / "many.csv"
+    path.write_text("text,label,lang\n" + rows + "\n", encoding="utf-8")
+    from core.io.importer import ColumnMapping, import_file
+
+    import_file(store, project_id, path, ColumnMapping("text", "label", language_column="lang"))
+    at = _app()
+    at.switch_page("pages/data.py").run()
+    assert "of **130**" in _texts(at.markdown)
+    assert len(at.dataframe[0].value) == 50
+    next(b for b in at.button if b.label == "Next →").click().run()
+    assert "Samples **51–100**" in _texts(at.markdown)
+    at.multiselect(key=f"browse_{project_id}_lang").select("sw").run()
+    expected = count_samples(store, project_id, SampleFilter(languages=("sw",)))
+    assert f"of **{expected}**" in _texts(at.markdown)
+    assert "page 1 of" in _texts(at.markdown)
+    at.text_input(key=f"browse_{project_id}_search").input("number 12").run()
+    shown = at.dataframe[0].value
+    assert set(shown["language"]) == {"sw"} and all("number 12" in t for t in shown["text"])
