@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from pydantic import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import selectinload
 
 from core.errors import InvalidInput
@@ -18,6 +19,7 @@ from core.io.spreadsheet_safety import STUDIO_FORMAT_COLUMN, STUDIO_FORMAT_VALUE
 from core.io.table_files import read_table
 from core.language_names import language_name, normalize_code
 from core.store import action_log
+from core.store.bulk import bulk_insert
 from core.store.database import Store
 from core.store.projects import LabelSpec, Project, get_project
 from core.store.samples import content_key
@@ -449,8 +451,8 @@ def execute_import(store: Store, project: Project | int | str, plan: ImportPlan)
         ]
         first_id = last_id = None
         if rows:
-            ids = _insert_samples(session, rows)
-            first_id, last_id = ids[0], ids[-1]
+            want_ids = any(r["flags"] for r in records)
+            first_id, last_id, ids = _insert_samples(session, project.id, rows, now, want_ids)
             flag_rows = [
                 {
                     "sample_id": sample_id,
@@ -460,7 +462,7 @@ def execute_import(store: Store, project: Project | int | str, plan: ImportPlan)
                     "details": f.get("details") or {},
                     "created_at": now,
                 }
-                for sample_id, record in zip(ids, records, strict=True)
+                for sample_id, record in zip(ids, records, strict=False)
                 for f in record["flags"]
             ]
             if flag_rows:
@@ -494,15 +496,24 @@ def execute_import(store: Store, project: Project | int | str, plan: ImportPlan)
     )
 
 
-def _insert_samples(session, rows: list[dict[str, Any]]) -> list[int]:  # type: ignore[no-untyped-def]
-    """Bulk insert, returning the new ids in row order."""
-    ids: list[int] = []
-    chunk = 5000
-    for start in range(0, len(rows), chunk):
-        part = rows[start : start + chunk]
-        result = session.execute(insert(SampleRow).returning(SampleRow.id, sort_by_parameter_order=True), part)
-        ids.extend(result.scalars().all())
-    return ids
+def _insert_samples(
+    session, project_id: int, rows: list[dict[str, Any]], stamp: datetime, want_ids: bool
+) -> tuple[int, int, list[int]]:  # type: ignore[no-untyped-def]
+    """Bulk insert; returns the first and last new id, and (when asked) every new id in row order.
+
+    The rows of one import share their `created_at` stamp, which finds them again.
+    """
+    bulk_insert(session, SampleRow.__table__, rows)
+    mine = (SampleRow.project_id == project_id, SampleRow.created_at == stamp)
+    first, last = session.execute(select(func.min(SampleRow.id), func.max(SampleRow.id)).where(*mine)).one()
+    if not want_ids:
+        return first, last, []
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for sample_id, key in session.execute(
+        select(SampleRow.id, SampleRow.content_key).where(*mine).order_by(SampleRow.id)
+    ):
+        by_key[key].append(sample_id)
+    return first, last, [by_key[row["content_key"]].pop(0) for row in rows]
 
 
 def import_file(
