@@ -1,6 +1,6 @@
 """Import throughput: 100,000 CSV rows into a fresh SQLite store (target: under 10 s on 2 cores).
 
-    .venv/bin/python bench/bench_import.py [--rows 100000] [--postgres URL]
+.venv/bin/python bench/bench_import.py [--rows 100000] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.synthetic_rows import LABELS, LANGUAGES, fake_rows  # noqa: E402
+from bench.synthetic_rows import LABELS, LANGUAGES, fake_rows
 
 
 def run_once(rows: int, database_url: str | None) -> dict[str, float]:
@@ -38,8 +38,10 @@ def run_once(rows: int, database_url: str | None) -> dict[str, float]:
             writer.writerows(fake_rows(rows))
         store = open_store()
         name = f"bench-{time.time_ns()}"
-        project = create_project(store, parse_spec(
-            name=name, labels=[{"name": x} for x in LABELS], languages=[{"code": c} for c in LANGUAGES]))
+        project = create_project(
+            store,
+            parse_spec(name=name, labels=[{"name": x} for x in LABELS], languages=[{"code": c} for c in LANGUAGES]),
+        )
         mapping = ColumnMapping("text", "label", language_column="language", origin="synthetic")
         t0 = time.perf_counter()
         frame = read_table(path)
@@ -69,8 +71,10 @@ def main() -> int:
     for name, url in targets:
         runs = [run_once(args.rows, url) for _ in range(args.repeat)]
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        print(f"{name:<11} {med['read']:>6.2f} {med['validate']:>9.2f} {med['store']:>7.2f} {med['total']:>7.2f} "
-              f"{med['reimport']:>10.2f} {args.rows / med['total']:>9,.0f}")
+        print(
+            f"{name:<11} {med['read']:>6.2f} {med['validate']:>9.2f} {med['store']:>7.2f} {med['total']:>7.2f} "
+            f"{med['reimport']:>10.2f} {args.rows / med['total']:>9,.0f}"
+        )
     print("target: total under 10 s for 100,000 rows")
     return 0
 

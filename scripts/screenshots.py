@@ -37,6 +37,21 @@ def main() -> int:
         page.goto(f"{url}/data")
         page.wait_for_selector(IDLE, timeout=60_000)
         page.get_by_role("tab", name="Import").click()
+        sample = Path(home) / "new_messages.csv"
+        sample.write_text(
+            "message,category,lang\n"
+            "Mvua kubwa inakuja wiki hii?,weather,sw\n"
+            "Bei ya nyanya Arusha leo?,market_prices,sw\n"
+            "My cassava leaves have brown spots,crop_disease,en\n"
+            ",weather,en\n"
+            "Is it going to rain in Kano tomorrow?,weather,en\n"
+            "Ṣé òjò máa rọ̀ lọ́la?,weather,yo\n",
+            encoding="utf-8",
+        )
+        page.locator('input[type="file"]').set_input_files(str(sample))
+        page.get_by_role("button", name="Import 5 samples").wait_for(timeout=60_000)
+        page.wait_for_selector(IDLE, timeout=60_000)
+        page.set_viewport_size({"width": 1400, "height": 1700})
         page.wait_for_timeout(500)
         page.screenshot(path=str(out / "data-import.png"))
         print(out / "data-import.png")

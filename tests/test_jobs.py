@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -34,19 +35,18 @@ def wait_for(store: Store, job_id: int, statuses: tuple[str, ...], *, reap: bool
 
 
 @pytest.fixture
-def workers(store: Store) -> Iterator[list[int]]:
+def workers() -> Iterator[list[int]]:
     """Worker pids started by a test; any still alive at the end are stopped (only those, by their own group)."""
     pids: list[int] = []
     yield pids
     for pid in pids:
         if pid_alive(pid):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
-def test_a_foreground_job_runs_to_done(store: Store) -> None:
+def test_a_foreground_job_runs_to_done(sqlite_store: Store) -> None:
+    store = sqlite_store
     job = submit_job(store, "wait", {"seconds": 0.2, "steps": 2})
     assert (job.status, job.progress, job.heavy) == ("queued", 0.0, True)
 
@@ -64,14 +64,16 @@ def test_a_foreground_job_runs_to_done(store: Store) -> None:
     assert f"job #{job.id} done" in log
 
 
-def test_only_a_queued_job_can_be_run(store: Store) -> None:
+def test_only_a_queued_job_can_be_run(sqlite_store: Store) -> None:
+    store = sqlite_store
     job = submit_job(store, "wait", {"seconds": 0, "steps": 1})
     run_job(store, job.id)
     with pytest.raises(StudioError, match="is done; only a queued job can be run"):
         run_job(store, job.id)
 
 
-def test_fail_at_makes_a_failed_job_with_its_message(store: Store) -> None:
+def test_fail_at_makes_a_failed_job_with_its_message(sqlite_store: Store) -> None:
+    store = sqlite_store
     job = submit_job(store, "wait", {"seconds": 0.2, "steps": 4, "fail_at": 2})
     assert run_job(store, job.id) == "failed"
     failed = get_job(store, job.id)
@@ -82,7 +84,8 @@ def test_fail_at_makes_a_failed_job_with_its_message(store: Store) -> None:
     assert "Stopped at step 2" in Path(failed.log_path).read_text(encoding="utf-8")
 
 
-def test_unknown_job_kind_and_unknown_job_are_refused(store: Store) -> None:
+def test_unknown_job_kind_and_unknown_job_are_refused(sqlite_store: Store) -> None:
+    store = sqlite_store
     with pytest.raises(StudioError, match="Unknown job kind 'bake'"):
         submit_job(store, "bake", {})
     with pytest.raises(StudioError, match="There is no job #999"):
@@ -114,7 +117,8 @@ def test_cancelling_a_running_background_job(store: Store, workers: list[int]) -
     assert ended.finished_at is not None
 
 
-def test_cancelling_a_queued_job_without_a_worker_is_immediate(store: Store) -> None:
+def test_cancelling_a_queued_job_without_a_worker_is_immediate(sqlite_store: Store) -> None:
+    store = sqlite_store
     job = submit_job(store, "wait", {"seconds": 5, "steps": 5})
     cancelled = cancel_job(store, job.id)
     assert cancelled.status == "cancelled"
@@ -144,8 +148,8 @@ def test_two_heavy_jobs_run_one_after_the_other(
 ) -> None:
     monkeypatch.setenv("STUDIO_MAX_HEAVY_JOBS", "1")
     reset_settings()
-    first = submit_job(store, "wait", {"seconds": 1.5, "steps": 5})
-    second = submit_job(store, "wait", {"seconds": 1.5, "steps": 5})
+    first = submit_job(store, "wait", {"seconds": 1.0, "steps": 5})
+    second = submit_job(store, "wait", {"seconds": 1.0, "steps": 5})
     workers.append(start_worker(store, first.id))
     workers.append(start_worker(store, second.id))
 
@@ -167,7 +171,8 @@ def test_two_heavy_jobs_run_one_after_the_other(
     assert b.started_at >= a.finished_at  # the slot is handed over only after the first job's end is written
 
 
-def test_a_light_job_does_not_wait_for_the_heavy_slot(store: Store, workers: list[int]) -> None:
+def test_a_light_job_does_not_wait_for_the_heavy_slot(sqlite_store: Store, workers: list[int]) -> None:
+    store = sqlite_store
     heavy = submit_job(store, "wait", {"seconds": 60, "steps": 300})
     workers.append(start_worker(store, heavy.id))
     wait_for(store, heavy.id, ("running",))
@@ -179,7 +184,8 @@ def test_a_light_job_does_not_wait_for_the_heavy_slot(store: Store, workers: lis
     wait_for(store, heavy.id, ("cancelled",))
 
 
-def test_job_parameters_may_not_hold_secrets(store: Store) -> None:
+def test_job_parameters_may_not_hold_secrets(sqlite_store: Store) -> None:
+    store = sqlite_store
     with pytest.raises(StudioError, match=r"may not hold secrets \(api_key\)"):
         submit_job(store, "wait", {"seconds": 1, "api_key": "sk-live-123456"})
     with pytest.raises(StudioError, match=r"backend\.token"):
@@ -204,7 +210,8 @@ def test_redact_replaces_secret_values_from_the_environment(monkeypatch: pytest.
     assert redact("value hunter2x", extra=["hunter2x"]) == "value [secret]"
 
 
-def test_a_secret_given_to_a_worker_is_not_written_anywhere(store: Store, workers: list[int]) -> None:
+def test_a_secret_given_to_a_worker_is_not_written_anywhere(sqlite_store: Store, workers: list[int]) -> None:
+    store = sqlite_store
     key = f"sk-test-{secrets.token_hex(12)}"
     assert key not in os.environ.values()
     job = submit_job(store, "wait", {"seconds": 0.2, "steps": 2})
@@ -216,7 +223,8 @@ def test_a_secret_given_to_a_worker_is_not_written_anywhere(store: Store, worker
     assert key not in Path(done.log_path).read_text(encoding="utf-8")
 
 
-def test_a_secret_that_reaches_an_error_message_is_redacted(store: Store, workers: list[int]) -> None:
+def test_a_secret_that_reaches_an_error_message_is_redacted(sqlite_store: Store, workers: list[int]) -> None:
+    store = sqlite_store
     """A key pasted into the wrong field ends up in the error text: the row and the log show [secret] instead."""
     key = f"sk-test-{secrets.token_hex(12)}"
     job = submit_job(store, "wait", {"seconds": key, "steps": 1})  # not a number: the job crashes quoting it
@@ -231,7 +239,8 @@ def test_a_secret_that_reaches_an_error_message_is_redacted(store: Store, worker
     assert key not in log
 
 
-def test_list_jobs_filters_active_ones(store: Store) -> None:
+def test_list_jobs_filters_active_ones(sqlite_store: Store) -> None:
+    store = sqlite_store
     finished = submit_job(store, "wait", {"seconds": 0, "steps": 1})
     run_job(store, finished.id)
     waiting = submit_job(store, "wait", {"seconds": 0, "steps": 1})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -31,6 +32,10 @@ def job_logger(job_id: int, log_path: str) -> logging.Logger:
     logger = logging.getLogger(f"studio.job.{job_id}")
     logger.setLevel(logging.INFO)
     logger.propagate = False
+    path = os.path.abspath(log_path)
+    for old in [h for h in logger.handlers if isinstance(h, logging.FileHandler) and h.baseFilename != path]:
+        logger.removeHandler(old)  # a job with the same number from another store (or data folder) ran here before
+        old.close()
     if not any(isinstance(h, logging.FileHandler) for h in logger.handlers):
         handler = logging.FileHandler(log_path, encoding="utf-8")
         handler.setFormatter(_RedactingFormatter("%(asctime)s %(levelname)s %(message)s"))
