@@ -12,6 +12,7 @@ st.set_page_config(page_title="Distill Studio", page_icon=":material/science:", 
 PAGES = [
     st.Page("pages/projects.py", title="Projects", icon=":material/folder_open:", default=True),
     st.Page("pages/data.py", title="Data", icon=":material/table_view:"),
+    st.Page("pages/jobs.py", title="Jobs", icon=":material/pending_actions:"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -55,6 +55,14 @@ def main() -> int:
         page.wait_for_timeout(500)
         page.screenshot(path=str(out / "data-import.png"))
         print(out / "data-import.png")
+        page.set_viewport_size({"width": 1400, "height": 1100})
+        page.locator('[data-testid="stSidebarNav"] a', has_text="Jobs").click()
+        page.wait_for_selector(IDLE, timeout=60_000)
+        page.get_by_text("Check that jobs work").click()
+        page.get_by_role("button", name="Start test job").click()
+        page.get_by_text("Step 3 of 10").wait_for(timeout=60_000)
+        page.screenshot(path=str(out / "jobs.png"))
+        print(out / "jobs.png")
     return 0
 
 

@@ -43,6 +43,17 @@ def _spec(name: str):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def source(store: Store, tmp_path: Path) -> int:
+    """A project with every kind of sample, on SQLite and on PostgreSQL."""
+    return make_source(store, tmp_path)
+
+
+@pytest.fixture
+def lite_source(sqlite_store: Store, tmp_path: Path) -> tuple[Store, int]:
+    """The same project on SQLite only, for what the database plays no part in."""
+    return sqlite_store, make_source(sqlite_store, tmp_path)
+
+
+def make_source(store: Store, tmp_path: Path) -> int:
     """A project with every kind of sample: formula-like texts, unlabeled, statuses, flags and provenance."""
     project = create_project(store, _spec("Source"))
     path = tmp_path / "seed.csv"
@@ -157,7 +168,8 @@ def _csv_cells(path: Path) -> dict[str, dict[str, str]]:
         return {row["id"]: row for row in csv.DictReader(handle)}
 
 
-def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(store: Store, source: int, tmp_path: Path) -> None:
+def test_csv_cells_that_a_spreadsheet_would_run_are_escaped(lite_source: tuple[Store, int], tmp_path: Path) -> None:
+    store, source = lite_source
     out = tmp_path / "export.csv"
     export_project(store, source, "csv", out)
     cells = _csv_cells(out)
@@ -228,7 +240,8 @@ def test_a_hand_edited_studio_file_with_a_repeated_flag_keeps_one(sqlite_store: 
     assert [(f.kind, f.reason) for f in sample.flags] == [("too_short", "first"), ("label_leak", "says 'billing'")]
 
 
-def test_export_with_a_filter_writes_only_matching_samples(store: Store, source: int, tmp_path: Path) -> None:
+def test_export_with_a_filter_writes_only_matching_samples(lite_source: tuple[Store, int], tmp_path: Path) -> None:
+    store, source = lite_source
     out = tmp_path / "sw.jsonl"
     count = export_project(store, source, "jsonl", out, SampleFilter(languages=("sw",)))
     records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
@@ -256,7 +269,8 @@ def test_an_empty_project_exports_an_empty_file(sqlite_store: Store, tmp_path: P
     assert get_project(sqlite_store, project.id).name == "Empty"
 
 
-def test_provenance_fields_survive_the_json_lines_file(store: Store, source: int, tmp_path: Path) -> None:
+def test_provenance_fields_survive_the_json_lines_file(lite_source: tuple[Store, int], tmp_path: Path) -> None:
+    store, source = lite_source
     out = tmp_path / "export.jsonl"
     export_project(store, source, "jsonl", out)
     records = {r["text"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}

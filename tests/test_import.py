@@ -316,7 +316,8 @@ def test_a_language_is_required(lite: tuple[Store, str], tmp_path: Path) -> None
         import_file(store, project, path, ColumnMapping(text_column="text", language="klingon"))
 
 
-def test_empty_and_nan_texts_are_skipped_and_counted(store: Store, project: str, tmp_path: Path) -> None:
+def test_empty_and_nan_texts_are_skipped_and_counted(lite: tuple[Store, str], tmp_path: Path) -> None:
+    store, project = lite
     rows = [
         {"text": "kept one", "label": "billing"},
         {"text": "", "label": "billing"},
@@ -351,7 +352,8 @@ def test_null_texts_in_jsonl_and_parquet_are_skipped(lite: tuple[Store, str], tm
     assert [s[0] for s in stored(store, project)] == ["real", "real too"]
 
 
-def test_unknown_labels_are_refused_by_default_naming_their_rows(store: Store, project: str, tmp_path: Path) -> None:
+def test_unknown_labels_are_refused_by_default_naming_their_rows(lite: tuple[Store, str], tmp_path: Path) -> None:
+    store, project = lite
     rows = [
         {"text": "a", "label": "billing"},
         {"text": "b", "label": "refund"},
@@ -488,7 +490,8 @@ def test_reimporting_the_same_file_adds_nothing(store: Store, project: str, tmp_
     assert stored(store, project) == expected(ROWS)
 
 
-def test_the_same_text_under_another_split_or_label_is_a_new_sample(store: Store, project: str, tmp_path: Path) -> None:
+def test_the_same_text_under_another_split_or_label_is_a_new_sample(lite: tuple[Store, str], tmp_path: Path) -> None:
+    store, project = lite
     first = write_csv(tmp_path / "a.csv", [{"text": "same words", "label": "billing"}])
     second = write_csv(tmp_path / "b.csv", [{"text": "same words", "label": "outage"}])
     import_file(store, project, first, ColumnMapping(text_column="text", label_column="label", language="en"))
@@ -515,7 +518,8 @@ def test_repeats_within_a_file_are_stored_and_noted(store: Store, project: str, 
     assert [s[0] for s in stored(store, project)] == ["once", "said twice", "said twice", "said twice"]
 
 
-def test_import_is_recorded_in_the_action_log(store: Store, project: str, tmp_path: Path) -> None:
+def test_import_is_recorded_in_the_action_log(lite: tuple[Store, str], tmp_path: Path) -> None:
+    store, project = lite
     import_file(store, project, write_csv(tmp_path / "rows.csv", ROWS), BY_COLUMNS)
     entry = next(a for a in list_actions(store, get_project(store, project).id) if a.action == "samples.import")
     assert entry.who == "tester"
@@ -570,7 +574,8 @@ def test_a_write_that_fails_midway_stores_nothing(store: Store, project: str, tm
     assert [a.action for a in list_actions(store, after.id)] == ["project.create"]
 
 
-def test_a_refused_plan_stores_nothing(store: Store, project: str, tmp_path: Path) -> None:
+def test_a_refused_plan_stores_nothing(lite: tuple[Store, str], tmp_path: Path) -> None:
+    store, project = lite
     rows = [*ROWS, {"text": "bad split", "label": "newlabel", "language": "en", "split": "dev"}]
     path = write_csv(tmp_path / "refused.csv", rows)
     mapping = ColumnMapping(text_column="text", label_column="label", language_column="language", add_labels=True)

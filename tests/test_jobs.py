@@ -128,7 +128,8 @@ def test_cancelling_a_queued_job_without_a_worker_is_immediate(sqlite_store: Sto
     assert cancel_job(store, job.id).status == "cancelled"
 
 
-def test_a_killed_worker_is_marked_failed(store: Store, workers: list[int]) -> None:
+def test_a_killed_worker_is_marked_failed(sqlite_store: Store, workers: list[int]) -> None:
+    store = sqlite_store
     job = submit_job(store, "wait", {"seconds": 60, "steps": 300})
     pid = start_worker(store, job.id)
     workers.append(pid)
@@ -144,8 +145,9 @@ def test_a_killed_worker_is_marked_failed(store: Store, workers: list[int]) -> N
 
 
 def test_two_heavy_jobs_run_one_after_the_other(
-    store: Store, workers: list[int], monkeypatch: pytest.MonkeyPatch
+    sqlite_store: Store, workers: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    store = sqlite_store
     monkeypatch.setenv("STUDIO_MAX_HEAVY_JOBS", "1")
     reset_settings()
     first = submit_job(store, "wait", {"seconds": 1.0, "steps": 5})

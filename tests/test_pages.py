@@ -168,3 +168,31 @@ def test_data_page_filters_and_pages_in_the_database(studio_home: Path) -> None:
     at.text_input(key=f"browse_{project_id}_search").input("number 12").run()
     shown = at.dataframe[0].value
     assert set(shown["language"]) == {"sw"} and all("number 12" in t for t in shown["text"])
+
+
+def test_jobs_page_runs_a_test_job_in_a_worker_and_shows_its_progress(studio_home: Path) -> None:
+    import time
+
+    from core.jobs.queue import list_jobs
+
+    at = _app()
+    at.switch_page("pages/jobs.py").run()
+    assert "No jobs yet" in _texts(at.info)
+    at.number_input[0].set_value(2)
+    next(b for b in at.button if b.label == "Start test job").click().run()
+    assert not at.exception
+    [job] = list_jobs(open_store())
+    assert job.kind == "wait" and job.worker_pid is not None
+    deadline = time.monotonic() + 60
+    seen_progress = False
+    while time.monotonic() < deadline:
+        at.run()  # run_every fragments do not tick by themselves in AppTest
+        seen_progress = seen_progress or any(0 < p.value < 100 for p in at.get("progress"))
+        if list_jobs(open_store())[0].status == "done":
+            break
+        time.sleep(0.3)
+    at.run()
+    assert list_jobs(open_store())[0].status == "done"
+    assert seen_progress
+    assert "Waited 2 s in 2 steps" in _texts(at.success)
+    assert "step 2/2" in _texts(at.code)

@@ -1,0 +1,84 @@
+"""Jobs: long work (generation, embedding, training, evaluation) running in worker processes."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from components.feedback import flash, friendly_errors, show_flash
+from components.job_progress import job_outcome, job_status, log_tail
+from components.studio_state import current_project, get_store
+from core.jobs.queue import list_jobs, start_worker, submit_job
+
+store = get_store()
+project = current_project(store)
+project_id = project.id if project else None
+
+st.title("Jobs")
+show_flash()
+st.caption(
+    "Generation, embedding, training and evaluation run as jobs in their own processes: they keep going "
+    "when you switch pages, reload, or restart the studio. One heavy job runs at a time; others wait."
+)
+
+with st.expander("Check that jobs work: start a short test job"):
+    seconds = st.number_input("Seconds", min_value=1, max_value=600, value=10)
+    if st.button("Start test job", icon=":material/play_arrow:"):
+        with friendly_errors("Starting the job"):
+            job = submit_job(store, "wait", {"seconds": float(seconds), "steps": int(seconds)}, project_id=project_id)
+            start_worker(store, job.id)
+            st.query_params["job"] = str(job.id)
+            flash(f"Job #{job.id} started.", "info")
+            st.rerun()
+
+any_active = any(job.active for job in list_jobs(store, project_id))
+
+
+@st.fragment(run_every=1.0 if any_active else None)
+def overview() -> None:
+    jobs = list_jobs(store, project_id)  # also marks jobs whose worker died as failed
+    if not jobs:
+        st.info("No jobs yet. Jobs appear here when you generate, embed, train or evaluate.")
+        return
+    for job in jobs:
+        if job.active:
+            job_status(store, job)
+    st.subheader("All jobs" + (f" of '{project.name}'" if project else ""))
+    table = pd.DataFrame(
+        [
+            {
+                "id": j.id,
+                "job": j.title,
+                "status": j.status,
+                "progress": j.progress,
+                "message": j.message,
+                "by": j.created_by,
+                "created": j.created_at,
+                "finished": j.finished_at,
+            }
+            for j in jobs
+        ]
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
+            "created": st.column_config.DatetimeColumn("created (UTC)", format="YYYY-MM-DD HH:mm"),
+            "finished": st.column_config.DatetimeColumn("finished (UTC)", format="YYYY-MM-DD HH:mm"),
+        },
+    )
+    ids = [j.id for j in jobs]
+    requested = st.query_params.get("job")
+    default = ids.index(int(requested)) if requested and requested.isdigit() and int(requested) in ids else 0
+    chosen = st.selectbox("Details of job", ids, index=default, format_func=lambda i: f"#{i}", key="job_detail")
+    job = next(j for j in jobs if j.id == chosen)
+    if not job.active:
+        job_outcome(job)
+    st.code(log_tail(job) or "(the log is empty)", language=None)
+    if any_active and not any(j.active for j in jobs):
+        st.rerun(scope="app")  # the last active job ended: stop polling
+
+
+overview()
