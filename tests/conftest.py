@@ -87,3 +87,19 @@ def paper_data() -> Path:
             pytest.fail(f"the benchmark data is missing at {PAPER_DATA}")
         pytest.skip(f"no benchmark data at {PAPER_DATA}")
     return PAPER_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BERT-like sentence encoder folder (built once per test session, no download)."""
+    from tests.tiny_models import build_tiny_encoder
+
+    return build_tiny_encoder(tmp_path_factory.mktemp("tiny-encoder"))
+
+
+@pytest.fixture(scope="session")
+def tiny_causal_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random GPT-2-like causal LM folder (built once per test session, no download)."""
+    from tests.tiny_models import build_tiny_causal_lm
+
+    return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-causal-lm"))

@@ -77,13 +77,15 @@ def test_per_language_label_names_are_kept(store: Store) -> None:
     assert project.label("outage").name_in("sw") == "outage"  # no translation: the label's own name
 
 
-def test_list_projects_gives_every_project_by_name(store: Store) -> None:
+def test_list_projects_gives_every_project_by_name(sqlite_store: Store) -> None:
+    store = sqlite_store
     create_project(store, _spec("Zeta"))
     create_project(store, _spec("Alpha"))
     assert [p.name for p in list_projects(store)] == ["Alpha", "Zeta"]
 
 
-def test_unknown_project_is_not_found(store: Store) -> None:
+def test_unknown_project_is_not_found(sqlite_store: Store) -> None:
+    store = sqlite_store
     with pytest.raises(NotFound, match="no project called 'Nope'"):
         get_project(store, "Nope")
 
@@ -227,7 +229,8 @@ def test_removing_a_language_still_used_is_refused(store: Store, tmp_path: Path)
     assert update_project(store, "Support", _spec(languages=("sw",))).language_codes == ["sw"]
 
 
-def test_rename_to_a_label_that_is_not_in_the_new_definition_is_refused(store: Store) -> None:
+def test_rename_to_a_label_that_is_not_in_the_new_definition_is_refused(sqlite_store: Store) -> None:
+    store = sqlite_store
     create_project(store, _spec())
     with pytest.raises(InvalidInput, match="'payments' is not among the labels"):
         update_project(store, "Support", _spec(), renames={"billing": "payments"})

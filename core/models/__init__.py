@@ -1,0 +1,1 @@
+"""Models: where weights come from, and the bundled offline encoder."""
