@@ -13,6 +13,7 @@ PAGES = [
     st.Page("pages/projects.py", title="Projects", icon=":material/folder_open:", default=True),
     st.Page("pages/data.py", title="Data", icon=":material/table_view:"),
     st.Page("pages/jobs.py", title="Jobs", icon=":material/pending_actions:"),
+    st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
 ]
 
 navigation = st.navigation(PAGES)

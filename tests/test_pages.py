@@ -196,3 +196,19 @@ def test_jobs_page_runs_a_test_job_in_a_worker_and_shows_its_progress(studio_hom
     assert seen_progress
     assert "Waited 2 s in 2 steps" in _texts(at.success)
     assert "step 2/2" in _texts(at.code)
+
+
+def test_settings_page_changes_the_project_encoder_to_a_local_folder(studio_home: Path, tiny_encoder: Path) -> None:
+    project_id = _make_project()
+    at = _app()
+    at.switch_page("pages/settings.py").run()
+    assert not at.exception
+    assert "No model is provisioned yet" in _texts(at.info)
+    encoder = next(s for s in at.selectbox if s.label == "Encoder")
+    assert encoder.value == get_settings().default_encoder
+    encoder.set_value("another model: a hub id or a folder on this machine…").run()
+    next(t for t in at.text_input if t.label == "Hub id or folder").input(str(tiny_encoder)).run()
+    next(b for b in at.button if b.label == "Use this encoder").click().run()
+    assert not at.exception
+    assert get_project(open_store(), project_id).encoder == str(tiny_encoder)
+    assert "now uses" in _texts(at.success)

@@ -330,3 +330,10 @@ def delete_project(store: Store, ref: int | str) -> None:
             target=f"project:{before.id}",
             before={**_snapshot(before), "samples": count},
         )
+
+
+def set_encoder(store: Store, ref: int | str, encoder: str) -> Project:
+    """Change the project's encoder (caches and thresholds are keyed by it, so nothing is mixed)."""
+    project = get_project(store, ref)
+    spec = ProjectSpec.model_validate({**_snapshot(project), "encoder": encoder.strip() or project.encoder})
+    return update_project(store, project.id, spec)

@@ -1,0 +1,107 @@
+"""Settings: the project's encoder, the models on this machine and their disk use, the studio's configuration."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+from sqlalchemy.engine import make_url
+
+from components.feedback import flash, friendly_errors, show_flash
+from components.job_progress import live_job
+from components.studio_state import current_project, get_store
+from core.jobs.queue import list_jobs, start_worker, submit_job
+from core.models.resolver import BUNDLED_MODELS, list_provisioned
+from core.settings import get_settings
+from core.store.projects import set_encoder
+
+OTHER = "another model: a hub id or a folder on this machine…"
+
+store = get_store()
+project = current_project(store)
+settings = get_settings()
+
+st.title("Settings")
+show_flash()
+
+models = list_provisioned()
+provisioned_specs = [m.spec for m in models]
+
+if project is not None:
+    st.subheader(f"Encoder of '{project.name}'")
+    st.caption(
+        "The encoder turns texts into vectors for near-duplicate detection and training. Embeddings and "
+        "similarity thresholds are stored per encoder, so changing it never mixes two models: the next "
+        "curation run simply embeds again."
+    )
+    options = [*dict.fromkeys([project.encoder, *BUNDLED_MODELS, *provisioned_specs]), OTHER]
+    choice = st.selectbox(
+        "Encoder",
+        options,
+        index=0,
+        key=f"encoder_choice_{project.id}",
+        format_func=lambda s: s + ("  (provisioned)" if s in provisioned_specs else ""),
+    )
+    custom = ""
+    if choice == OTHER:
+        custom = st.text_input(
+            "Hub id or folder",
+            placeholder="intfloat/multilingual-e5-base or /models/xlmr",
+            key=f"encoder_custom_{project.id}",
+        )
+    wanted = custom.strip() if choice == OTHER else choice
+    if st.button("Use this encoder", disabled=not wanted or wanted == project.encoder, type="primary"):
+        with friendly_errors("Changing the encoder"):
+            updated = set_encoder(store, project.id, wanted)
+            flash(f"'{updated.name}' now uses {updated.encoder}.")
+            st.rerun()
+
+st.subheader("Models on this machine")
+if models:
+    table = pd.DataFrame(
+        [
+            {"model": m.spec, "kind": m.kind, "size (MB)": round(m.size_bytes / 1e6), "folder": str(m.path)}
+            for m in models
+        ]
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(f"Disk use: {sum(m.size_bytes for m in models) / 1e6:,.0f} MB in all.")
+else:
+    st.info(
+        "No model is provisioned yet. The bundled multilingual encoder (multilingual-e5-small, 100+ languages) "
+        "ships inside the studio and is converted once, offline, on first use (about 20 s, 470 MB)."
+    )
+
+running = [j for j in list_jobs(store, kind="provision") if j.active]
+for job in running:
+    live_job(store, job.id)
+missing_bundled = [spec for spec in BUNDLED_MODELS if spec not in provisioned_specs]
+if (
+    missing_bundled
+    and not running
+    and st.button("Provision the bundled encoder now", icon=":material/download_for_offline:")
+):
+    with friendly_errors("Starting the provisioning"):
+        job = submit_job(store, "provision", {"spec": missing_bundled[0]})
+        start_worker(store, job.id)
+        st.rerun()
+
+st.subheader("Studio configuration")
+st.caption("Set by environment variables when the studio starts (see the README).")
+url = make_url(settings.database_url).render_as_string(hide_password=True)
+st.dataframe(
+    pd.DataFrame(
+        [
+            {"setting": "data folder", "variable": "STUDIO_HOME", "value": str(settings.home)},
+            {"setting": "database", "variable": "STUDIO_DATABASE_URL", "value": url},
+            {"setting": "user", "variable": "STUDIO_USER", "value": settings.user},
+            {"setting": "default encoder", "variable": "STUDIO_DEFAULT_ENCODER", "value": settings.default_encoder},
+            {
+                "setting": "heavy jobs at once",
+                "variable": "STUDIO_MAX_HEAVY_JOBS",
+                "value": str(settings.max_heavy_jobs),
+            },
+        ]
+    ),
+    hide_index=True,
+    width="stretch",
+)
