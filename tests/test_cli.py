@@ -274,13 +274,6 @@ def test_as_a_real_process(tmp_path: Path, data_file: Path) -> None:
     assert "Created project 'Proc'" in created.stdout
     assert (home / "studio.db").exists()
 
-    imported = _python_m_core(
-        home, "import", "--project", "Proc", str(data_file), "--text-column", "text", "--label-column", "label",
-        "--language-column", "language", "--json",
-    )  # fmt: skip
-    assert imported.returncode == 0, imported.stderr
-    assert json.loads(imported.stdout)["imported"] == len(ROWS) - 2
-
     failed = _python_m_core(
         home, "import", "--project", "Nope", str(data_file), "--text-column", "t", "--language", "en"
     )

@@ -554,7 +554,7 @@ def _refuse_text_on_insert(store: Store, poison: str) -> None:
 
 
 def test_a_write_that_fails_midway_stores_nothing(store: Store, project: str, tmp_path: Path) -> None:
-    """More rows than one insert batch, new labels and a new language, and the database fails on the last row."""
+    """New labels, a new language and 6,000 rows are written, then the database refuses the last row."""
     rows = [{"text": f"message number {i}", "label": "refund", "language": "fr"} for i in range(6000)]
     rows.append({"text": "POISON", "label": "billing", "language": "en"})
     path = write_csv(tmp_path / "big.csv", rows)

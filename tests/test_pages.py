@@ -192,7 +192,8 @@ def test_jobs_page_runs_a_test_job_in_a_worker_and_shows_its_progress(studio_hom
             break
         time.sleep(0.3)
     at.run()
-    assert list_jobs(open_store())[0].status == "done"
+    final = list_jobs(open_store())[0]
+    assert final.status == "done", (final.message, Path(final.log_path).read_text())
     assert seen_progress
     assert "Waited 2 s in 2 steps" in _texts(at.success)
     assert "step 2/2" in _texts(at.code)
