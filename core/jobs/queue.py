@@ -255,8 +255,10 @@ def pid_alive(pid: int) -> bool:
             state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
             if state in ("Z", "X"):
                 return False
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ")
-            return b"core" in cmdline
+            cmdline = (proc / "cmdline").read_bytes()
+            # empty while the process is still being set up by exec: it cannot be judged yet, so it is alive;
+            # otherwise a reused pid shows another program's command line
+            return not cmdline or b"core" in cmdline
         except (OSError, IndexError):
             return False
     return True
