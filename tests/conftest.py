@@ -67,7 +67,7 @@ def _drop_database(admin, name: str) -> None:  # type: ignore[no-untyped-def]
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             return
-        except Exception as exc:  # noqa: BLE001 - a leftover test database must not fail the test
+        except Exception as exc:  # a leftover test database must not fail the test
             last = exc
             time.sleep(0.3 * (attempt + 1))
     warnings.warn(f"could not drop test database {name}: {last}", stacklevel=1)
