@@ -117,3 +117,30 @@ def tiny_causal_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.tiny_models import build_tiny_causal_lm
 
     return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny-causal-lm"))
+
+
+@pytest.fixture(scope="session")
+def e5_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The bundled encoder converted once for the whole session (shared: it costs seconds and ~490 MB)."""
+    import shutil
+
+    from core.models.bundled_encoder import provision_bundled_encoder
+
+    base = tmp_path_factory.mktemp("bundled-e5")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HF_HUB_OFFLINE", "1")
+        folder = provision_bundled_encoder(base / "multilingual-e5-small")
+    yield folder
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def bundled_in_home(e5_folder: Path, studio_home: Path) -> Path:
+    """The shared bundled encoder, linked into this test's studio home as if it had been provisioned there."""
+    from core.models.resolver import bundled_folder
+    from core.settings import get_settings
+
+    target = bundled_folder("bundled:multilingual-e5-small")
+    get_settings().models_dir.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(e5_folder, target_is_directory=True)
+    return target

@@ -89,19 +89,6 @@ def _offline(mp: pytest.MonkeyPatch) -> None:
     mp.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
 
 
-@pytest.fixture(scope="session")
-def e5_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """The bundled encoder converted once for the whole session (shared: it costs seconds and 470 MB)."""
-    base = tmp_path_factory.mktemp("bundled-e5")
-    with pytest.MonkeyPatch.context() as mp:
-        _offline(mp)
-        started = time.perf_counter()
-        folder = be.provision_bundled_encoder(base / "multilingual-e5-small")
-        print(f"\nconverted in {time.perf_counter() - started:.1f} s")
-    yield folder
-    shutil.rmtree(base, ignore_errors=True)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def no_network() -> Iterator[None]:
     """HF offline, and any attempt to open a non-local connection fails the test."""

