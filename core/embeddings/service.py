@@ -48,7 +48,7 @@ def embed(
     model: str,
     role: str = "query",
     *,
-    batch_size: int = 64,
+    batch_size: int = 32,
     progress: Progress | None = None,
     engine: str = "auto",
 ) -> np.ndarray:

@@ -104,6 +104,7 @@ class SampleRow(Base):
     # provenance
     source: Mapped[str] = mapped_column(String(500), default="")
     generation_run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    generation_request_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     prompt_version: Mapped[str | None] = mapped_column(String(200), nullable=True)
     model: Mapped[str | None] = mapped_column(String(500), nullable=True)
     # optimistic locking: every change increments it; a write that names an older version is refused
@@ -175,3 +176,77 @@ class JobRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class PromptTemplateRow(Base):
+    """One saved version of a prompt template: every edit is a new row (name, version)."""
+
+    __tablename__ = "prompt_templates"
+    __table_args__ = (UniqueConstraint("project_id", "name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    strategy: Mapped[str] = mapped_column(String(50))
+    system: Mapped[str] = mapped_column(Text, default="")
+    user: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class GenerationRunRow(Base):
+    """A generation run: its settings (never an API key), plan and running totals."""
+
+    __tablename__ = "generation_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("prompt_templates.id"), nullable=True)
+    strategy: Mapped[str] = mapped_column(String(50))
+    backend: Mapped[str] = mapped_column(String(50))
+    model: Mapped[str] = mapped_column(String(500))
+    base_url: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    plan: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {language: {label: n}}
+    status: Mapped[str] = mapped_column(String(20), default="planned")
+    message: Mapped[str] = mapped_column(Text, default="")
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class GenerationRequestRow(Base):
+    """One request of a run, saved before it is sent; its answer saved when it arrives (what makes resume free)."""
+
+    __tablename__ = "generation_requests"
+    __table_args__ = (
+        Index("ix_generation_requests_run_status", "run_id", "status"),
+        UniqueConstraint("run_id", "language", "label", "round", "index"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("generation_runs.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str] = mapped_column(String(200))
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    index: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer)
+    n_asked: Mapped[int] = mapped_column(Integer)
+    messages: Mapped[list[Any]] = mapped_column(default=list)  # the rendered prompt exactly as sent
+    status: Mapped[str] = mapped_column(String(20), default="planned")  # planned | answered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # the raw answer, kept for inspection
+    finish_reason: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    parsed: Mapped[int] = mapped_column(Integer, default=0)
+    dropped: Mapped[list[Any]] = mapped_column(default=list)  # [{text, reason}]
+    error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
