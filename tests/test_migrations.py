@@ -34,7 +34,8 @@ def test_a_first_version_database_upgrades_to_the_newest_schema_with_its_data(
         )
         connection.execute(
             text(
-                "INSERT INTO project_labels (project_id, position, name, description, names) VALUES (1, 0, 'x', '', '{}')"
+                "INSERT INTO project_labels (project_id, position, name, description, names) "
+                "VALUES (1, 0, 'x', '', '{}')"
             )
         )
         connection.execute(
@@ -44,7 +45,8 @@ def test_a_first_version_database_upgrades_to_the_newest_schema_with_its_data(
             text(
                 "INSERT INTO samples (project_id, text, label, language, origin, split, status, content_key, source, "
                 "version, created_at, created_by, updated_at, updated_by) VALUES "
-                "(1, 'habari', 'x', 'sw', 'human', 'train', 'accepted', 'k', 'f', 1, '2026-01-01', 'a', '2026-01-01', 'a')"
+                "(1, 'habari', 'x', 'sw', 'human', 'train', 'accepted', 'k', 'f', 1, "
+                "'2026-01-01', 'a', '2026-01-01', 'a')"
             )
         )
     assert "generation_runs" not in inspect(engine).get_table_names()
