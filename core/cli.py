@@ -314,6 +314,67 @@ def cmd_embed(args: argparse.Namespace, store: Store) -> int:
     return 0 if status == "done" else 1
 
 
+# --- generation ------------------------------------------------------------------------------------------------
+
+
+def cmd_generate(args: argparse.Namespace, store: Store) -> int:
+    from core.generation import run_store
+    from core.generation.engine import GenerationSettings, start_run
+    from core.jobs.queue import start_worker, submit_job
+    from core.jobs.runner import run_job
+
+    project = get_project(store, args.project)
+    if args.resume:
+        run = run_store.get_run(store, args.resume)
+        if run.project_id != project.id:
+            raise InvalidInput(f"Run #{run.id} belongs to another project.")
+    else:
+        if not args.model or not args.per_cell:
+            raise InvalidInput("generate needs --model and --per-cell (or --resume RUN).")
+        settings = GenerationSettings(
+            backend=args.backend,
+            model=args.model,
+            per_cell=args.per_cell,
+            base_url=args.base_url,
+            strategy=args.strategy,
+            template=args.template,
+            languages=_csv_list(args.languages or "") or None,
+            labels=_csv_list(args.labels or "") or None,
+            concurrency=args.concurrency,
+            temperature=args.temperature,
+            seed=args.seed,
+            json_output=args.json_output,
+            per_request=args.per_request,
+            recording=args.recording,
+        )
+        run = start_run(store, project.id, settings)
+    job = submit_job(store, "generate", {"run_id": run.id}, project_id=project.id, heavy=run.backend == "local")
+    if args.background:
+        print(f"Run #{run.id}: job #{job.id} started in the background (worker {start_worker(store, job.id)})")
+        return 0
+    status = run_job(store, job.id, echo=not args.json)
+    run = run_store.get_run(store, run.id)
+    if args.json:
+        _print_json(
+            {
+                "run": run.id,
+                "job": job.id,
+                "status": run.status,
+                "message": run.message,
+                "prompt_tokens": run.prompt_tokens,
+                "completion_tokens": run.completion_tokens,
+                "cost": run.cost,
+            }
+        )
+    else:
+        cost = f", cost ${run.cost:.4f}" if run.cost is not None else ""
+        print(
+            f"Run #{run.id} {run.status}: {run.message} (tokens {run.prompt_tokens:,} in / "
+            f"{run.completion_tokens:,} out{cost})"
+        )
+    return 0 if status == "done" and run.status in ("done", "incomplete") else 1
+
+
 # --- parser ----------------------------------------------------------------------------------------------------
 
 
@@ -389,6 +450,32 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--steps", type=int, default=6)
     q.add_argument("--project")
     q.add_argument("--background", action="store_true", help="run in a worker process instead of here")
+
+    p = sub.add_parser("generate", help="generate labelled samples per label x language with an LLM")
+    p.add_argument("--project", required=True)
+    p.add_argument(
+        "--backend",
+        choices=("openai", "local", "replay"),
+        default="openai",
+        help="openai: any OpenAI-compatible server (key from OPENAI_API_KEY or .streamlit/secrets.toml)",
+    )
+    p.add_argument("--model", help="model name (openai), hub id or folder (local), any name (replay)")
+    p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (default: OpenAI)")
+    p.add_argument("--per-cell", type=int, help="samples wanted per label x language")
+    p.add_argument("--template", help="prompt template NAME[@VERSION] (default: the strategy's built-in)")
+    p.add_argument("--strategy", choices=("zero-shot", "demos", "diverse", "revise"), default="zero-shot")
+    p.add_argument("--languages", help="comma-separated codes (default: all the project's)")
+    p.add_argument("--labels", help="comma-separated labels (default: all)")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--resume", type=int, metavar="RUN", help="send only the requests of RUN that have no answer")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--seed", type=int, help="fixes the run's seeds (default: new ones, so a new run asks anew)")
+    p.add_argument("--json-output", action="store_true", help="ask the server for JSON output")
+    p.add_argument("--per-request", type=int, default=10, help="samples asked for in one request")
+    p.add_argument("--recording", help="replay: a recording file (default: the demo's)")
+    p.add_argument("--background", action="store_true", help="run in a worker process instead of here")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_generate)
 
     p = sub.add_parser("models", help="provision or list models (the bundled offline encoder, hub ids, folders)")
     p.add_argument("--json", action="store_true")

@@ -22,7 +22,12 @@ class JobKind:
 
 _KINDS: dict[str, JobKind] = {}
 # modules that define job kinds; imported on first lookup so a worker process finds every kind
-_KIND_MODULES = ("core.jobs.wait_job", "core.embeddings.embed_job", "core.models.provision_job")
+_KIND_MODULES = (
+    "core.jobs.wait_job",
+    "core.embeddings.embed_job",
+    "core.models.provision_job",
+    "core.generation.generate_job",
+)
 
 
 def job_kind(name: str, *, heavy: bool, title: str) -> Callable[[JobFunction], JobFunction]:

@@ -1,0 +1,1 @@
+"""Generating labelled samples with LLMs: prompts, backends, the engine."""

@@ -1,0 +1,24 @@
+"""Making the backend a run asked for (the API key comes from the environment, never from the run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.errors import InvalidInput
+from core.generation.llm_backend import LLMBackend
+
+
+def make_backend(backend: str, model: str, base_url: str | None = None, recording: str | None = None) -> LLMBackend:
+    if backend == "openai":
+        from core.generation.openai_backend import OpenAIBackend
+
+        return OpenAIBackend(base_url=base_url, api_key=None)
+    if backend == "local":
+        from core.generation.local_backend import LocalBackend
+
+        return LocalBackend(model)
+    if backend == "replay":
+        from core.generation.replay_backend import ReplayBackend
+
+        return ReplayBackend(Path(recording) if recording else None)
+    raise InvalidInput(f"Unknown backend '{backend}': use openai, local or replay.")

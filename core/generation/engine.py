@@ -1,0 +1,345 @@
+"""The generation engine: a plan of labels x languages x n, sent in waves with a concurrency limit.
+
+Every request is saved (with its rendered prompt and seed) before it is sent; its answer and the samples parsed
+from it are saved together when it arrives. A cell keeps asking until it has its n samples or its request budget is
+spent (the shortfall is reported). A resume sends only the saved requests that have no answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from core.errors import InvalidInput, StudioError
+from core.generation import run_store
+from core.generation.answer_parsing import parse_samples
+from core.generation.llm_backend import (
+    BackendError,
+    ChatRequest,
+    LLMBackend,
+    RetryPolicy,
+    complete_with_retries,
+    estimate_cost,
+)
+from core.generation.prompt_context import build_context
+from core.generation.prompt_templates import PromptTemplateText, referenced_variables, render
+from core.generation.run_store import AnswerRecord, Cell, GenerationRun, PlannedRequest
+from core.generation.template_store import ensure_builtin_templates, get_template
+from core.language_names import language_name
+from core.store.database import Store
+from core.store.projects import Project, get_project
+from core.store.schema import utcnow
+
+STRATEGIES = ("zero-shot", "demos", "diverse", "revise")
+BACKENDS = ("openai", "local", "replay")
+FATAL_KINDS = ("auth", "model_not_found", "bad_request")  # no point asking again: stop the run
+
+
+class RunCancelled(Exception):
+    pass
+
+
+@dataclass
+class GenerationSettings:
+    backend: str
+    model: str
+    per_cell: int
+    base_url: str | None = None
+    strategy: str = "zero-shot"
+    template: str | None = None  # NAME[@VERSION]; default: the strategy's built-in template
+    languages: list[str] | None = None
+    labels: list[str] | None = None
+    concurrency: int = 8
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_tokens: int = 1024
+    seed: int | None = None
+    json_output: bool = False
+    per_request: int = 10  # samples asked for in one request
+    examples_k: int = 5
+    examples_method: str = "random"
+    request_budget: float = 3.0  # a cell may send this many times the requests it needs at best
+    recording: str | None = None  # replay: a recording file (default: the demo's)
+
+    def validate(self, project: Project) -> None:
+        if self.backend not in BACKENDS:
+            raise InvalidInput(f"Unknown backend '{self.backend}': use {', '.join(BACKENDS)}.")
+        if self.strategy not in STRATEGIES:
+            raise InvalidInput(f"Unknown strategy '{self.strategy}': use {', '.join(STRATEGIES)}.")
+        if not self.model.strip():
+            raise InvalidInput("Name the model to generate with.")
+        if self.per_cell < 1 or self.per_request < 1 or self.concurrency < 1:
+            raise InvalidInput("Samples per cell, samples per request and concurrency must be at least 1.")
+        for code in self.languages or []:
+            if code not in project.language_codes:
+                raise InvalidInput(f"The project has no language '{code}' ({language_name(code)}).")
+        for label in self.labels or []:
+            if project.label(label) is None:
+                raise InvalidInput(f"The project has no label '{label}'.")
+
+
+def plan_for(project: Project, settings: GenerationSettings) -> dict[str, dict[str, int]]:
+    languages = settings.languages or project.language_codes
+    labels = settings.labels or project.label_names
+    return {language: {label: settings.per_cell for label in labels} for language in languages}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float | None
+
+
+def estimate(project: Project, settings: GenerationSettings, prompt_chars: int = 1500) -> Estimate:
+    """Before a run: requests, tokens (rough: 4 characters a token) and cost where the model's price is known."""
+    cells = sum(len(labels) for labels in plan_for(project, settings).values())
+    requests = cells * math.ceil(settings.per_cell / settings.per_request)
+    prompt_tokens = requests * prompt_chars // 4
+    completion_tokens = cells * settings.per_cell * 40
+    return Estimate(
+        requests, prompt_tokens, completion_tokens, estimate_cost(settings.model, prompt_tokens, completion_tokens)
+    )
+
+
+def start_run(store: Store, project_ref: int | str, settings: GenerationSettings) -> GenerationRun:
+    """Create the run row (its settings never hold an API key); the job or the CLI then executes it."""
+    project = get_project(store, project_ref)
+    settings.validate(project)
+    ensure_builtin_templates(store, project.id)
+    template = get_template(store, project.id, settings.template or _builtin_for(settings.strategy))
+    if settings.seed is None:
+        settings.seed = random.SystemRandom().randrange(2**31)  # a new run asks anew
+    params = {k: v for k, v in asdict(settings).items() if k not in ("backend", "model", "base_url", "strategy")}
+    return run_store.create_run(
+        store,
+        project.id,
+        template_id=template.id,
+        strategy=settings.strategy,
+        backend=settings.backend,
+        model=settings.model,
+        base_url=settings.base_url,
+        params=params,
+        plan=plan_for(project, settings),
+    )
+
+
+def _builtin_for(strategy: str) -> str:
+    return "zero-shot" if strategy == "revise" else strategy
+
+
+def settings_of(run: GenerationRun) -> GenerationSettings:
+    return GenerationSettings(
+        backend=run.backend, model=run.model, base_url=run.base_url, strategy=run.strategy, **run.params
+    )
+
+
+def request_seed(run_seed: int, cell: Cell, round_: int, index: int) -> int:
+    digest = hashlib.sha256(f"{run_seed}|{cell[0]}|{cell[1]}|{round_}|{index}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+@dataclass
+class RunOutcome:
+    samples: int
+    planned: int
+    answered: int
+    failed: int
+    shortfall: dict[str, int] = field(default_factory=dict)
+    message: str = ""
+
+
+class GenerationEngine:
+    def __init__(
+        self,
+        store: Store,
+        run_id: int,
+        backend: LLMBackend,
+        *,
+        progress: Callable[[float, str], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.store = store
+        self.run = run_store.get_run(store, run_id)
+        self.settings = settings_of(self.run)
+        self.project = get_project(store, self.run.project_id)
+        self.backend = backend
+        self.progress = progress or (lambda fraction, message: None)
+        self.cancelled = cancelled or (lambda: False)
+        self.policy = policy or RetryPolicy()
+        template = get_template(store, self.project.id, self._template_ref())
+        self.template = PromptTemplateText(system=template.system, user=template.user)
+        self.uses = referenced_variables(self.template)
+        self.prompt_version = template.ref
+        self.targets: dict[Cell, int] = dict(self.run.cells())
+        counts = run_store.run_counts(store, run_id)
+        self.samples: dict[Cell, int] = {cell: counts.samples.get(cell, 0) for cell in self.targets}
+        self.requests_made: dict[Cell, int] = {cell: counts.requests.get(cell, 0) for cell in self.targets}
+        self.answered = counts.answered
+        self.failed = counts.failed
+        self.in_flight = 0
+        self.fatal: BackendError | None = None
+
+    def _template_ref(self) -> str:
+        if self.run.template_id is None:
+            return _builtin_for(self.run.strategy)
+        from core.generation.template_store import template_by_id
+
+        return template_by_id(self.store, self.run.template_id).ref
+
+    def budget(self, cell: Cell) -> int:
+        return math.ceil(math.ceil(self.targets[cell] / self.settings.per_request) * self.settings.request_budget)
+
+    async def execute(self) -> RunOutcome:
+        run_store.set_run(self.store, self.run.id, status="running", message="Generating")
+        semaphore = asyncio.Semaphore(self.settings.concurrency)
+        await self._send_all(run_store.unanswered_requests(self.store, self.run.id), semaphore)
+        round_ = run_store.next_round(self.store, self.run.id)
+        while self.fatal is None:
+            planned = self._plan_wave(round_)
+            if not planned:
+                break
+            run_store.save_requests(self.store, self.run.id, planned)
+            await self._send_all(planned, semaphore)
+            round_ += 1
+        return self._finish()
+
+    def _plan_wave(self, round_: int) -> list[PlannedRequest]:
+        planned: list[PlannedRequest] = []
+        diverse = bool({"taboo_words", "earlier_outputs"} & self.uses)
+        outputs = (
+            {cell: run_store.cell_outputs(self.store, self.run.id, cell) for cell in self.targets} if diverse else {}
+        )
+        background = [text for texts in outputs.values() for text in texts]
+        for cell, target in self.targets.items():
+            need = target - self.samples[cell]
+            room = self.budget(cell) - self.requests_made[cell]
+            if need <= 0 or room <= 0:
+                continue
+            count = min(math.ceil(need / self.settings.per_request), room)
+            earlier = outputs.get(cell, [])
+            for index in range(count):
+                n_asked = min(self.settings.per_request, need - index * self.settings.per_request)
+                n_asked = max(n_asked, 1)
+                seed = request_seed(int(self.settings.seed or 0), cell, round_, index)
+                context = build_context(
+                    self.store, self.project, cell, n_asked, self.settings, seed, earlier, self.uses, background
+                )
+                rendered = render(self.template, context)
+                planned.append(PlannedRequest(cell[0], cell[1], round_, index, seed, n_asked, rendered.messages))
+            self.requests_made[cell] += count
+        return planned
+
+    async def _send_all(self, requests: list[PlannedRequest], semaphore: asyncio.Semaphore) -> None:
+        if not requests:
+            return
+        tasks = [asyncio.create_task(self._send(request, semaphore)) for request in requests]
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    def _check_cancel(self) -> None:
+        if self.cancelled():
+            raise RunCancelled()
+
+    async def _send(self, request: PlannedRequest, semaphore: asyncio.Semaphore) -> None:
+        async with semaphore:
+            if self.fatal is not None:
+                return
+            self._check_cancel()
+            self.in_flight += 1
+            self._report()
+            chat = ChatRequest(
+                messages=request.messages,
+                model=self.run.model,
+                temperature=self.settings.temperature,
+                top_p=self.settings.top_p,
+                max_tokens=self.settings.max_tokens,
+                seed=request.seed,
+                json_output=self.settings.json_output,
+                metadata={"language": request.language, "label": request.label},
+            )
+            try:
+                answer = await complete_with_retries(
+                    self.backend, chat, self.policy, on_retry=lambda *_: self._check_cancel()
+                )
+            except BackendError as error:
+                self.in_flight -= 1
+                self.failed += 1
+                run_store.record_failure(self.store, int(request.id or 0), str(error), error.attempts)
+                if error.kind in FATAL_KINDS:
+                    self.fatal = error
+                self._report()
+                return
+            self.in_flight -= 1
+            self._store_answer(request, answer)
+            self._report()
+            self._check_cancel()
+
+    def _store_answer(self, request: PlannedRequest, answer: Any) -> None:
+        cell = (request.language, request.label)
+        parsed = parse_samples(answer.text, n_expected=request.n_asked, truncated=answer.finish_reason == "length")
+        room = max(0, self.targets[cell] - self.samples[cell])
+        kept = parsed.samples[:room]
+        dropped = [{"text": d.text, "reason": d.reason} for d in parsed.dropped]
+        dropped += [{"text": text, "reason": "more than the cell needed"} for text in parsed.samples[room:]]
+        cost = estimate_cost(self.run.model, answer.prompt_tokens or 0, answer.completion_tokens or 0)
+        record = AnswerRecord(
+            answer.text, answer.finish_reason, answer.prompt_tokens, answer.completion_tokens, kept, dropped
+        )
+        run_store.record_answer(self.store, self.run, request, record, self.prompt_version, cost)
+        self.samples[cell] += len(kept)
+        self.answered += 1
+
+    def _report(self) -> None:
+        total = sum(self.targets.values())
+        done = sum(min(self.samples[c], t) for c, t in self.targets.items())
+        self.progress(
+            done / total if total else 1.0,
+            f"{done:,} of {total:,} samples · {self.answered} answers, {self.failed} failed, "
+            f"{self.in_flight} in flight",
+        )
+
+    def _finish(self) -> RunOutcome:
+        shortfall = {
+            f"{language_name(c[0])} × {c[1]}": t - self.samples[c]
+            for c, t in self.targets.items()
+            if self.samples[c] < t
+        }
+        total = sum(self.samples.values())
+        if self.fatal is not None:
+            status, message = "failed", str(self.fatal)
+        elif shortfall:
+            status = "incomplete"
+            message = f"{total:,} samples; {sum(shortfall.values()):,} short after the request budget: " + ", ".join(
+                f"{cell} ({n})" for cell, n in shortfall.items()
+            )
+        else:
+            status, message = "done", f"{total:,} samples generated"
+        run_store.set_run(self.store, self.run.id, status=status, message=message, finished_at=utcnow())
+        return RunOutcome(total, sum(self.targets.values()), self.answered, self.failed, shortfall, message)
+
+
+def execute_run(store: Store, run_id: int, backend: LLMBackend, **options: Any) -> RunOutcome:
+    """Run (or resume) a generation run to its end in this thread."""
+    engine = GenerationEngine(store, run_id, backend, **options)
+    try:
+        outcome = asyncio.run(engine.execute())
+    except RunCancelled:
+        run_store.set_run(store, run_id, status="cancelled", message="Cancelled", finished_at=utcnow())
+        raise
+    except StudioError as exc:
+        run_store.set_run(store, run_id, status="failed", message=str(exc), finished_at=utcnow())
+        raise
+    if outcome.message and run_store.get_run(store, run_id).status == "failed":
+        raise StudioError(outcome.message)
+    return outcome

@@ -1,0 +1,34 @@
+"""The `generate` job: execute (or resume) a generation run in a worker or in the foreground."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.generation import run_store
+from core.generation.backends import make_backend
+from core.generation.engine import RunCancelled, execute_run
+from core.jobs.context import JobCancelled, JobContext
+from core.jobs.registry import job_kind
+
+
+@job_kind("generate", heavy=False, title="Generating samples")
+def run_generate(ctx: JobContext) -> dict[str, Any]:
+    run_id = int(ctx.params["run_id"])
+    run = run_store.get_run(ctx.store, run_id)
+    run_store.set_run(ctx.store, run_id, job_id=ctx.job_id)
+    backend = make_backend(run.backend, run.model, run.base_url, run.params.get("recording"))
+    ctx.log(f"generation run #{run_id}: {run.backend} {run.model}, strategy {run.strategy}")
+    try:
+        outcome = execute_run(ctx.store, run_id, backend, progress=ctx.progress, cancelled=ctx.cancel_requested)
+    except RunCancelled:
+        raise JobCancelled() from None
+    ctx.log(outcome.message)
+    return {
+        "run_id": run_id,
+        "samples": outcome.samples,
+        "planned": outcome.planned,
+        "answered": outcome.answered,
+        "failed": outcome.failed,
+        "shortfall": outcome.shortfall,
+        "message": outcome.message,
+    }

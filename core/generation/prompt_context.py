@@ -1,0 +1,107 @@
+"""What a prompt is rendered with for one (language, label) cell: the project's words, examples, diversity hints.
+
+Examples come ONLY from human samples of the TRAIN split: the test split is for evaluation and nothing else.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from core.generation.example_selection import ExampleCandidate, select_examples
+from core.generation.prompt_templates import PromptContext
+from core.language_names import LANGUAGES, language_name
+from core.store.database import Store
+from core.store.projects import Project
+from core.store.schema import SampleRow
+
+if TYPE_CHECKING:
+    from core.generation.engine import GenerationSettings
+
+TABOO_WORDS = 12
+HINTS = 3
+
+
+def example_candidates(store: Store, project_id: int, language: str, label: str) -> list[ExampleCandidate]:
+    with store.session() as session:
+        rows = session.execute(
+            select(SampleRow.id, SampleRow.text, SampleRow.split, SampleRow.origin)
+            .where(
+                SampleRow.project_id == project_id,
+                SampleRow.language == language,
+                SampleRow.label == label,
+                SampleRow.origin == "human",
+                SampleRow.split == "train",
+                SampleRow.status == "accepted",
+            )
+            .order_by(SampleRow.id)
+        )
+        return [ExampleCandidate(sample_id=i, text=t, split=s, origin=o) for i, t, s, o in rows]
+
+
+@lru_cache(maxsize=4)
+def _tokenizer(folder: Path):  # type: ignore[no-untyped-def]
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(folder)
+
+
+def encoder_tokenize(encoder: str):  # type: ignore[no-untyped-def]
+    from core.models.resolver import resolve_model
+
+    return _tokenizer(resolve_model(encoder)).tokenize
+
+
+def build_context(
+    store: Store,
+    project: Project,
+    cell: tuple[str, str],
+    n: int,
+    settings: GenerationSettings,
+    seed: int,
+    earlier: list[str],
+    uses: set[str],
+    background: list[str] | None = None,
+) -> PromptContext:
+    """`uses`: the variables the template refers to; only those are fetched (examples, taboo words, hints)."""
+    language, label = cell
+    spec = project.label(label)
+    examples: list[str] = []
+    if "examples" in uses and settings.examples_k > 0:
+        candidates = example_candidates(store, project.id, language, label)
+        vectors = None
+        if settings.examples_method == "diverse" and candidates:
+            from core.embeddings.service import embed
+
+            vectors = embed([c.text for c in candidates], project.encoder)
+        chosen = select_examples(candidates, settings.examples_k, settings.examples_method, seed, vectors)
+        examples = [c.text for c in chosen]
+    taboo: list[str] = []
+    hints: list[str] = []
+    if earlier and "taboo_words" in uses:
+        from core.generation.diversity import taboo_words
+
+        taboo = taboo_words(earlier, encoder_tokenize(project.encoder), k=TABOO_WORDS, background=background)
+    if earlier and "earlier_outputs" in uses:
+        from core.embeddings.service import embed
+        from core.generation.diversity import typical_outputs
+
+        hints = typical_outputs(earlier, embed(earlier, project.encoder), k=HINTS)
+    known = LANGUAGES.get(language)
+    return PromptContext(
+        task=project.task,
+        label=label,
+        label_description=spec.description if spec else "",
+        label_name=spec.name_in(language) if spec else label,
+        language=next((lang.name for lang in project.languages if lang.code == language), language_name(language)),
+        language_code=language,
+        language_native=known.native if known else "",
+        n=n,
+        examples=examples,
+        taboo_words=taboo,
+        earlier_outputs=hints,
+        other_labels=[{"name": o.name, "description": o.description} for o in project.labels if o.name != label],
+    )

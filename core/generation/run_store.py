@@ -1,0 +1,340 @@
+"""Generation runs and their requests in the store: saved before sending, answered in one transaction with the
+samples they produced (so a crash loses at most what is in flight, and a resume never pays twice)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from core.errors import NotFound
+from core.store.bulk import bulk_insert
+from core.store.database import Store
+from core.store.samples import content_key
+from core.store.schema import GenerationRequestRow, GenerationRunRow, SampleRow, utcnow
+
+Cell = tuple[str, str]  # (language, label)
+
+
+@dataclass(frozen=True)
+class GenerationRun:
+    id: int
+    project_id: int
+    job_id: int | None
+    template_id: int | None
+    strategy: str
+    backend: str
+    model: str
+    base_url: str | None
+    params: dict[str, Any]
+    plan: dict[str, dict[str, int]]
+    status: str
+    message: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float | None
+    created_at: datetime
+    created_by: str
+    finished_at: datetime | None
+
+    def cells(self) -> list[tuple[Cell, int]]:
+        return [((language, label), n) for language, labels in self.plan.items() for label, n in labels.items()]
+
+    @property
+    def planned_samples(self) -> int:
+        return sum(n for _, n in self.cells())
+
+
+@dataclass
+class PlannedRequest:
+    language: str
+    label: str
+    round: int
+    index: int
+    seed: int
+    n_asked: int
+    messages: list[dict[str, str]]
+    id: int | None = None
+
+
+@dataclass
+class RunCounts:
+    samples: dict[Cell, int] = field(default_factory=dict)
+    requests: dict[Cell, int] = field(default_factory=dict)
+    answered: int = 0
+    failed: int = 0
+    unsent: int = 0
+
+
+def to_run(row: GenerationRunRow) -> GenerationRun:
+    return GenerationRun(
+        row.id,
+        row.project_id,
+        row.job_id,
+        row.template_id,
+        row.strategy,
+        row.backend,
+        row.model,
+        row.base_url,
+        dict(row.params or {}),
+        dict(row.plan or {}),
+        row.status,
+        row.message,
+        row.prompt_tokens,
+        row.completion_tokens,
+        row.cost,
+        row.created_at,
+        row.created_by,
+        row.finished_at,
+    )
+
+
+def create_run(
+    store: Store,
+    project_id: int,
+    *,
+    template_id: int | None,
+    strategy: str,
+    backend: str,
+    model: str,
+    base_url: str | None,
+    params: dict[str, Any],
+    plan: dict[str, dict[str, int]],
+) -> GenerationRun:
+    with store.session() as session:
+        row = GenerationRunRow(
+            project_id=project_id,
+            template_id=template_id,
+            strategy=strategy,
+            backend=backend,
+            model=model,
+            base_url=base_url,
+            params=params,
+            plan=plan,
+            status="planned",
+            created_by=store.user,
+        )
+        session.add(row)
+        session.flush()
+        return to_run(row)
+
+
+def get_run(store: Store, run_id: int) -> GenerationRun:
+    with store.session() as session:
+        row = session.get(GenerationRunRow, run_id)
+        if row is None:
+            raise NotFound(f"There is no generation run #{run_id}.")
+        return to_run(row)
+
+
+def list_runs(store: Store, project_id: int) -> list[GenerationRun]:
+    with store.session() as session:
+        rows = session.scalars(
+            select(GenerationRunRow)
+            .where(GenerationRunRow.project_id == project_id)
+            .order_by(GenerationRunRow.id.desc())
+        )
+        return [to_run(r) for r in rows]
+
+
+def set_run(store: Store, run_id: int, **values: Any) -> None:
+    with store.session() as session:
+        session.execute(update(GenerationRunRow).where(GenerationRunRow.id == run_id).values(**values))
+
+
+def save_requests(store: Store, run_id: int, planned: list[PlannedRequest]) -> None:
+    """Persist requests before any is sent; fills in their ids."""
+    with store.session() as session:
+        rows = [
+            GenerationRequestRow(
+                run_id=run_id,
+                language=p.language,
+                label=p.label,
+                round=p.round,
+                index=p.index,
+                seed=p.seed,
+                n_asked=p.n_asked,
+                messages=p.messages,
+                status="planned",
+            )
+            for p in planned
+        ]
+        session.add_all(rows)
+        session.flush()
+        for plan, row in zip(planned, rows, strict=True):
+            plan.id = row.id
+
+
+def unanswered_requests(store: Store, run_id: int) -> list[PlannedRequest]:
+    """Requests saved but without an answer (never sent, in flight at a crash, or failed): what a resume sends."""
+    with store.session() as session:
+        rows = session.scalars(
+            select(GenerationRequestRow)
+            .where(GenerationRequestRow.run_id == run_id, GenerationRequestRow.status != "answered")
+            .order_by(GenerationRequestRow.id)
+        )
+        return [
+            PlannedRequest(r.language, r.label, r.round, r.index, r.seed, r.n_asked, list(r.messages), r.id)
+            for r in rows
+        ]
+
+
+def run_counts(store: Store, run_id: int) -> RunCounts:
+    counts = RunCounts()
+    with store.session() as session:
+        for language, label, n in session.execute(
+            select(SampleRow.language, SampleRow.label, func.count(SampleRow.id))
+            .where(SampleRow.generation_run_id == run_id)
+            .group_by(SampleRow.language, SampleRow.label)
+        ):
+            counts.samples[(language, label)] = int(n)
+        for language, label, status, n in session.execute(
+            select(
+                GenerationRequestRow.language,
+                GenerationRequestRow.label,
+                GenerationRequestRow.status,
+                func.count(GenerationRequestRow.id),
+            )
+            .where(GenerationRequestRow.run_id == run_id)
+            .group_by(GenerationRequestRow.language, GenerationRequestRow.label, GenerationRequestRow.status)
+        ):
+            cell = (language, label)
+            counts.requests[cell] = counts.requests.get(cell, 0) + int(n)
+            if status == "answered":
+                counts.answered += int(n)
+            elif status == "failed":
+                counts.failed += int(n)
+            else:
+                counts.unsent += int(n)
+    return counts
+
+
+def next_round(store: Store, run_id: int) -> int:
+    with store.session() as session:
+        highest = session.scalar(
+            select(func.max(GenerationRequestRow.round)).where(GenerationRequestRow.run_id == run_id)
+        )
+        return 0 if highest is None else int(highest) + 1
+
+
+def cell_outputs(store: Store, run_id: int, cell: Cell) -> list[str]:
+    with store.session() as session:
+        return list(
+            session.scalars(
+                select(SampleRow.text)
+                .where(SampleRow.generation_run_id == run_id, SampleRow.language == cell[0], SampleRow.label == cell[1])
+                .order_by(SampleRow.id)
+            )
+        )
+
+
+@dataclass(frozen=True)
+class AnswerRecord:
+    text: str
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    samples: list[str]
+    dropped: list[dict[str, str]]
+
+
+def record_answer(
+    store: Store,
+    run: GenerationRun,
+    request: PlannedRequest,
+    answer: AnswerRecord,
+    prompt_version: str,
+    cost: float | None,
+) -> None:
+    """The answer, its samples and the run's token totals in ONE transaction."""
+    now = utcnow()
+    with store.session() as session:
+        rows = [
+            {
+                "project_id": run.project_id,
+                "text": text,
+                "label": request.label,
+                "language": request.language,
+                "origin": "synthetic",
+                "split": "train",
+                "status": "pending",
+                "content_key": content_key(text, request.label, request.language, "train", "synthetic"),
+                "source": f"generation run {run.id}",
+                "generation_run_id": run.id,
+                "generation_request_id": request.id,
+                "prompt_version": prompt_version,
+                "model": run.model,
+                "version": 1,
+                "created_at": now,
+                "created_by": run.created_by,
+                "updated_at": now,
+                "updated_by": run.created_by,
+            }
+            for text in answer.samples
+        ]
+        bulk_insert(session, SampleRow.__table__, rows)
+        session.execute(
+            update(GenerationRequestRow)
+            .where(GenerationRequestRow.id == request.id)
+            .values(
+                status="answered",
+                answer=answer.text,
+                finish_reason=answer.finish_reason,
+                prompt_tokens=answer.prompt_tokens,
+                completion_tokens=answer.completion_tokens,
+                parsed=len(answer.samples),
+                dropped=answer.dropped,
+                error="",
+                answered_at=now,
+                attempts=GenerationRequestRow.attempts + 1,
+            )
+        )
+        values: dict[str, Any] = {
+            "prompt_tokens": GenerationRunRow.prompt_tokens + (answer.prompt_tokens or 0),
+            "completion_tokens": GenerationRunRow.completion_tokens + (answer.completion_tokens or 0),
+        }
+        if cost is not None:
+            values["cost"] = func.coalesce(GenerationRunRow.cost, 0.0) + cost
+        session.execute(update(GenerationRunRow).where(GenerationRunRow.id == run.id).values(**values))
+
+
+def record_failure(store: Store, request_id: int, error: str, attempts: int) -> None:
+    with store.session() as session:
+        session.execute(
+            update(GenerationRequestRow)
+            .where(GenerationRequestRow.id == request_id)
+            .values(
+                status="failed",
+                error=error,
+                attempts=GenerationRequestRow.attempts + attempts,
+            )
+        )
+
+
+def request_rows(store: Store, run_id: int, limit: int = 200) -> list[dict[str, Any]]:
+    """The run's requests for inspection (raw answers included)."""
+    with store.session() as session:
+        rows = session.scalars(
+            select(GenerationRequestRow)
+            .where(GenerationRequestRow.run_id == run_id)
+            .order_by(GenerationRequestRow.id)
+            .limit(limit)
+        )
+        return [
+            {
+                "id": r.id,
+                "language": r.language,
+                "label": r.label,
+                "round": r.round,
+                "index": r.index,
+                "status": r.status,
+                "asked": r.n_asked,
+                "parsed": r.parsed,
+                "dropped": len(r.dropped or []),
+                "error": r.error,
+                "answer": r.answer or "",
+            }
+            for r in rows
+        ]
