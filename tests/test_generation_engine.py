@@ -323,3 +323,69 @@ def test_reply_objects_are_usable(store, project) -> None:  # type: ignore[no-un
         outcome = execute_run(store, run.id, OpenAIBackend(server.base_url, "sk-local"), policy=FAST)
     assert outcome.samples == 2
     assert {s.text for s in _generated(store, run.id)} == {"Habari ya mvua leo", "Mvua nyingi sana"}
+
+
+def test_an_unreachable_server_stops_the_run_with_a_plain_message(store, project) -> None:  # type: ignore[no-untyped-def]
+    from tests.browser_support import free_port
+
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    run = start_run(store, project.id, GenerationSettings(backend="openai", model="m", per_cell=4, base_url=url))
+    with pytest.raises(Exception, match="Could not reach"):
+        execute_run(store, run.id, OpenAIBackend(url, "sk-local"), policy=FAST)
+    final = run_store.get_run(store, run.id)
+    assert final.status == "failed" and url in final.message
+    assert run_store.run_counts(store, run.id).failed <= 8  # stopped, not every request tried
+
+
+def test_cli_generate_with_the_demo_recording_and_resume(studio_home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from core.cli import main
+
+    assert main(["init", "--demo"]) == 0
+    project = "Farmers' help line (demo)"
+    assert (
+        main(
+            [
+                "generate",
+                "--project",
+                project,
+                "--backend",
+                "replay",
+                "--model",
+                "demo-recording",
+                "--per-cell",
+                "4",
+                "--per-request",
+                "5",
+                "--languages",
+                "sw,yo",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "Run #1 done: 24 samples generated" in out
+    assert main(["samples", "--project", project, "--origin", "synthetic", "--status", "pending", "--json"]) == 0
+    generated = [s for s in json.loads(capsys.readouterr().out) if s["language"] in ("sw", "yo")]
+    assert len(generated) == 24 + 2 * 90  # the demo's own synthetic samples are pending too
+    assert main(["generate", "--project", project, "--resume", "1", "--json"]) == 0
+    resumed = json.loads(capsys.readouterr().out)
+    assert resumed["status"] == "done" and resumed["run"] == 1
+    assert (
+        main(
+            [
+                "generate",
+                "--project",
+                project,
+                "--backend",
+                "replay",
+                "--model",
+                "x",
+                "--per-cell",
+                "2",
+                "--languages",
+                "xx",
+            ]
+        )
+        == 1
+    )
+    assert "no language 'xx'" in capsys.readouterr().err

@@ -37,7 +37,8 @@ from core.store.schema import utcnow
 
 STRATEGIES = ("zero-shot", "demos", "diverse", "revise")
 BACKENDS = ("openai", "local", "replay")
-FATAL_KINDS = ("auth", "model_not_found", "bad_request")  # no point asking again: stop the run
+# no point sending the other requests: stop the run (unreachable counts once its own retries are spent)
+FATAL_KINDS = ("auth", "model_not_found", "bad_request", "unreachable")
 
 
 class RunCancelled(Exception):
@@ -276,8 +277,8 @@ class GenerationEngine:
                 self.in_flight -= 1
                 self.failed += 1
                 run_store.record_failure(self.store, int(request.id or 0), str(error), error.attempts)
-                if error.kind in FATAL_KINDS:
-                    self.fatal = error
+                if error.kind in FATAL_KINDS or (error.kind == "rate_limited" and not error.retryable):
+                    self.fatal = error  # a wrong key, an unknown model, a server that is down, a spent quota
                 self._report()
                 return
             self.in_flight -= 1

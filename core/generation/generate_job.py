@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.errors import StudioError
 from core.generation import run_store
 from core.generation.backends import make_backend
 from core.generation.engine import RunCancelled, execute_run
 from core.jobs.context import JobCancelled, JobContext
 from core.jobs.registry import job_kind
+from core.store.schema import utcnow
 
 
 @job_kind("generate", heavy=False, title="Generating samples")
@@ -16,7 +18,11 @@ def run_generate(ctx: JobContext) -> dict[str, Any]:
     run_id = int(ctx.params["run_id"])
     run = run_store.get_run(ctx.store, run_id)
     run_store.set_run(ctx.store, run_id, job_id=ctx.job_id)
-    backend = make_backend(run.backend, run.model, run.base_url, run.params.get("recording"))
+    try:
+        backend = make_backend(run.backend, run.model, run.base_url, run.params.get("recording"))
+    except StudioError as exc:
+        run_store.set_run(ctx.store, run_id, status="failed", message=str(exc), finished_at=utcnow())
+        raise
     ctx.log(f"generation run #{run_id}: {run.backend} {run.model}, strategy {run.strategy}")
     try:
         outcome = execute_run(ctx.store, run_id, backend, progress=ctx.progress, cancelled=ctx.cancel_requested)
