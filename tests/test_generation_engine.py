@@ -389,3 +389,25 @@ def test_cli_generate_with_the_demo_recording_and_resume(studio_home: Path, caps
         == 1
     )
     assert "no language 'xx'" in capsys.readouterr().err
+
+
+def test_revise_keeps_fixes_and_drops_with_a_readable_flag(store, project) -> None:  # type: ignore[no-untyped-def]
+    def responder(body: dict[str, Any]) -> str:
+        system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
+        user = body["messages"][-1]["content"]
+        if "annotator" in system.lower() or "KEEP" in user:
+            return "1. KEEP\n2. FIX: Mvua kubwa inanyesha leo shambani\n3. DROP: written in English, not Swahili"
+        return json.dumps(["Mvua inanyesha sana", "mvua kubwa inanyesha leo shamba", "It is raining a lot today"])
+
+    with ScriptedOpenAIServer(responder=responder) as server:
+        run = start_run(store, project.id, _settings(server, strategy="revise", languages=["sw"],
+                                                     labels=["weather"], per_cell=3))
+        outcome = execute_run(store, run.id, OpenAIBackend(server.base_url, "sk-local"), policy=FAST)
+    assert "1 kept, 1 fixed, 1 dropped" in outcome.message
+    by_status = {(s.status, s.text) for s in _generated(store, run.id)}
+    assert by_status == {("pending", "Mvua inanyesha sana"), ("pending", "Mvua kubwa inanyesha leo shambani"),
+                         ("rejected", "It is raining a lot today")}
+    from core.store.samples import SampleFilter, page_samples
+
+    [dropped] = page_samples(store, project.id, SampleFilter(flags=("revise_dropped",))).samples
+    assert "English" in dropped.flags[0].reason

@@ -12,12 +12,12 @@ import hashlib
 import math
 import random
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from core.errors import InvalidInput, StudioError
 from core.generation import run_store
-from core.generation.answer_parsing import parse_samples
+from core.generation.answer_parsing import parse_revision, parse_samples
 from core.generation.llm_backend import (
     BackendError,
     ChatRequest,
@@ -36,6 +36,8 @@ from core.store.projects import Project, get_project
 from core.store.schema import utcnow
 
 STRATEGIES = ("zero-shot", "demos", "diverse", "revise")
+REVISE_ROUND = 1_000_000  # revise requests get rounds from here on, apart from the generation waves
+REVISE_BATCH = 20
 BACKENDS = ("openai", "local", "replay")
 # no point sending the other requests: stop the run (unreachable counts once its own retries are spent)
 FATAL_KINDS = ("auth", "model_not_found", "bad_request", "unreachable")
@@ -66,6 +68,7 @@ class GenerationSettings:
     examples_method: str = "random"
     request_budget: float = 3.0  # a cell may send this many times the requests it needs at best
     recording: str | None = None  # replay: a recording file (default: the demo's)
+    plan: dict[str, dict[str, int]] | None = None  # per-cell counts {language: {label: n}}; overrides per_cell
 
     def validate(self, project: Project) -> None:
         if self.backend not in BACKENDS:
@@ -76,15 +79,23 @@ class GenerationSettings:
             raise InvalidInput("Name the model to generate with.")
         if self.per_cell < 1 or self.per_request < 1 or self.concurrency < 1:
             raise InvalidInput("Samples per cell, samples per request and concurrency must be at least 1.")
-        for code in self.languages or []:
+        if self.plan is not None and not any(int(n) > 0 for labels in self.plan.values() for n in labels.values()):
+            raise InvalidInput("The plan asks for no sample at all: put a number in at least one cell.")
+        for code in [*(self.languages or []), *(self.plan or {})]:
             if code not in project.language_codes:
                 raise InvalidInput(f"The project has no language '{code}' ({language_name(code)}).")
-        for label in self.labels or []:
+        for label in [*(self.labels or []), *{lb for labels in (self.plan or {}).values() for lb in labels}]:
             if project.label(label) is None:
                 raise InvalidInput(f"The project has no label '{label}'.")
 
 
 def plan_for(project: Project, settings: GenerationSettings) -> dict[str, dict[str, int]]:
+    if settings.plan is not None:
+        return {
+            lang: {label: int(n) for label, n in labels.items() if int(n) > 0}
+            for lang, labels in settings.plan.items()
+            if any(int(n) > 0 for n in labels.values())
+        }
     languages = settings.languages or project.language_codes
     labels = settings.labels or project.label_names
     return {language: {label: settings.per_cell for label in labels} for language in languages}
@@ -100,10 +111,10 @@ class Estimate:
 
 def estimate(project: Project, settings: GenerationSettings, prompt_chars: int = 1500) -> Estimate:
     """Before a run: requests, tokens (rough: 4 characters a token) and cost where the model's price is known."""
-    cells = sum(len(labels) for labels in plan_for(project, settings).values())
-    requests = cells * math.ceil(settings.per_cell / settings.per_request)
+    counts = [n for labels in plan_for(project, settings).values() for n in labels.values()]
+    requests = sum(math.ceil(n / settings.per_request) for n in counts)
     prompt_tokens = requests * prompt_chars // 4
-    completion_tokens = cells * settings.per_cell * 40
+    completion_tokens = sum(counts) * 40
     return Estimate(
         requests, prompt_tokens, completion_tokens, estimate_cost(settings.model, prompt_tokens, completion_tokens)
     )
@@ -210,7 +221,40 @@ class GenerationEngine:
             run_store.save_requests(self.store, self.run.id, planned)
             await self._send_all(planned, semaphore)
             round_ += 1
+        if self.run.strategy == "revise" and self.fatal is None:
+            revisions = self._plan_revision()
+            run_store.save_requests(self.store, self.run.id, revisions)
+            await self._send_all(revisions, semaphore)
         return self._finish()
+
+    def _plan_revision(self) -> list[PlannedRequest]:
+        """The second pass: the LLM checks each sample's language and label and keeps, fixes or drops it."""
+        revise = get_template(self.store, self.project.id, "revise")
+        template = PromptTemplateText(system=revise.system, user=revise.user)
+        planned = []
+        for cell, samples in run_store.samples_to_revise(self.store, self.run.id).items():
+            for start in range(0, len(samples), REVISE_BATCH):
+                batch = samples[start : start + REVISE_BATCH]
+                index = start // REVISE_BATCH
+                seed = request_seed(int(self.settings.seed or 0), cell, REVISE_ROUND, index)
+                context = build_context(
+                    self.store, self.project, cell, len(batch), self.settings, seed, [], set(), None
+                )
+                context = replace(context, samples=[text for _, text in batch])
+                planned.append(
+                    PlannedRequest(
+                        cell[0],
+                        cell[1],
+                        REVISE_ROUND + len(planned),
+                        index,
+                        seed,
+                        len(batch),
+                        render(template, context).messages,
+                        kind="revise",
+                        sample_ids=[sample_id for sample_id, _ in batch],
+                    )
+                )
+        return planned
 
     def _plan_wave(self, round_: int) -> list[PlannedRequest]:
         planned: list[PlannedRequest] = []
@@ -282,7 +326,10 @@ class GenerationEngine:
                 self._report()
                 return
             self.in_flight -= 1
-            self._store_answer(request, answer)
+            if request.kind == "revise":
+                self._store_revision(request, answer)
+            else:
+                self._store_answer(request, answer)
             self._report()
             self._check_cancel()
 
@@ -299,6 +346,17 @@ class GenerationEngine:
         )
         run_store.record_answer(self.store, self.run, request, record, self.prompt_version, cost)
         self.samples[cell] += len(kept)
+        self.answered += 1
+
+    def _store_revision(self, request: PlannedRequest, answer: Any) -> None:
+        verdicts = parse_revision(answer.text, len(request.sample_ids))
+        records = [
+            run_store.Verdict(sample_id, v.action, v.text or "", v.reason or "")
+            for sample_id, v in zip(request.sample_ids, verdicts, strict=True)
+        ]
+        run_store.record_revision(
+            self.store, self.run, request, answer.text, answer.prompt_tokens, answer.completion_tokens, records
+        )
         self.answered += 1
 
     def _report(self) -> None:
@@ -326,6 +384,12 @@ class GenerationEngine:
             )
         else:
             status, message = "done", f"{total:,} samples generated"
+        if self.run.strategy == "revise" and self.fatal is None:
+            revised = run_store.revision_summary(self.store, self.run.id)
+            message += (
+                f"; revision: {revised.get('keep', 0)} kept, {revised.get('fix', 0)} fixed, "
+                f"{revised.get('drop', 0)} dropped, {revised.get('missing', 0)} without a verdict"
+            )
         run_store.set_run(self.store, self.run.id, status=status, message=message, finished_at=utcnow())
         return RunOutcome(total, sum(self.targets.values()), self.answered, self.failed, shortfall, message)
 

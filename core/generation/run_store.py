@@ -57,6 +57,8 @@ class PlannedRequest:
     n_asked: int
     messages: list[dict[str, str]]
     id: int | None = None
+    kind: str = "generate"  # or "revise"
+    sample_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -158,6 +160,8 @@ def save_requests(store: Store, run_id: int, planned: list[PlannedRequest]) -> N
                 n_asked=p.n_asked,
                 messages=p.messages,
                 status="planned",
+                kind=p.kind,
+                sample_ids=p.sample_ids,
             )
             for p in planned
         ]
@@ -176,7 +180,18 @@ def unanswered_requests(store: Store, run_id: int) -> list[PlannedRequest]:
             .order_by(GenerationRequestRow.id)
         )
         return [
-            PlannedRequest(r.language, r.label, r.round, r.index, r.seed, r.n_asked, list(r.messages), r.id)
+            PlannedRequest(
+                r.language,
+                r.label,
+                r.round,
+                r.index,
+                r.seed,
+                r.n_asked,
+                list(r.messages),
+                r.id,
+                r.kind,
+                list(r.sample_ids or []),
+            )
             for r in rows
         ]
 
@@ -197,7 +212,7 @@ def run_counts(store: Store, run_id: int) -> RunCounts:
                 GenerationRequestRow.status,
                 func.count(GenerationRequestRow.id),
             )
-            .where(GenerationRequestRow.run_id == run_id)
+            .where(GenerationRequestRow.run_id == run_id, GenerationRequestRow.kind == "generate")
             .group_by(GenerationRequestRow.language, GenerationRequestRow.label, GenerationRequestRow.status)
         ):
             cell = (language, label)
@@ -214,7 +229,9 @@ def run_counts(store: Store, run_id: int) -> RunCounts:
 def next_round(store: Store, run_id: int) -> int:
     with store.session() as session:
         highest = session.scalar(
-            select(func.max(GenerationRequestRow.round)).where(GenerationRequestRow.run_id == run_id)
+            select(func.max(GenerationRequestRow.round)).where(
+                GenerationRequestRow.run_id == run_id, GenerationRequestRow.kind == "generate"
+            )
         )
         return 0 if highest is None else int(highest) + 1
 
@@ -338,3 +355,120 @@ def request_rows(store: Store, run_id: int, limit: int = 200) -> list[dict[str, 
             }
             for r in rows
         ]
+
+
+def samples_to_revise(store: Store, run_id: int) -> dict[Cell, list[tuple[int, str]]]:
+    """Pending samples of the run that no revise request covers yet, per cell."""
+    with store.session() as session:
+        covered: set[int] = set()
+        for ids in session.scalars(
+            select(GenerationRequestRow.sample_ids).where(
+                GenerationRequestRow.run_id == run_id, GenerationRequestRow.kind == "revise"
+            )
+        ):
+            covered.update(ids or [])
+        todo: dict[Cell, list[tuple[int, str]]] = {}
+        for sample_id, text, language, label in session.execute(
+            select(SampleRow.id, SampleRow.text, SampleRow.language, SampleRow.label)
+            .where(SampleRow.generation_run_id == run_id, SampleRow.status == "pending")
+            .order_by(SampleRow.id)
+        ):
+            if sample_id not in covered:
+                todo.setdefault((language, label), []).append((sample_id, text))
+        return todo
+
+
+@dataclass(frozen=True)
+class Verdict:
+    sample_id: int
+    action: str  # keep | fix | drop | missing
+    text: str = ""
+    reason: str = ""
+
+
+def record_revision(
+    store: Store,
+    run: GenerationRun,
+    request: PlannedRequest,
+    answer_text: str,
+    prompt_tokens: int | None,
+    completion_tokens: int | None,
+    verdicts: list[Verdict],
+) -> None:
+    """The revise answer and its verdicts in one transaction: fixes edit the text, drops reject with a flag."""
+    from core.store import action_log
+    from core.store.schema import FlagRow
+
+    now = utcnow()
+    with store.session() as session:
+        for verdict in verdicts:
+            sample = session.get(SampleRow, verdict.sample_id)
+            if sample is None or sample.status != "pending":
+                continue
+            before = {"text": sample.text, "status": sample.status}
+            if verdict.action == "fix" and verdict.text.strip() and verdict.text.strip() != sample.text:
+                sample.text = verdict.text.strip()
+                sample.content_key = content_key(
+                    sample.text, sample.label, sample.language, sample.split, sample.origin
+                )
+            elif verdict.action == "drop":
+                sample.status = "rejected"
+                session.add(
+                    FlagRow(
+                        sample_id=sample.id,
+                        project_id=sample.project_id,
+                        kind="revise_dropped",
+                        reason=f"The LLM's revision pass dropped it: {verdict.reason or 'no reason'}",
+                        details={"run": run.id},
+                    )
+                )
+            else:
+                continue
+            sample.version += 1
+            sample.updated_at, sample.updated_by = now, f"revise (run {run.id})"
+            action_log.record(
+                session,
+                who=run.created_by,
+                action=f"sample.revise.{verdict.action}",
+                project_id=run.project_id,
+                target=f"sample:{sample.id}",
+                before=before,
+                after={"text": sample.text, "status": sample.status},
+            )
+        session.execute(
+            update(GenerationRequestRow)
+            .where(GenerationRequestRow.id == request.id)
+            .values(
+                status="answered",
+                answer=answer_text,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                parsed=len(verdicts),
+                answered_at=now,
+                attempts=GenerationRequestRow.attempts + 1,
+                dropped=[{"text": str(v.sample_id), "reason": v.action} for v in verdicts],
+            )
+        )
+        session.execute(
+            update(GenerationRunRow)
+            .where(GenerationRunRow.id == run.id)
+            .values(
+                prompt_tokens=GenerationRunRow.prompt_tokens + (prompt_tokens or 0),
+                completion_tokens=GenerationRunRow.completion_tokens + (completion_tokens or 0),
+            )
+        )
+
+
+def revision_summary(store: Store, run_id: int) -> dict[str, int]:
+    summary: dict[str, int] = {}
+    with store.session() as session:
+        for dropped in session.scalars(
+            select(GenerationRequestRow.dropped).where(
+                GenerationRequestRow.run_id == run_id,
+                GenerationRequestRow.kind == "revise",
+                GenerationRequestRow.status == "answered",
+            )
+        ):
+            for entry in dropped or []:
+                summary[entry["reason"]] = summary.get(entry["reason"], 0) + 1
+    return summary

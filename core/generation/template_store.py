@@ -171,3 +171,14 @@ def template_by_id(store: Store, template_id: int) -> TemplateVersion:
         if row is None:
             raise NotFound(f"There is no prompt template #{template_id}.")
         return _to_version(row)
+
+
+def template_diff(old: TemplateVersion, new: TemplateVersion) -> str:
+    """A unified diff of two versions (system and user parts), for the Prompts page."""
+    import difflib
+
+    lines = []
+    for part in ("system", "user"):
+        before, after = getattr(old, part).splitlines(), getattr(new, part).splitlines()
+        lines += difflib.unified_diff(before, after, f"{old.ref} ({part})", f"{new.ref} ({part})", lineterm="")
+    return "\n".join(lines) or "(no difference)"

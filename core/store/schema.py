@@ -232,6 +232,8 @@ class GenerationRequestRow(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("generation_runs.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20), default="generate")  # generate | revise
+    sample_ids: Mapped[list[Any]] = mapped_column(default=list)  # revise: the samples it checks, in order
     language: Mapped[str] = mapped_column(String(20))
     label: Mapped[str] = mapped_column(String(200))
     round: Mapped[int] = mapped_column(Integer, default=0)

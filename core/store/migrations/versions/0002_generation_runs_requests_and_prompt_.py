@@ -66,6 +66,8 @@ def upgrade() -> None:
     op.create_table('generation_requests',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('run_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('sample_ids', sa.JSON(), nullable=False),
     sa.Column('language', sa.String(length=20), nullable=False),
     sa.Column('label', sa.String(length=200), nullable=False),
     sa.Column('round', sa.Integer(), nullable=False),
