@@ -12,6 +12,8 @@ st.set_page_config(page_title="Distill Studio", page_icon=":material/science:", 
 PAGES = [
     st.Page("pages/projects.py", title="Projects", icon=":material/folder_open:", default=True),
     st.Page("pages/data.py", title="Data", icon=":material/table_view:"),
+    st.Page("pages/prompts.py", title="Prompts", icon=":material/edit_note:"),
+    st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
     st.Page("pages/jobs.py", title="Jobs", icon=":material/pending_actions:"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
 ]

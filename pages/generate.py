@@ -34,8 +34,9 @@ for job in active:
 def start(settings: GenerationSettings, worker_env: dict[str, str]) -> None:
     with friendly_errors("Starting the run"):
         run = start_run(store, project.id, settings)
-        job = submit_job(store, "generate", {"run_id": run.id}, project_id=project.id,
-                         heavy=settings.backend == "local")
+        job = submit_job(
+            store, "generate", {"run_id": run.id}, project_id=project.id, heavy=settings.backend == "local"
+        )
         start_worker(store, job.id, extra_env=worker_env)
         st.query_params["run"] = str(run.id)
         flash(f"Run #{run.id} started.", "info")
@@ -44,24 +45,43 @@ def start(settings: GenerationSettings, worker_env: dict[str, str]) -> None:
 
 with st.expander("New run", expanded=not active, icon=":material/add_circle:"):
     left, right = st.columns(2)
-    strategy = left.selectbox("Strategy", list(BUILTIN_TEMPLATES), key="gen_strategy",
-                              format_func=lambda s: f"{s} — {BUILTIN_TEMPLATES[s].explanation}")
+    strategy = left.selectbox(
+        "Strategy",
+        list(BUILTIN_TEMPLATES),
+        key="gen_strategy",
+        format_func=lambda s: f"{s} — {BUILTIN_TEMPLATES[s].explanation}",
+    )
     refs = [t.ref for t in templates]
-    default_ref = next((t.ref for t in templates if t.name == ("zero-shot" if strategy == "revise" else strategy)),
-                       refs[0])
-    template = right.selectbox("Prompt template", refs, index=refs.index(default_ref), key=f"gen_template_{strategy}",
-                               help="Edit templates on the Prompts page; each saved edit is a new version.")
+    default_ref = next(
+        (t.ref for t in templates if t.name == ("zero-shot" if strategy == "revise" else strategy)), refs[0]
+    )
+    template = right.selectbox(
+        "Prompt template",
+        refs,
+        index=refs.index(default_ref),
+        key=f"gen_template_{strategy}",
+        help="Edit templates on the Prompts page; each saved edit is a new version.",
+    )
     choice = backend_picker("gen")
     st.markdown("**Samples per label × language** (0 skips a cell)")
     per_cell = st.number_input("Default per cell", min_value=1, max_value=10_000, value=10, key="gen_per_cell")
-    grid = pd.DataFrame({label: [int(per_cell)] * len(project.languages) for label in project.label_names},
-                        index=[f"{language_name(c)} ({c})" for c in project.language_codes])
-    edited = st.data_editor(grid, key=f"gen_grid_{per_cell}", width="stretch",
-                            column_config={label: st.column_config.NumberColumn(label, min_value=0, max_value=10_000,
-                                                                                step=1)
-                                           for label in project.label_names})
-    plan = {code: {label: int(edited.iloc[i][label] or 0) for label in project.label_names}
-            for i, code in enumerate(project.language_codes)}
+    grid = pd.DataFrame(
+        {label: [int(per_cell)] * len(project.languages) for label in project.label_names},
+        index=[f"{language_name(c)} ({c})" for c in project.language_codes],
+    )
+    edited = st.data_editor(
+        grid,
+        key=f"gen_grid_{per_cell}",
+        width="stretch",
+        column_config={
+            label: st.column_config.NumberColumn(label, min_value=0, max_value=10_000, step=1)
+            for label in project.label_names
+        },
+    )
+    plan = {
+        code: {label: int(edited.iloc[i][label] or 0) for label in project.label_names}
+        for i, code in enumerate(project.language_codes)
+    }
     with st.expander("Advanced"):
         a, b, c = st.columns(3)
         temperature = a.slider("Temperature", 0.0, 2.0, 1.0, 0.05, key="gen_temperature")
@@ -74,17 +94,31 @@ with st.expander("New run", expanded=not active, icon=":material/add_circle:"):
         examples_k = b.number_input("Examples in the prompt (demos)", 0, 50, 5, key="gen_examples_k")
         examples_method = c.selectbox("Example choice", ["random", "diverse"], key="gen_examples_method")
     settings = GenerationSettings(
-        backend=choice.backend, model=choice.model, base_url=choice.base_url, strategy=strategy, template=template,
-        per_cell=int(per_cell), plan=plan, temperature=float(temperature), top_p=float(top_p),
-        max_tokens=int(max_tokens), per_request=int(per_request), concurrency=int(concurrency),
-        seed=int(seed_text) if seed_text.strip().isdigit() else None, json_output=json_output,
-        examples_k=int(examples_k), examples_method=examples_method,
+        backend=choice.backend,
+        model=choice.model,
+        base_url=choice.base_url,
+        strategy=strategy,
+        template=template,
+        per_cell=int(per_cell),
+        plan=plan,
+        temperature=float(temperature),
+        top_p=float(top_p),
+        max_tokens=int(max_tokens),
+        per_request=int(per_request),
+        concurrency=int(concurrency),
+        seed=int(seed_text) if seed_text.strip().isdigit() else None,
+        json_output=json_output,
+        examples_k=int(examples_k),
+        examples_method=examples_method,
     )
     guess = estimate(project, settings)
     cost = f"about ${guess.cost:,.2f}" if guess.cost is not None else "unknown for this model"
-    st.info(f"About **{guess.requests:,} requests**, {guess.prompt_tokens:,} prompt and "
-            f"{guess.completion_tokens:,} answer tokens; cost {cost}. Cells that fall short ask again, up to "
-            f"{settings.request_budget:g}× their requests.", icon=":material/calculate:")
+    st.info(
+        f"About **{guess.requests:,} requests**, {guess.prompt_tokens:,} prompt and "
+        f"{guess.completion_tokens:,} answer tokens; cost {cost}. Cells that fall short ask again, up to "
+        f"{settings.request_budget:g}× their requests.",
+        icon=":material/calculate:",
+    )
     if st.button("Start generating", type="primary", icon=":material/play_arrow:", disabled=not choice.model):
         start(settings, choice.worker_env)
 
@@ -94,37 +128,67 @@ if not runs:
     st.stop()
 
 st.subheader("Runs")
-table = pd.DataFrame([{
-    "run": r.id, "status": r.status, "strategy": r.strategy,
-    "backend": r.backend + (" (recorded)" if r.backend == "replay" else ""), "model": r.model,
-    "planned": r.planned_samples, "tokens": r.prompt_tokens + r.completion_tokens,
-    "cost $": r.cost, "message": r.message, "started": r.created_at,
-} for r in runs])
-st.dataframe(table, hide_index=True, width="stretch", column_config={
-    "started": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
-    "cost $": st.column_config.NumberColumn("cost $", format="%.4f"),
-})
+table = pd.DataFrame(
+    [
+        {
+            "run": r.id,
+            "status": r.status,
+            "strategy": r.strategy,
+            "backend": r.backend + (" (recorded)" if r.backend == "replay" else ""),
+            "model": r.model,
+            "planned": r.planned_samples,
+            "tokens": r.prompt_tokens + r.completion_tokens,
+            "cost $": r.cost,
+            "message": r.message,
+            "started": r.created_at,
+        }
+        for r in runs
+    ]
+)
+st.dataframe(
+    table,
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "started": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
+        "cost $": st.column_config.NumberColumn("cost $", format="%.4f"),
+    },
+)
 ids = [r.id for r in runs]
 requested = st.query_params.get("run")
 default = ids.index(int(requested)) if requested and requested.isdigit() and int(requested) in ids else 0
 chosen = run_store.get_run(store, st.selectbox("Run details", ids, index=default, format_func=lambda i: f"#{i}"))
 counts = run_store.run_counts(store, chosen.id)
-cells = pd.DataFrame([{"language": language_name(lang), "label": label, "wanted": n,
-                       "generated": counts.samples.get((lang, label), 0),
-                       "requests": counts.requests.get((lang, label), 0)} for (lang, label), n in chosen.cells()])
+cells = pd.DataFrame(
+    [
+        {
+            "language": language_name(lang),
+            "label": label,
+            "wanted": n,
+            "generated": counts.samples.get((lang, label), 0),
+            "requests": counts.requests.get((lang, label), 0),
+        }
+        for (lang, label), n in chosen.cells()
+    ]
+)
 st.dataframe(cells, hide_index=True, width="stretch")
-st.caption(f"{counts.answered} answers, {counts.failed} failed, {counts.unsent} without an answer · "
-           f"settings: {chosen.strategy}, {chosen.backend} {chosen.model}"
-           + (f" at {chosen.base_url}" if chosen.base_url else ""))
+st.caption(
+    f"{counts.answered} answers, {counts.failed} failed, {counts.unsent} without an answer · "
+    f"settings: {chosen.strategy}, {chosen.backend} {chosen.model}"
+    + (f" at {chosen.base_url}" if chosen.base_url else "")
+)
 job_active = any(j.params.get("run_id") == chosen.id for j in active)
 if chosen.status in ("failed", "incomplete", "cancelled", "planned", "running") and not job_active:
-    st.caption("Resume sends only the requests without an answer, then asks again where cells fall short: "
-               "nothing already answered is paid twice.")
+    st.caption(
+        "Resume sends only the requests without an answer, then asks again where cells fall short: "
+        "nothing already answered is paid twice."
+    )
     if st.button(f"Resume run #{chosen.id}", icon=":material/resume:"):
         key = st.session_state.get(KEY_STATE) or ""  # the key typed above, if any (else the environment's)
         with friendly_errors("Resuming"):
-            job = submit_job(store, "generate", {"run_id": chosen.id}, project_id=project.id,
-                             heavy=chosen.backend == "local")
+            job = submit_job(
+                store, "generate", {"run_id": chosen.id}, project_id=project.id, heavy=chosen.backend == "local"
+            )
             start_worker(store, job.id, extra_env={"OPENAI_API_KEY": key} if key else {})
             flash(f"Run #{chosen.id} resumed.", "info")
             st.rerun()
@@ -135,5 +199,9 @@ if job_active:
         st.rerun()
 with st.expander("Requests and raw answers"):
     requests = run_store.request_rows(store, chosen.id)
-    st.dataframe(pd.DataFrame(requests), hide_index=True, width="stretch",
-                 column_config={"answer": st.column_config.TextColumn("raw answer", width="large")})
+    st.dataframe(
+        pd.DataFrame(requests),
+        hide_index=True,
+        width="stretch",
+        column_config={"answer": st.column_config.TextColumn("raw answer", width="large")},
+    )

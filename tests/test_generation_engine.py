@@ -400,13 +400,17 @@ def test_revise_keeps_fixes_and_drops_with_a_readable_flag(store, project) -> No
         return json.dumps(["Mvua inanyesha sana", "mvua kubwa inanyesha leo shamba", "It is raining a lot today"])
 
     with ScriptedOpenAIServer(responder=responder) as server:
-        run = start_run(store, project.id, _settings(server, strategy="revise", languages=["sw"],
-                                                     labels=["weather"], per_cell=3))
+        run = start_run(
+            store, project.id, _settings(server, strategy="revise", languages=["sw"], labels=["weather"], per_cell=3)
+        )
         outcome = execute_run(store, run.id, OpenAIBackend(server.base_url, "sk-local"), policy=FAST)
     assert "1 kept, 1 fixed, 1 dropped" in outcome.message
     by_status = {(s.status, s.text) for s in _generated(store, run.id)}
-    assert by_status == {("pending", "Mvua inanyesha sana"), ("pending", "Mvua kubwa inanyesha leo shambani"),
-                         ("rejected", "It is raining a lot today")}
+    assert by_status == {
+        ("pending", "Mvua inanyesha sana"),
+        ("pending", "Mvua kubwa inanyesha leo shambani"),
+        ("rejected", "It is raining a lot today"),
+    }
     from core.store.samples import SampleFilter, page_samples
 
     [dropped] = page_samples(store, project.id, SampleFilter(flags=("revise_dropped",))).samples

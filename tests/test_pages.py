@@ -213,3 +213,63 @@ def test_settings_page_changes_the_project_encoder_to_a_local_folder(studio_home
     assert not at.exception
     assert get_project(open_store(), project_id).encoder == str(tiny_encoder)
     assert "now uses" in _texts(at.success)
+
+
+def _demo_app(monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    from core.settings import reset_settings
+
+    monkeypatch.setenv("STUDIO_DEMO", "1")
+    reset_settings()
+    return _app()
+
+
+def test_prompts_page_previews_validates_and_saves_a_new_version(
+    studio_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.generation.template_store import template_versions
+
+    at = _demo_app(monkeypatch)
+    at.switch_page("pages/prompts.py").run()
+    assert not at.exception
+    preview = " ".join(c.value for c in at.code)
+    assert "English" in preview and "weather" in preview
+    user = next(t for t in at.text_area if t.label == "User message")
+    user.input(user.value + "\n{{ lable }}").run()
+    assert "did you mean 'label'" in _texts(at.error)
+    assert next(b for b in at.button if b.label == "Save as a new version").disabled
+    user = next(t for t in at.text_area if t.label == "User message")
+    user.input(user.value.replace("\n{{ lable }}", "\nKeep every text under 20 words.")).run()
+    next(b for b in at.button if b.label == "Save as a new version").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    project = list_projects(open_store())[0]
+    [v2, v1] = template_versions(open_store(), project.id, "zero-shot")
+    assert (v2.version, v1.version) == (2, 1) and "under 20 words" in v2.user
+    assert "Saved zero-shot@2" in _texts(at.success)
+
+
+def test_generate_page_runs_the_demo_recording_in_a_worker(studio_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from core.generation import run_store
+
+    at = _demo_app(monkeypatch)
+    at.switch_page("pages/generate.py").run()
+    assert not at.exception
+    assert "Recorded" in " ".join(c.value for c in at.caption)
+    next(n for n in at.number_input if n.label == "Default per cell").set_value(2).run()
+    assert "About **15 requests**" in _texts(at.info)
+    next(b for b in at.button if b.label == "Start generating").click().run()
+    assert not at.exception
+    project = list_projects(open_store())[0]
+    [run] = run_store.list_runs(open_store(), project.id)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and run_store.get_run(open_store(), run.id).status in ("planned", "running"):
+        time.sleep(0.3)
+        at.run()
+    final = run_store.get_run(open_store(), run.id)
+    assert final.status == "done", final.message
+    assert sum(run_store.run_counts(open_store(), run.id).samples.values()) == 30
+    at.run()
+    assert not at.exception
+    assert any(d.value is not None and len(d.value) == 15 for d in at.dataframe)  # the per-cell table
