@@ -218,7 +218,9 @@ def test_replay_serves_recorded_answers_per_cell(store, project, tmp_path: Path)
     }
 
 
-def test_local_backend_with_a_tiny_random_model_survives_its_garbage(store, project, tiny_causal_lm: Path) -> None:  # type: ignore[no-untyped-def]
+def test_local_backend_with_a_tiny_random_model_survives_its_garbage_and_batches(
+    store, project, tiny_causal_lm: Path
+) -> None:  # type: ignore[no-untyped-def]
     from core.generation.local_backend import LocalBackend
 
     run = start_run(
@@ -227,20 +229,23 @@ def test_local_backend_with_a_tiny_random_model_survives_its_garbage(store, proj
         GenerationSettings(
             backend="local",
             model=str(tiny_causal_lm),
-            per_cell=2,
+            per_cell=8,
             per_request=2,
             languages=["sw"],
             labels=["weather"],
             max_tokens=24,
             request_budget=1.0,
+            concurrency=4,
         ),
     )
-    outcome = execute_run(store, run.id, LocalBackend(str(tiny_causal_lm)), policy=FAST)
-    assert outcome.answered == 1 and outcome.failed == 0
+    backend = LocalBackend(str(tiny_causal_lm))
+    outcome = execute_run(store, run.id, backend, policy=FAST)
+    assert outcome.answered == 4 and outcome.failed == 0
     assert run_store.get_run(store, run.id).status in ("done", "incomplete")
+    assert sum(backend.batch_sizes) == 4 and max(backend.batch_sizes) > 1  # requests in flight together: a batch
     with store.session() as session:
-        [request] = session.scalars(select(GenerationRequestRow))
-    assert request.status == "answered" and request.answer is not None
+        requests = list(session.scalars(select(GenerationRequestRow)))
+    assert all(r.status == "answered" and r.answer is not None for r in requests)
 
 
 def test_a_killed_worker_resumes_without_paying_twice_or_losing_samples(store, project) -> None:  # type: ignore[no-untyped-def]
