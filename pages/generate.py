@@ -158,26 +158,34 @@ ids = [r.id for r in runs]
 requested = st.query_params.get("run")
 default = ids.index(int(requested)) if requested and requested.isdigit() and int(requested) in ids else 0
 chosen = run_store.get_run(store, st.selectbox("Run details", ids, index=default, format_func=lambda i: f"#{i}"))
-counts = run_store.run_counts(store, chosen.id)
-cells = pd.DataFrame(
-    [
-        {
-            "language": language_name(lang),
-            "label": label,
-            "wanted": n,
-            "generated": counts.samples.get((lang, label), 0),
-            "requests": counts.requests.get((lang, label), 0),
-        }
-        for (lang, label), n in chosen.cells()
-    ]
-)
-st.dataframe(cells, hide_index=True, width="stretch")
-st.caption(
-    f"{counts.answered} answers, {counts.failed} failed, {counts.unsent} without an answer · "
-    f"settings: {chosen.strategy}, {chosen.backend} {chosen.model}"
-    + (f" at {chosen.base_url}" if chosen.base_url else "")
-)
 job_active = any(j.params.get("run_id") == chosen.id for j in active)
+
+
+@st.fragment(run_every=1.0 if job_active else None)
+def cell_progress() -> None:
+    """Samples per cell, refreshed every second while the run's job is active."""
+    counts = run_store.run_counts(store, chosen.id)
+    cells = pd.DataFrame(
+        [
+            {
+                "language": language_name(lang),
+                "label": label,
+                "wanted": n,
+                "generated": counts.samples.get((lang, label), 0),
+                "requests": counts.requests.get((lang, label), 0),
+            }
+            for (lang, label), n in chosen.cells()
+        ]
+    )
+    st.dataframe(cells, hide_index=True, width="stretch")
+    st.caption(
+        f"{counts.answered} answers, {counts.failed} failed, {counts.unsent} without an answer · "
+        f"settings: {chosen.strategy}, {chosen.backend} {chosen.model}"
+        + (f" at {chosen.base_url}" if chosen.base_url else "")
+    )
+
+
+cell_progress()
 if chosen.status in ("failed", "incomplete", "cancelled", "planned", "running") and not job_active:
     st.caption(
         "Resume sends only the requests without an answer, then asks again where cells fall short: "
