@@ -420,3 +420,45 @@ def test_revise_keeps_fixes_and_drops_with_a_readable_flag(store, project) -> No
 
     [dropped] = page_samples(store, project.id, SampleFilter(flags=("revise_dropped",))).samples
     assert "English" in dropped.flags[0].reason
+
+
+def test_a_template_that_cannot_render_for_a_cell_is_refused_before_any_request(store, project) -> None:  # type: ignore[no-untyped-def]
+    from core.errors import InvalidInput
+    from core.generation.template_store import save_template
+
+    save_template(
+        store,
+        project.id,
+        "first-example",
+        strategy="demos",
+        user="Write {{ n }} texts about {{ label }} like: {{ examples[0] }}",
+    )
+    with pytest.raises(InvalidInput, match="cannot be rendered"):
+        start_run(
+            store,
+            project.id,
+            GenerationSettings(
+                backend="replay", model="r", per_cell=2, template="first-example", strategy="demos", languages=["en"]
+            ),
+        )  # en has no human examples
+    assert run_store.list_runs(store, project.id) == []
+
+
+def test_cancelling_a_running_generation_job_stops_it(sqlite_store, project) -> None:  # type: ignore[no-untyped-def]
+    from core.jobs.queue import cancel_job
+
+    store = sqlite_store
+    with ScriptedOpenAIServer(responder=unique_responder, latency=0.3) as server:
+        run = start_run(store, project.id, _settings(server, per_cell=60, per_request=2, concurrency=2))
+        job = submit_job(store, "generate", {"run_id": run.id}, project_id=project.id)
+        start_worker(store, job.id, extra_env={"OPENAI_API_KEY": "sk-local"})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and run_store.run_counts(store, run.id).answered < 2:
+            time.sleep(0.05)
+        cancel_job(store, job.id)
+        while time.monotonic() < deadline and get_job(store, job.id).active:
+            time.sleep(0.1)
+    assert get_job(store, job.id).status == "cancelled"
+    final = run_store.get_run(store, run.id)
+    assert final.status == "cancelled"
+    assert sum(run_store.run_counts(store, run.id).samples.values()) < 240

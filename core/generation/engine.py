@@ -27,7 +27,7 @@ from core.generation.llm_backend import (
     estimate_cost,
 )
 from core.generation.prompt_context import build_context
-from core.generation.prompt_templates import PromptTemplateText, referenced_variables, render
+from core.generation.prompt_templates import PromptTemplateText, referenced_variables, render, validate
 from core.generation.run_store import AnswerRecord, Cell, GenerationRun, PlannedRequest
 from core.generation.template_store import ensure_builtin_templates, get_template
 from core.language_names import language_name
@@ -126,6 +126,7 @@ def start_run(store: Store, project_ref: int | str, settings: GenerationSettings
     settings.validate(project)
     ensure_builtin_templates(store, project.id)
     template = get_template(store, project.id, settings.template or _builtin_for(settings.strategy))
+    check_template_before_run(store, project, settings, PromptTemplateText(system=template.system, user=template.user))
     if settings.seed is None:
         settings.seed = random.SystemRandom().randrange(2**31)  # a new run asks anew
     params = {k: v for k, v in asdict(settings).items() if k not in ("backend", "model", "base_url", "strategy")}
@@ -140,6 +141,26 @@ def start_run(store: Store, project_ref: int | str, settings: GenerationSettings
         params=params,
         plan=plan_for(project, settings),
     )
+
+
+def check_template_before_run(
+    store: Store, project: Project, settings: GenerationSettings, template: PromptTemplateText
+) -> None:
+    """Validation before any request: the template's problems, and a real render for every planned cell."""
+    errors = [str(p) for p in validate(template) if p.is_error]
+    if errors:
+        raise InvalidInput("The prompt template cannot be used: " + "; ".join(errors))
+    uses = referenced_variables(template)
+    for language, labels in plan_for(project, settings).items():
+        for label in labels:
+            context = build_context(store, project, (language, label), settings.per_request, settings, 0, [], uses)
+            try:
+                rendered = render(template, context)
+            except InvalidInput as exc:
+                cell = f"{language_name(language)} × {label}"
+                raise InvalidInput(f"The prompt for {cell} cannot be rendered: {exc}") from None
+            if not rendered.user.strip():
+                raise InvalidInput(f"The prompt for {language_name(language)} × {label} comes out empty.")
 
 
 def _builtin_for(strategy: str) -> str:

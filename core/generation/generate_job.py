@@ -26,7 +26,8 @@ def run_generate(ctx: JobContext) -> dict[str, Any]:
     ctx.log(f"generation run #{run_id}: {run.backend} {run.model}, strategy {run.strategy}")
     try:
         outcome = execute_run(ctx.store, run_id, backend, progress=ctx.progress, cancelled=ctx.cancel_requested)
-    except RunCancelled:
+    except (RunCancelled, JobCancelled):  # the engine's cancel check, or the one inside ctx.progress
+        run_store.set_run(ctx.store, run_id, status="cancelled", message="Cancelled", finished_at=utcnow())
         raise JobCancelled() from None
     ctx.log(outcome.message)
     return {
