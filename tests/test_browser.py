@@ -84,3 +84,32 @@ def test_create_a_project_and_import_a_file(studio_home: Path, tmp_path: Path, b
     assert project.name == "Farm SMS" and project.language_codes == ["en", "sw"]
     assert count_samples(store, project.id) == 4
     assert count_samples(store, project.id, SampleFilter(languages=("sw",), labels=("prices",))) == 1
+
+
+def test_generate_with_the_demo_recording_in_the_browser(studio_home: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    from core.generation import run_store
+
+    with running_studio(studio_home, demo=True) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(url)
+        _idle(page)
+        page.locator('[data-testid="stSidebarNav"] a', has_text="Prompts").click()
+        _idle(page)
+        expect(page.get_by_text("Exactly what will be sent")).to_be_visible()
+        page.locator('[data-testid="stSidebarNav"] a', has_text="Generate").click()
+        _idle(page)
+        expect(page.get_by_text("answers from earlier runs are served again")).to_be_visible()
+        per_cell = page.get_by_label("Default per cell")
+        per_cell.fill("2")
+        per_cell.press("Enter")
+        _idle(page)
+        expect(page.get_by_text("About 15 requests")).to_be_visible()
+        page.get_by_role("button", name="Start generating").click()
+        expect(page.get_by_text("30 samples generated").first).to_be_attached(timeout=90_000)  # in the runs table
+
+    reset_settings()
+    store = open_store()
+    [project] = list_projects(store)
+    [run] = run_store.list_runs(store, project.id)
+    assert run.status == "done" and run.backend == "replay"
+    assert sum(run_store.run_counts(store, run.id).samples.values()) == 30
