@@ -462,3 +462,21 @@ def test_cancelling_a_running_generation_job_stops_it(sqlite_store, project) -> 
     final = run_store.get_run(store, run.id)
     assert final.status == "cancelled"
     assert sum(run_store.run_counts(store, run.id).samples.values()) < 240
+
+
+def test_nul_characters_in_answers_are_stored_safely(store, project) -> None:  # type: ignore[no-untyped-def]
+    """PostgreSQL refuses NUL in text; random models produce it. It must not crash the run on either store."""
+    with ScriptedOpenAIServer(
+        responder=lambda body: "Mvua\u0000 inanyesha leo sana\nJua\u0000 kali\u0000 mno leo"
+    ) as server:
+        run = start_run(
+            store,
+            project.id,
+            _settings(server, languages=["sw"], labels=["weather"], per_cell=2, per_request=2, request_budget=1.0),
+        )
+        outcome = execute_run(store, run.id, OpenAIBackend(server.base_url, "sk-local"), policy=FAST)
+    assert outcome.answered == 1 and outcome.failed == 0
+    with store.session() as session:
+        [request] = session.scalars(select(GenerationRequestRow))
+    assert "\x00" not in (request.answer or "") and "\ufffd" in (request.answer or "")
+    assert all("\x00" not in s.text for s in _generated(store, run.id))

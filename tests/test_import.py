@@ -585,3 +585,18 @@ def test_a_refused_plan_stores_nothing(lite: tuple[Store, str], tmp_path: Path) 
         import_file(store, project, path, mapping)
     assert stored(store, project) == []
     assert get_project(store, project).label_names == ["billing", "outage"]
+
+
+def test_nul_characters_are_removed_from_imported_texts(store) -> None:  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    from core.io.importer import ColumnMapping, execute_import, plan_import
+    from core.store.projects import create_project, parse_spec
+    from core.store.samples import page_samples
+
+    project = create_project(store, parse_spec(name="nul", labels=[{"name": "a"}], languages=[{"code": "en"}]))
+    frame = pd.DataFrame({"text": ["he\x00llo", "\x00"], "label": ["a", "a"]}, dtype=object)
+    plan = plan_import(store, project, frame, ColumnMapping("text", "label", language="en"), "nul.csv")
+    result = execute_import(store, project, plan)
+    assert result.imported == 1 and result.skipped == 1
+    assert [s.text for s in page_samples(store, project.id).samples] == ["hello"]

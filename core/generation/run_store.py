@@ -70,6 +70,11 @@ class RunCounts:
     unsent: int = 0
 
 
+def storable(text: str) -> str:
+    """PostgreSQL refuses NUL characters in text (a random model can produce them): they become U+FFFD."""
+    return text.replace("\x00", "\ufffd")
+
+
 def to_run(row: GenerationRunRow) -> GenerationRun:
     return GenerationRun(
         row.id,
@@ -289,7 +294,7 @@ def record_answer(
                 "updated_at": now,
                 "updated_by": run.created_by,
             }
-            for text in answer.samples
+            for text in (storable(t) for t in answer.samples)
         ]
         bulk_insert(session, SampleRow.__table__, rows)
         session.execute(
@@ -297,12 +302,12 @@ def record_answer(
             .where(GenerationRequestRow.id == request.id)
             .values(
                 status="answered",
-                answer=answer.text,
+                answer=storable(answer.text),
                 finish_reason=answer.finish_reason,
                 prompt_tokens=answer.prompt_tokens,
                 completion_tokens=answer.completion_tokens,
                 parsed=len(answer.samples),
-                dropped=answer.dropped,
+                dropped=[{k: storable(str(v)) for k, v in d.items()} for d in answer.dropped],
                 error="",
                 answered_at=now,
                 attempts=GenerationRequestRow.attempts + 1,
@@ -324,7 +329,7 @@ def record_failure(store: Store, request_id: int, error: str, attempts: int) -> 
             .where(GenerationRequestRow.id == request_id)
             .values(
                 status="failed",
-                error=error,
+                error=storable(error),
                 attempts=GenerationRequestRow.attempts + attempts,
             )
         )
@@ -407,7 +412,7 @@ def record_revision(
                 continue
             before = {"text": sample.text, "status": sample.status}
             if verdict.action == "fix" and verdict.text.strip() and verdict.text.strip() != sample.text:
-                sample.text = verdict.text.strip()
+                sample.text = storable(verdict.text.strip())
                 sample.content_key = content_key(
                     sample.text, sample.label, sample.language, sample.split, sample.origin
                 )
@@ -440,7 +445,7 @@ def record_revision(
             .where(GenerationRequestRow.id == request.id)
             .values(
                 status="answered",
-                answer=answer_text,
+                answer=storable(answer_text),
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,
                 parsed=len(verdicts),

@@ -201,11 +201,12 @@ def plan_import(
 
     for index in range(len(frame)):
         row_number = index + 1
-        text = (texts[index] or "").strip()
+        text = (texts[index] or "").replace("\x00", "").strip()  # NUL: never text, and PostgreSQL refuses it
         if not text or text.lower() == "nan":
             problems["skip:empty text"].append(row_number)
             continue
-        label = " ".join((labels[index] or "").split()) or None  # spaces collapsed, as in the project's labels
+        # spaces collapsed, as in the project's labels
+        label = " ".join((labels[index] or "").replace("\x00", "").split()) or None
         if label is not None and label not in known_labels:
             unknown_labels[label].append(row_number)
         raw_language = mapping.language if mapping.language_column is None else languages[index]
