@@ -444,10 +444,9 @@ def test_a_template_that_cannot_render_for_a_cell_is_refused_before_any_request(
     assert run_store.list_runs(store, project.id) == []
 
 
-def test_cancelling_a_running_generation_job_stops_it(sqlite_store, project) -> None:  # type: ignore[no-untyped-def]
+def test_cancelling_a_running_generation_job_stops_it(store, project) -> None:  # type: ignore[no-untyped-def]
     from core.jobs.queue import cancel_job
 
-    store = sqlite_store
     with ScriptedOpenAIServer(responder=unique_responder, latency=0.3) as server:
         run = start_run(store, project.id, _settings(server, per_cell=60, per_request=2, concurrency=2))
         job = submit_job(store, "generate", {"run_id": run.id}, project_id=project.id)
