@@ -375,6 +375,24 @@ def cmd_generate(args: argparse.Namespace, store: Store) -> int:
     return 0 if status == "done" and run.status in ("done", "incomplete") else 1
 
 
+# --- curation --------------------------------------------------------------------------------------------------
+
+
+def cmd_flag(args: argparse.Namespace, store: Store) -> int:
+    from core.jobs.queue import get_job, submit_job
+    from core.jobs.runner import run_job
+
+    project = get_project(store, args.project)
+    job = submit_job(store, "flag", {"threshold": args.threshold, "scope": args.scope}, project_id=project.id)
+    status = run_job(store, job.id, echo=not args.json)
+    done = get_job(store, job.id)
+    if args.json:
+        _print_json(done.result or {"status": status, "message": done.message})
+    else:
+        print(done.message)
+    return 0 if status == "done" else 1
+
+
 # --- parser ----------------------------------------------------------------------------------------------------
 
 
@@ -476,6 +494,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--background", action="store_true", help="run in a worker process instead of here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_generate)
+
+    p = sub.add_parser("flag", help="flag exact and near duplicates, label conflicts and test contamination")
+    p.add_argument("--project", required=True)
+    p.add_argument("--threshold", type=float, help="cosine similarity for near duplicates (default 0.97, for e5)")
+    p.add_argument(
+        "--scope",
+        choices=("cell", "project"),
+        default="cell",
+        help="compare within a label x language (cell) or across the whole project",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_flag)
 
     p = sub.add_parser("models", help="provision or list models (the bundled offline encoder, hub ids, folders)")
     p.add_argument("--json", action="store_true")

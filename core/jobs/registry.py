@@ -27,6 +27,7 @@ _KIND_MODULES = (
     "core.embeddings.embed_job",
     "core.models.provision_job",
     "core.generation.generate_job",
+    "core.curation.flag_job",
 )
 
 
