@@ -252,3 +252,18 @@ class GenerationRequestRow(Base):
     error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class CurationSettingRow(Base):
+    """The near-duplicate threshold a person chose for a project's encoder (similarity scales differ by model)."""
+
+    __tablename__ = "curation_settings"
+    __table_args__ = (UniqueConstraint("project_id", "encoder", name="uq_curation_setting"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    encoder: Mapped[str] = mapped_column(String(500))
+    threshold: Mapped[float] = mapped_column(Float)
+    scope: Mapped[str] = mapped_column(String(20), default="cell")
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))
