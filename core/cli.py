@@ -11,6 +11,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -393,6 +394,42 @@ def cmd_flag(args: argparse.Namespace, store: Store) -> int:
     return 0 if status == "done" else 1
 
 
+def _sample_ids(value: str) -> list[int]:
+    try:
+        return [int(part) for part in _csv_list(value)]
+    except ValueError:
+        raise InvalidInput(f"'{value}' is not a list of sample numbers (e.g. 12,15,40).") from None
+
+
+def cmd_curate(args: argparse.Namespace, store: Store) -> int:
+    from core.curation.sample_actions import bulk_change, undo_last_bulk
+
+    project = get_project(store, args.project)
+    if args.undo:
+        print(undo_last_bulk(store, project.id).message)
+        return 0
+    if args.accept_unflagged:
+        flt = SampleFilter(statuses=("pending",), flags=("none",))
+        result = bulk_change(store, project.id, "accept", flt=flt)
+    elif args.accept is not None:
+        result = bulk_change(store, project.id, "accept", ids=_sample_ids(args.accept))
+    elif args.reject is not None:
+        result = bulk_change(store, project.id, "reject", ids=_sample_ids(args.reject))
+    else:
+        assignments: dict[int, str] = {}
+        for pair in args.relabel:
+            sample_id, sep, label = pair.partition("=")
+            if not sep or not sample_id.strip().isdigit() or not label.strip():
+                raise InvalidInput(f"'{pair}' is not of the form ID=LABEL (e.g. 12=weather).")
+            assignments[int(sample_id)] = label.strip()
+        result = bulk_change(store, project.id, "relabel", labels_by_id=assignments)
+    if args.json:
+        _print_json({**asdict(result), "message": result.message})
+    else:
+        print(result.message)
+    return 0
+
+
 # --- parser ----------------------------------------------------------------------------------------------------
 
 
@@ -507,6 +544,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_flag)
 
+    p = sub.add_parser("curate", help="accept, reject or relabel samples in bulk; undo the last bulk action")
+    p.add_argument("--project", required=True)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--accept-unflagged", action="store_true", help="accept every pending sample without flags")
+    what.add_argument("--accept", metavar="IDS", help="accept these samples (comma-separated numbers)")
+    what.add_argument("--reject", metavar="IDS", help="reject these samples (comma-separated numbers)")
+    what.add_argument("--relabel", metavar="ID=LABEL", nargs="+", help="give samples another label (accepts them)")
+    what.add_argument("--undo", action="store_true", help="undo the last bulk action of the project")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_curate)
+
     p = sub.add_parser("models", help="provision or list models (the bundled offline encoder, hub ids, folders)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_models, models_action="list")
@@ -521,6 +569,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="another encoder than the project's")
     p.add_argument("--background", action="store_true", help="run in a worker process instead of here")
     p.set_defaults(handler=cmd_embed)
+
+    from core.cli_training import register as register_training
+
+    register_training(sub)
     return parser
 
 
