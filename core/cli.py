@@ -534,12 +534,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("flag", help="flag exact and near duplicates, label conflicts and test contamination")
     p.add_argument("--project", required=True)
-    p.add_argument("--threshold", type=float, help="cosine similarity for near duplicates (default 0.97, for e5)")
+    p.add_argument(
+        "--threshold",
+        type=float,
+        help="cosine similarity for near duplicates (default: the project's saved choice for its encoder, else 0.97)",
+    )
     p.add_argument(
         "--scope",
         choices=("cell", "project"),
-        default="cell",
-        help="compare within a label x language (cell) or across the whole project",
+        help="compare within a label x language (cell, the default) or across the whole project",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_flag)

@@ -67,3 +67,11 @@ def test_duplicate_filters_flag_with_readable_reasons(bundled_in_home: Path, cap
     # flags are replaced, not piled up, when the filters run again
     assert main(["flag", "--project", "dups"]) == 0
     assert _flags(store, project.id) == flags
+    # without --threshold, the flag job uses the threshold chosen for this project's encoder
+    from core.curation.threshold_help import save_threshold_choice
+
+    save_threshold_choice(store, project.id, project.encoder, 0.9999, "cell")
+    capsys.readouterr()
+    assert main(["flag", "--project", "dups", "--json"]) == 0
+    strict = json.loads(capsys.readouterr().out)
+    assert strict["threshold"] == 0.9999 and strict["flags"]["near_duplicate"] < result["flags"]["near_duplicate"]

@@ -47,3 +47,29 @@ def test_preferred_items_lead_then_the_most_central() -> None:
 def test_order_must_cover_every_item() -> None:
     with pytest.raises(ValueError):
         leader_groups(_unit([0, 10]), 0.9, order=[0])
+
+
+def _one_by_one(vectors: np.ndarray, threshold: float, order: list[int]) -> list[tuple[int, list[int]]]:
+    """The definition: visit items in order; join the most similar leader if close enough, else lead."""
+    leaders: list[int] = []
+    members: dict[int, list[int]] = {}
+    for item in order:
+        similarities = [float(vectors[leader] @ vectors[item]) for leader in leaders]
+        if similarities and max(similarities) >= threshold:
+            members[leaders[int(np.argmax(similarities))]].append(item)
+        else:
+            leaders.append(item)
+            members[item] = []
+    return [(leader, members[leader]) for leader in leaders]
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1024])
+def test_blocked_grouping_equals_visiting_items_one_by_one(block: int) -> None:
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(12, 16))
+    vectors = np.concatenate([centres[rng.integers(0, 12, 300)] + rng.normal(scale=0.35, size=(300, 16))])
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    order = [int(i) for i in rng.permutation(300)]
+    groups = leader_groups(vectors, 0.9, order, block=block)
+    assert [(g.leader, [m for m, _ in g.members]) for g in groups] == _one_by_one(vectors, 0.9, order)
+    assert 12 <= len(groups) < 300  # the case has real groups, not only singletons

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from core.curation.duplicate_flags import (
-    DEFAULT_THRESHOLD,
     DUPLICATE_KINDS,
     Findings,
     find_exact_and_conflicts,
@@ -14,6 +13,7 @@ from core.curation.duplicate_flags import (
     load_items,
     replace_flags,
 )
+from core.curation.threshold_help import threshold_choice
 from core.errors import InvalidInput, StudioError
 from core.jobs.context import JobContext
 from core.jobs.registry import job_kind
@@ -27,8 +27,9 @@ def run_flag(ctx: JobContext) -> dict[str, Any]:
     if ctx.project_id is None:
         raise StudioError("The flag job needs a project.")
     project = get_project(ctx.store, ctx.project_id)
-    threshold = float(ctx.params.get("threshold") or DEFAULT_THRESHOLD)
-    scope = str(ctx.params.get("scope") or "cell")
+    remembered = threshold_choice(ctx.store, project.id, project.encoder)
+    threshold = float(ctx.params.get("threshold") or remembered.threshold)
+    scope = str(ctx.params.get("scope") or remembered.scope)
     if not 0 < threshold <= 1 or scope not in ("cell", "project"):
         raise InvalidInput("The threshold must be between 0 and 1, and the scope cell or project.")
     items = load_items(ctx.store, project.id)

@@ -43,6 +43,14 @@ def cache_for(model: str, role: str, engine: str = "auto") -> VectorCache:
     return cache
 
 
+def cached_vectors(texts: list[str], model: str, role: str = "query", engine: str = "auto") -> np.ndarray | None:
+    """The vectors of these texts if every one of them is in the cache already, else None (nothing is computed)."""
+    if not texts:
+        return None
+    found, vectors = cache_for(model, role, engine).lookup([text_digest(t) for t in texts])
+    return vectors if vectors is not None and found.all() else None
+
+
 def embed(
     texts: list[str],
     model: str,
