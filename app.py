@@ -14,6 +14,7 @@ PAGES = [
     st.Page("pages/data.py", title="Data", icon=":material/table_view:"),
     st.Page("pages/prompts.py", title="Prompts", icon=":material/edit_note:"),
     st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
+    st.Page("pages/curate.py", title="Curate", icon=":material/rule:"),
     st.Page("pages/jobs.py", title="Jobs", icon=":material/pending_actions:"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
 ]

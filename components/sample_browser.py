@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 import streamlit as st
 
 from core.language_names import language_name
 from core.store.database import Store
 from core.store.projects import Project
-from core.store.samples import SampleFilter, SamplePage, flag_kinds, page_samples
+from core.store.samples import Sample, SampleFilter, SamplePage, flag_kinds, page_samples
 from core.store.schema import SAMPLE_ORIGINS, SAMPLE_SPLITS, SAMPLE_STATUSES
 
 PAGE_SIZES = (25, 50, 100, 200)
 NO_LABEL = "(no label)"
 
 
-def _filters(store: Store, project: Project) -> tuple[SampleFilter, int]:
-    key = f"browse_{project.id}"
+@dataclass(frozen=True)
+class BrowseState:
+    flt: SampleFilter
+    page: SamplePage
+    selected: list[Sample]  # rows picked in the table (selectable browsers only)
+
+
+def sample_filters(store: Store, project: Project, key: str) -> tuple[SampleFilter, int]:
+    """Filter widgets (language, label, split, origin, status, text, flag) and the page size."""
     row1 = st.columns([2, 2, 1, 1, 1.4])
     languages = row1[0].multiselect(
         "Language", project.language_codes, format_func=language_name, key=f"{key}_lang", placeholder="All languages"
@@ -31,10 +40,10 @@ def _filters(store: Store, project: Project) -> tuple[SampleFilter, int]:
     search = row2[0].text_input("Search text", key=f"{key}_search", placeholder="Words the text contains")
     flags = row2[1].multiselect(
         "Flag",
-        ["none", *flag_kinds(store, project.id)],
+        ["none", "any", *flag_kinds(store, project.id)],
         key=f"{key}_flag",
         placeholder="Any",
-        help="'none': samples without any flag",
+        help="'none': samples without any flag; 'any': samples with at least one",
     )
     page_size = row2[2].selectbox("Per page", PAGE_SIZES, index=1, key=f"{key}_size")
     flt = SampleFilter(
@@ -82,9 +91,12 @@ def page_frame(page: SamplePage) -> pd.DataFrame:
     )
 
 
-def sample_browser(store: Store, project: Project) -> None:
-    key = f"browse_{project.id}"
-    flt, page_size = _filters(store, project)
+def sample_browser(
+    store: Store, project: Project, *, key_prefix: str = "browse", selectable: bool = False
+) -> BrowseState | None:
+    """Filters, paging and one page of samples; with `selectable`, rows can be picked (for bulk actions)."""
+    key = f"{key_prefix}_{project.id}"
+    flt, page_size = sample_filters(store, project, key)
     page_number = _page_number(key, (flt, page_size))
     page = page_samples(store, project.id, flt, page=page_number, page_size=page_size)
     if page.total == 0:
@@ -95,7 +107,7 @@ def sample_browser(store: Store, project: Project) -> None:
             )
         else:
             st.info("No sample matches these filters.")
-        return
+        return None
     first = (page.page - 1) * page.page_size + 1
     last = first + len(page.samples) - 1
     nav = st.columns([1, 1, 6])
@@ -104,8 +116,11 @@ def sample_browser(store: Store, project: Project) -> None:
         "Next →", key=f"{key}_next", disabled=page.page >= page.pages, on_click=_step, args=(key, 1, page.pages)
     )
     nav[2].markdown(f"Samples **{first:,}–{last:,}** of **{page.total:,}** · page {page.page:,} of {page.pages:,}")
-    st.dataframe(
+    event = st.dataframe(
         page_frame(page),
+        key=f"{key}_table_{page.page}_{hash(flt)}" if selectable else None,
+        on_select="rerun" if selectable else "ignore",
+        selection_mode="multi-row",
         hide_index=True,
         width="stretch",
         height=min(38 + 35 * len(page.samples), 740),
@@ -115,3 +130,5 @@ def sample_browser(store: Store, project: Project) -> None:
             "flags": st.column_config.TextColumn("flags", width="medium"),
         },
     )
+    rows = event.selection.rows if selectable else []  # type: ignore[union-attr]
+    return BrowseState(flt=flt, page=page, selected=[page.samples[r] for r in rows if r < len(page.samples)])

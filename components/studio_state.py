@@ -21,6 +21,17 @@ def _open(database_url: str, user: str, create_demo: bool) -> Store:
     return store
 
 
+def run_inside_app() -> None:
+    """Call first in every page. On a fresh server whose first visitor follows a deep link (e.g. /generate),
+    Streamlit runs the page in its old pages-folder mode, without app.py: no project switcher, another page list.
+    Switch that mode off and run again, through app.py's navigation, on the same page."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def get_store() -> Store:
     """One store per (database, user) for the whole server process."""
     settings = get_settings()

@@ -8,8 +8,9 @@ from components.export_panel import export_panel
 from components.feedback import friendly_errors, show_flash
 from components.import_flow import import_flow
 from components.sample_browser import sample_browser
-from components.studio_state import current_project, get_store
+from components.studio_state import current_project, get_store, run_inside_app
 
+run_inside_app()
 store = get_store()
 project = current_project(store)
 

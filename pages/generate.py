@@ -8,7 +8,7 @@ import streamlit as st
 from components.backend_picker import KEY_STATE, backend_picker
 from components.feedback import flash, friendly_errors, show_flash
 from components.job_progress import live_job
-from components.studio_state import current_project, get_store
+from components.studio_state import current_project, get_store, run_inside_app
 from core.generation import run_store
 from core.generation.engine import GenerationSettings, estimate, start_run
 from core.generation.prompt_templates import BUILTIN_TEMPLATES
@@ -16,6 +16,7 @@ from core.generation.template_store import ensure_builtin_templates
 from core.jobs.queue import cancel_job, list_jobs, start_worker, submit_job
 from core.language_names import language_name
 
+run_inside_app()
 store = get_store()
 project = current_project(store)
 st.title("Generate")

@@ -7,9 +7,10 @@ import streamlit as st
 
 from components.feedback import flash, friendly_errors, show_flash
 from components.job_progress import job_outcome, job_status, log_tail
-from components.studio_state import current_project, get_store
+from components.studio_state import current_project, get_store, run_inside_app
 from core.jobs.queue import list_jobs, start_worker, submit_job
 
+run_inside_app()
 store = get_store()
 project = current_project(store)
 project_id = project.id if project else None

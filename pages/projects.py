@@ -8,7 +8,7 @@ import streamlit as st
 from components.feedback import flash, friendly_errors, show_flash
 from components.language_picker import language_multiselect
 from components.project_summary import project_summary
-from components.studio_state import current_project, get_store, select_project
+from components.studio_state import current_project, get_store, run_inside_app, select_project
 from core.demo import create_demo_project
 from core.store.project_forms import (
     NAMES_PREFIX,
@@ -19,6 +19,7 @@ from core.store.project_forms import (
 )
 from core.store.projects import create_project, delete_project, parse_spec, update_project
 
+run_inside_app()
 store = get_store()
 project = current_project(store)
 

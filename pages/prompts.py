@@ -7,7 +7,7 @@ import streamlit as st
 from components.backend_picker import backend_picker
 from components.feedback import flash, friendly_errors, show_flash
 from components.job_progress import live_job
-from components.studio_state import current_project, get_store
+from components.studio_state import current_project, get_store, run_inside_app
 from core.generation import run_store
 from core.generation.engine import GenerationSettings, start_run
 from core.generation.prompt_context import build_context
@@ -24,6 +24,7 @@ from core.language_names import language_name
 
 NEW = "+ new template"
 
+run_inside_app()
 store = get_store()
 project = current_project(store)
 st.title("Prompts")

@@ -8,7 +8,7 @@ from sqlalchemy.engine import make_url
 
 from components.feedback import flash, friendly_errors, show_flash
 from components.job_progress import live_job
-from components.studio_state import current_project, get_store
+from components.studio_state import current_project, get_store, run_inside_app
 from core.jobs.queue import list_jobs, start_worker, submit_job
 from core.models.resolver import BUNDLED_MODELS, list_provisioned
 from core.settings import get_settings
@@ -16,6 +16,7 @@ from core.store.projects import set_encoder
 
 OTHER = "another model: a hub id or a folder on this machine…"
 
+run_inside_app()
 store = get_store()
 project = current_project(store)
 settings = get_settings()

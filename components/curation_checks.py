@@ -1,0 +1,122 @@
+"""Running the checks (the `flag` job) from the page, and choosing the near-duplicate threshold by reading pairs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from components.curation_charts import similarity_histogram
+from components.feedback import flash, friendly_errors
+from components.job_progress import live_job
+from core.curation.duplicate_flags import load_items
+from core.curation.threshold_help import (
+    SimilarityProfile,
+    save_threshold_choice,
+    similarity_profile,
+    threshold_choice,
+)
+from core.embeddings.service import cached_vectors
+from core.jobs.queue import list_jobs, start_worker, submit_job
+from core.store.database import Store
+from core.store.projects import Project
+from core.store.samples import count_samples
+
+
+def start_checks(store: Store, project: Project, threshold: float | None = None, scope: str | None = None) -> None:
+    job = submit_job(store, "flag", {"threshold": threshold, "scope": scope}, project_id=project.id)
+    start_worker(store, job.id)
+    flash(f"Checking the samples (job #{job.id}). Flags appear when it is done.", "info")
+
+
+def checks_panel(store: Store, project: Project) -> None:
+    """The latest check job of the project, and a button to run the checks."""
+    jobs = list_jobs(store, project.id, kind="flag")
+    active = next((j for j in jobs if j.active), None)
+    choice = threshold_choice(store, project.id, project.encoder)
+    columns = st.columns([4, 1.3])
+    columns[0].caption(
+        "The checks flag exact and near repeats, label conflicts, test leaks, the wrong language, too short or too "
+        f"long texts and label names in the text. Near-duplicate threshold: **{choice.threshold:.3f}**"
+        + ("" if choice.chosen else " (the default; choose yours in the Threshold tab)")
+        + f", within {'each label and language' if choice.scope == 'cell' else 'the whole project'}."
+    )
+    if columns[1].button(
+        "Check samples", type="primary", icon=":material/fact_check:", disabled=active is not None, key="run_checks"
+    ):
+        with friendly_errors("Starting the checks"):
+            start_checks(store, project)
+            st.rerun()
+    if active is not None:
+        live_job(store, active.id)
+    elif jobs and jobs[0].status != "done":
+        live_job(store, jobs[0].id)  # how the last one ended (failed or cancelled)
+
+
+@st.cache_data(max_entries=8, show_spinner="Finding each sample's nearest neighbour…")
+def _profile(_store: Store, project_id: int, encoder: str, scope: str, signature: tuple) -> SimilarityProfile | None:
+    items = load_items(_store, project_id)
+    if len(items) < 2:
+        return None
+    vectors = cached_vectors([i.text for i in items], encoder)
+    if vectors is None:
+        return None
+    return similarity_profile(items, vectors, scope)
+
+
+def threshold_helper(store: Store, project: Project) -> None:
+    choice = threshold_choice(store, project.id, project.encoder)
+    key = f"threshold_{project.id}"
+    scope = st.radio(
+        "Compare samples",
+        ["cell", "project"],
+        index=["cell", "project"].index(choice.scope),
+        format_func=lambda s: "within the same label and language" if s == "cell" else "across the whole project",
+        horizontal=True,
+        key=f"{key}_scope",
+    )
+    signature = (count_samples(store, project.id), choice)
+    with friendly_errors("Reading the embeddings"):
+        profile = _profile(store, project.id, project.encoder, scope, signature)
+        if profile is None:
+            st.info(
+                "The samples are not all embedded yet. Run **Check samples** above once: it embeds them with the "
+                f"project's encoder ({project.encoder}); then come back here."
+            )
+            return
+        threshold = st.slider(
+            "Threshold: a sample at least this similar to another counts as a repeat",
+            min_value=0.70,
+            max_value=1.0,
+            value=float(choice.threshold),
+            step=0.0025,
+            format="%.4f",
+            key=f"{key}_value",
+        )
+        st.plotly_chart(similarity_histogram(profile, threshold), width="stretch")
+        st.caption(
+            f"Each of {profile.sampled:,} samples (of {profile.total:,}) and the most similar other sample "
+            f"{'of its label and language' if scope == 'cell' else 'in the project'}. Read the pairs: above the "
+            "threshold should be repeats, below it should not."
+        )
+        above, below = profile.around(threshold, k=6)
+        left, right = st.columns(2)
+        left.markdown(f"**Just above {threshold:.4f}** — would be flagged")
+        left.dataframe(_pairs_frame(above), hide_index=True, width="stretch")
+        right.markdown(f"**Just below {threshold:.4f}** — would stay")
+        right.dataframe(_pairs_frame(below), hide_index=True, width="stretch")
+        columns = st.columns([1, 1, 3])
+        if columns[0].button("Save this threshold", key=f"{key}_save"):
+            save_threshold_choice(store, project.id, project.encoder, threshold, scope)
+            flash(f"Saved: {threshold:.4f} for {project.encoder}. The next check uses it.")
+            st.rerun()
+        if columns[1].button("Save and check again", type="primary", key=f"{key}_save_run"):
+            save_threshold_choice(store, project.id, project.encoder, threshold, scope)
+            start_checks(store, project)
+            st.rerun()
+
+
+def _pairs_frame(pairs: list) -> pd.DataFrame:
+    return pd.DataFrame(
+        [{"similarity": p.similarity, "text": p.text, "most similar": p.neighbour_text} for p in pairs],
+        columns=["similarity", "text", "most similar"],
+    )

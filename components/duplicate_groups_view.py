@@ -1,0 +1,74 @@
+"""Near-duplicate groups side by side: the representative that stays, its repeats with their similarity."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.bulk_actions import undo_panel
+from components.feedback import flash, friendly_errors
+from core.curation.duplicate_groups import duplicate_groups, keep_one_per_group
+from core.curation.sample_actions import change_sample
+from core.language_names import language_name
+from core.store.database import Store
+from core.store.projects import Project
+from core.store.samples import Sample
+
+PAGE_SIZE = 8
+
+
+def _describe(sample: Sample) -> str:
+    return f"#{sample.id} · {language_name(sample.language)} · {sample.label or 'no label'} · {sample.status}"
+
+
+def duplicate_groups_view(store: Store, project: Project) -> None:
+    key = f"groups_{project.id}"
+    page_number = int(st.session_state.get(f"{key}_page", 1))
+    page = duplicate_groups(store, project.id, page=page_number, page_size=PAGE_SIZE)
+    if page.total == 0:
+        st.info(
+            "No repeats flagged. Run **Check samples** above to find exact and near duplicates "
+            "(the threshold tab helps to choose how close counts as a repeat)."
+        )
+        return
+    columns = st.columns([3, 2])
+    columns[0].markdown(
+        f"**{page.total:,} groups** of repeats. The representative (left) stays; its repeats (right) add little "
+        "to training."
+    )
+    if columns[1].button(
+        "Keep one per group",
+        type="primary",
+        icon=":material/filter_1:",
+        help="Reject every repeat nobody accepted; each group's representative stays. You can undo it.",
+        key=f"{key}_keep_one",
+    ):
+        with friendly_errors("Keeping one per group"):
+            flash(keep_one_per_group(store, project.id).message)
+            st.rerun()
+    undo_panel(store, project)
+    for group in page.groups:
+        with st.container(border=True):
+            left, right = st.columns(2)
+            left.caption("Stays: " + _describe(group.representative))
+            left.markdown(group.representative.text)
+            for member in group.members:
+                row = right.columns([5, 1])
+                kind = "word for word" if member.kind == "exact_duplicate" else f"similarity {member.similarity:.3f}"
+                row[0].caption(f"{kind} · {_describe(member.sample)}")
+                row[0].markdown(member.sample.text)
+                if row[1].button(
+                    "Reject",
+                    key=f"{key}_reject_{member.sample.id}",
+                    disabled=member.sample.status == "rejected",
+                ):
+                    with friendly_errors("Rejecting"):
+                        change_sample(store, member.sample.id, "reject", version=member.sample.version)
+                        st.rerun()
+    nav = st.columns([1, 1, 5])
+    if nav[0].button("← Previous", key=f"{key}_prev", disabled=page.page <= 1):
+        st.session_state[f"{key}_page"] = page.page - 1
+        st.rerun()
+    if nav[1].button("Next →", key=f"{key}_next", disabled=page.page >= page.pages):
+        st.session_state[f"{key}_page"] = page.page + 1
+        st.rerun()
+    nav[2].caption(f"page {page.page} of {page.pages}")

@@ -1,0 +1,47 @@
+"""Curate: review one by one with the keyboard, change many at once, resolve repeats, choose the threshold."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from components.bulk_actions import bulk_actions
+from components.curation_checks import checks_panel, threshold_helper
+from components.curation_overview import curation_overview
+from components.duplicate_groups_view import duplicate_groups_view
+from components.feedback import friendly_errors, show_flash
+from components.review_queue import review_queue
+from components.sample_browser import sample_browser
+from components.studio_state import current_project, get_store, run_inside_app
+from core.store.samples import count_samples
+
+run_inside_app()
+store = get_store()
+project = current_project(store)
+
+st.title("Curate")
+show_flash()
+if project is None:
+    st.info("Create a project first, then import or generate samples to curate.")
+    st.page_link("pages/projects.py", label="Go to Projects", icon=":material/folder_open:")
+    st.stop()
+if count_samples(store, project.id) == 0:
+    st.info("This project has no samples yet: generate some, or import a file on the Data page.")
+    st.page_link("pages/generate.py", label="Go to Generate", icon=":material/auto_awesome:")
+    st.stop()
+
+with friendly_errors("The checks"):
+    checks_panel(store, project)
+review, browse, repeats, threshold, overview = st.tabs(["Review", "Browse & bulk", "Repeats", "Threshold", "Overview"])
+with review, friendly_errors("Reviewing"):
+    st.caption("Keys: **1–9** give a label and accept · **A** accept · **X** reject · **N** next · **P** previous")
+    review_queue(store, project)
+with browse, friendly_errors("Loading samples"):
+    state = sample_browser(store, project, key_prefix="curate", selectable=True)
+    if state is not None:
+        bulk_actions(store, project, state)
+with repeats, friendly_errors("Loading the repeats"):
+    duplicate_groups_view(store, project)
+with threshold:
+    threshold_helper(store, project)
+with overview, friendly_errors("The overview"):
+    curation_overview(store, project)
