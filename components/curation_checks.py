@@ -52,14 +52,16 @@ def checks_panel(store: Store, project: Project) -> None:
         live_job(store, jobs[0].id)  # how the last one ended (failed or cancelled)
 
 
+class _NotEmbedded(Exception):
+    """Raised (not returned) so that st.cache_data does not remember the answer: the check job embeds later."""
+
+
 @st.cache_data(max_entries=8, show_spinner="Finding each sample's nearest neighbour…")
-def _profile(_store: Store, project_id: int, encoder: str, scope: str, signature: tuple) -> SimilarityProfile | None:
+def _profile(_store: Store, project_id: int, encoder: str, scope: str, signature: tuple) -> SimilarityProfile:
     items = load_items(_store, project_id)
-    if len(items) < 2:
-        return None
-    vectors = cached_vectors([i.text for i in items], encoder)
+    vectors = cached_vectors([i.text for i in items], encoder) if len(items) >= 2 else None
     if vectors is None:
-        return None
+        raise _NotEmbedded
     return similarity_profile(items, vectors, scope)
 
 
@@ -76,8 +78,9 @@ def threshold_helper(store: Store, project: Project) -> None:
     )
     signature = (count_samples(store, project.id), choice)
     with friendly_errors("Reading the embeddings"):
-        profile = _profile(store, project.id, project.encoder, scope, signature)
-        if profile is None:
+        try:
+            profile = _profile(store, project.id, project.encoder, scope, signature)
+        except _NotEmbedded:
             st.info(
                 "The samples are not all embedded yet. Run **Check samples** above once: it embeds them with the "
                 f"project's encoder ({project.encoder}); then come back here."

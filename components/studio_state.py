@@ -27,8 +27,13 @@ def run_inside_app() -> None:
     Switch that mode off and run again, through app.py's navigation, on the same page."""
     from streamlit.runtime.pages_manager import PagesManager
 
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
+    marker = "_studio_ran_through_app"
+    if not PagesManager.uses_pages_directory:
+        st.session_state[marker] = True
+        return
+    PagesManager.uses_pages_directory = False
+    if not st.session_state.get(marker):  # only once: AppTest puts the old mode back before each of its runs
+        st.session_state[marker] = True
         st.rerun()
 
 

@@ -113,3 +113,39 @@ def test_generate_with_the_demo_recording_in_the_browser(studio_home: Path, brow
     [run] = run_store.list_runs(store, project.id)
     assert run.status == "done" and run.backend == "replay"
     assert sum(run_store.run_counts(store, run.id).samples.values()) == 30
+
+
+def test_review_with_the_keyboard_after_a_deep_link(studio_home: Path, browser) -> None:  # type: ignore[no-untyped-def]
+    from core.store.samples import get_sample
+
+    with running_studio(studio_home, demo=True) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.goto(f"{url}/curate")  # the first request of a fresh server is a deep link
+        _idle(page)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        expect(sidebar.get_by_text("Project", exact=True)).to_be_visible()  # app.py's switcher ran
+        expect(page.locator('[data-testid="stSidebarNav"] a', has_text="Curate")).to_be_visible()
+        expect(page.get_by_text("Sample 1 of 450 in this queue")).to_be_visible()
+        first = page.get_by_role("heading", level=4).inner_text()
+        page.keyboard.press("1")  # weather, accepted
+        expect(page.get_by_text("Sample #1: labelled 'weather' and accepted.")).to_be_visible()
+        expect(page.get_by_text("Sample 1 of 449 in this queue")).to_be_visible()
+        page.keyboard.press("x")  # reject the second
+        expect(page.get_by_text("Sample #2: rejected.")).to_be_visible()
+        page.keyboard.press("n")  # leave the third pending
+        _idle(page)
+        expect(page.get_by_text("Sample 2 of 448 in this queue")).to_be_visible()
+        page.keyboard.press("3")  # the fourth is market_prices now
+        expect(page.get_by_text("Sample #4: labelled 'market_prices' and accepted.")).to_be_visible()
+
+    reset_settings()
+    store = open_store()
+    samples = [get_sample(store, i) for i in (1, 2, 3, 4)]
+    assert samples[0].text == first
+    assert [(s.status, s.label) for s in samples] == [
+        ("accepted", "weather"),
+        ("rejected", "weather"),
+        ("pending", "weather"),
+        ("accepted", "market_prices"),
+    ]
+    assert samples[0].updated_by == "tester"
