@@ -576,6 +576,10 @@ def build_parser() -> argparse.ArgumentParser:
     from core.cli_training import register as register_training
 
     register_training(sub)
+
+    from core.cli_evaluation import register as register_evaluation
+
+    register_evaluation(sub)
     return parser
 
 
