@@ -59,20 +59,22 @@ def leader_groups(
     for start in range(0, n, block):
         rows = ordered[start : start + block]
         best_sim, best_leader = _best_leaders(rows, leader_vectors[: len(leader_items)])
-        within = rows @ rows.T
-        new_rows: list[int] = []  # rows of this block that became leaders, in order
+        within = rows @ rows.T  # columns of rows that did not become leaders are masked out as we go
+        group_of_row = np.empty(len(rows), dtype=np.int64)
+        new_rows: list[int] = []
         first_new = len(leader_items)
         for r in range(len(rows)):
             similarity, leader = float(best_sim[r]), int(best_leader[r])
             if new_rows:
-                candidates = within[r, new_rows]
-                j = int(np.argmax(candidates))
-                if candidates[j] > similarity:
-                    similarity, leader = float(candidates[j]), first_new + j
+                j = int(np.argmax(within[r, :r]))  # only this block's leaders are left unmasked
+                if within[r, j] > similarity:
+                    similarity, leader = float(within[r, j]), int(group_of_row[j])
             item = order[start + r]
             if similarity >= threshold:
                 groups[leader].members.append((item, similarity))
+                within[:, r] = -np.inf
             else:
+                group_of_row[r] = len(groups)
                 new_rows.append(r)
                 groups.append(Group(leader=item))
         leader_vectors[first_new : first_new + len(new_rows)] = rows[new_rows]
