@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from components.curation_charts import count_heatmap
-from core.curation.overview import accepted_matrix, flag_counts
+from core.curation.overview import accepted_matrix, flag_counts, last_check
 from core.language_names import language_name
 from core.store.database import Store
 from core.store.projects import Project
@@ -49,3 +49,44 @@ def curation_overview(store: Store, project: Project) -> None:
             st.dataframe(frame, hide_index=True, width="stretch")
         else:
             st.caption("No flags yet: run **Check samples**.")
+    diversity_panel(store, project)
+
+
+VERDICT_COLOURS = {"collapsed": "background-color: #f8d7da", "watch": "background-color: #fff3cd"}
+
+
+def diversity_frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "language": language_name(row["language"]),
+                "label": row["label"],
+                "samples": row["n"],
+                "mean similarity": row["mean_similarity"],
+                "distinct-2": row["distinct_2"],
+                "groups": row["groups"],
+                "verdict": row["collapse"].replace("_", " "),
+                "why": " ".join(row["reasons"]),
+            }
+            for row in rows
+        ],
+        columns=["language", "label", "samples", "mean similarity", "distinct-2", "groups", "verdict", "why"],
+    )
+
+
+def diversity_panel(store: Store, project: Project) -> None:
+    check = last_check(store, project.id)
+    st.markdown("**Diversity of the synthetic training samples** (label × language, worst first)")
+    if check is None or not check.result.get("diversity"):
+        st.caption("Run **Check samples** to measure it.")
+        return
+    frame = diversity_frame(check.result["diversity"])
+    styled = frame.style.apply(lambda row: [VERDICT_COLOURS.get(row["verdict"], "")] * len(row), axis=1).format(
+        {"mean similarity": "{:.3f}", "distinct-2": "{:.2f}"}, na_rep="–"
+    )
+    st.dataframe(styled, hide_index=True, width="stretch")
+    st.caption(
+        "Mean similarity: how alike the samples of a cell are (higher = more alike). Distinct-2: the share of "
+        "different subword pairs (lower = more repetition). Groups: near-duplicate groups at the threshold; far "
+        f"fewer groups than samples means the LLM repeated itself. From check job #{check.job_id}."
+    )

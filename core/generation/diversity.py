@@ -20,24 +20,15 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from core.text_scripts import written_without_spaces
+
 SENTENCEPIECE_SPACE = "▁"
 BYTE_LEVEL_SPACE = "Ġ"
 WORDPIECE_CONTINUATION = "##"
 NEAR_DUPLICATE = 0.98  # cosine above which two hints would show the model the same thing twice
 
+
 # blocks of scripts written without spaces between words: their subword pieces are the units counted
-_UNSPACED_BLOCKS = (
-    (0x0E00, 0x0EFF),  # Thai, Lao
-    (0x0F00, 0x0FFF),  # Tibetan
-    (0x1000, 0x109F),  # Myanmar
-    (0x1780, 0x17FF),  # Khmer
-    (0x3040, 0x30FF),  # Hiragana, Katakana
-    (0x3400, 0x4DBF),  # CJK extension A
-    (0x4E00, 0x9FFF),  # CJK unified ideographs
-    (0xF900, 0xFAFF),  # CJK compatibility ideographs
-)
-
-
 def taboo_words(
     texts: list[str],
     tokenize: Callable[[str], list[str]],
@@ -79,7 +70,7 @@ def content_units(text: str, tokenize: Callable[[str], list[str]]) -> list[str]:
     units: list[str] = []
     for word in _words(tokenize(text)):
         merged = "".join(word)
-        pieces = word if _unspaced(merged) else [merged]
+        pieces = word if written_without_spaces(merged) else [merged]
         units.extend(piece.casefold() for piece in pieces if _is_content(piece))
     return units
 
@@ -129,10 +120,6 @@ def _is_content(piece: str) -> bool:
     if any(unicodedata.category(ch) == "Nd" for ch in piece):
         return False
     return any(unicodedata.category(ch)[0] == "L" for ch in piece)
-
-
-def _unspaced(word: str) -> bool:
-    return any(low <= ord(ch) <= high for ch in word for low, high in _UNSPACED_BLOCKS)
 
 
 def _background_tokens(texts: list[str], tokenize: Callable[[str], list[str]], share: float) -> set[str]:

@@ -1,12 +1,12 @@
 """What a prompt is rendered with for one (language, label) cell: the project's words, examples, diversity hints.
 
-Examples come ONLY from human samples of the TRAIN split: the test split is for evaluation and nothing else.
+Examples come ONLY from the TRAIN split (human samples; targeted generation also shows accepted synthetic samples of
+the label a cell is mistaken for): the test split is for evaluation and nothing else.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
+import random
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -42,17 +42,33 @@ def example_candidates(store: Store, project_id: int, language: str, label: str)
         return [ExampleCandidate(sample_id=i, text=t, split=s, origin=o) for i, t, s, o in rows]
 
 
-@lru_cache(maxsize=4)
-def _tokenizer(folder: Path):  # type: ignore[no-untyped-def]
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(folder)
+def confused_examples(store: Store, project_id: int, language: str, label: str, k: int, seed: int) -> list[str]:
+    """Targeted generation: up to k accepted TRAIN-split texts of the label a cell is mistaken for (human ones
+    first, then synthetic; seeded). Never test samples."""
+    with store.session() as session:
+        rows = session.execute(
+            select(SampleRow.text, SampleRow.origin)
+            .where(
+                SampleRow.project_id == project_id,
+                SampleRow.language == language,
+                SampleRow.label == label,
+                SampleRow.split == "train",
+                SampleRow.status == "accepted",
+            )
+            .order_by(SampleRow.id)
+        ).all()
+    rng = random.Random(seed)
+    chosen: list[str] = []
+    for origin in ("human", "synthetic"):
+        texts = list(dict.fromkeys(text for text, o in rows if o == origin))
+        chosen += rng.sample(texts, min(max(0, k - len(chosen)), len(texts)))
+    return chosen
 
 
 def encoder_tokenize(encoder: str):  # type: ignore[no-untyped-def]
-    from core.models.resolver import resolve_model
+    from core.curation.subword_tokens import load_tokenizer
 
-    return _tokenizer(resolve_model(encoder)).tokenize
+    return load_tokenizer(encoder).tokenize
 
 
 def build_context(
@@ -90,6 +106,11 @@ def build_context(
         from core.generation.diversity import typical_outputs
 
         hints = typical_outputs(earlier, embed(earlier, project.encoder), k=HINTS)
+    confused = getattr(settings, "confused_label", None) or ""
+    confused_spec = project.label(confused) if confused else None
+    confused_texts: list[str] = []
+    if confused and "confused_examples" in uses and settings.examples_k > 0:
+        confused_texts = confused_examples(store, project.id, language, confused, settings.examples_k, seed)
     known = LANGUAGES.get(language)
     return PromptContext(
         task=project.task,
@@ -104,4 +125,8 @@ def build_context(
         taboo_words=taboo,
         earlier_outputs=hints,
         other_labels=[{"name": o.name, "description": o.description} for o in project.labels if o.name != label],
+        confused_label=confused,
+        confused_label_name=confused_spec.name_in(language) if confused_spec else confused,
+        confused_label_description=confused_spec.description if confused_spec else "",
+        confused_examples=confused_texts,
     )
