@@ -532,7 +532,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_generate)
 
-    p = sub.add_parser("flag", help="flag exact and near duplicates, label conflicts and test contamination")
+    p = sub.add_parser(
+        "flag",
+        help="run every check: repeats, label conflicts, test leaks, wrong language, length, label names in the text",
+    )
     p.add_argument("--project", required=True)
     p.add_argument(
         "--threshold",
