@@ -9,6 +9,7 @@ from components.curation_charts import similarity_histogram
 from components.feedback import flash, friendly_errors
 from components.job_progress import live_job
 from core.curation.duplicate_flags import load_items
+from core.curation.overview import last_check
 from core.curation.threshold_help import (
     SimilarityProfile,
     save_threshold_choice,
@@ -48,7 +49,11 @@ def checks_panel(store: Store, project: Project) -> None:
             st.rerun()
     if active is not None:
         live_job(store, active.id)
-    elif jobs and jobs[0].status != "done":
+        return
+    check = last_check(store, project.id)
+    if check is not None and check.result.get("language_id", {}).get("unsupported"):
+        st.info(check.result["language_id"]["message"], icon=":material/translate:")
+    if jobs and jobs[0].status != "done":
         live_job(store, jobs[0].id)  # how the last one ended (failed or cancelled)
 
 

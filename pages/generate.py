@@ -48,7 +48,7 @@ with st.expander("New run", expanded=not active, icon=":material/add_circle:"):
     left, right = st.columns(2)
     strategy = left.selectbox(
         "Strategy",
-        list(BUILTIN_TEMPLATES),
+        [s for s in BUILTIN_TEMPLATES if s != "targeted"],  # targeted runs start from a weak cell (Evaluate page)
         key="gen_strategy",
         format_func=lambda s: f"{s} — {BUILTIN_TEMPLATES[s].explanation}",
     )

@@ -183,3 +183,26 @@ def test_overview_shows_what_the_last_check_found(studio_home: Path, tiny_encode
     assert expected == {"near repeat": 1}  # "Will it rain tomorrow ?" vs "Will it rain tomorrow?"
     flags = next(f for f in frames if "flag" in f.columns)
     assert dict(zip(flags["flag"], flags["samples"], strict=True)) == expected
+
+
+def test_the_page_names_languages_the_detectors_cannot_judge(studio_home: Path, tiny_encoder: Path) -> None:
+    from core.cli import main
+
+    store = open_store()
+    spec = parse_spec(
+        name="Akan SMS",
+        labels=[{"name": "weather"}],
+        languages=[{"code": "tw"}, {"code": "en"}],
+        encoder=str(tiny_encoder),
+    )
+    project = create_project(store, spec)
+    frame = pd.DataFrame(
+        [("Nsuo bɛtɔ ɔkyena anaa?", "weather", "tw"), ("Will it rain tomorrow in Kumasi?", "weather", "en")],
+        columns=["text", "label", "language"],
+        dtype=object,
+    )
+    mapping = ColumnMapping("text", "label", language_column="language", origin="synthetic", status="pending")
+    execute_import(store, project, plan_import(store, project, frame, mapping, "akan.csv"))
+    assert main(["flag", "--project", "Akan SMS"]) == 0
+    at = _curate()
+    assert "Twi is not known to the language detectors: its 1 sample was skipped" in _texts(at.info)

@@ -64,6 +64,8 @@ def test_duplicate_filters_flag_with_readable_reasons(bundled_in_home: Path, cap
     assert set(flags["label_conflict"]) == {ids[4], ids[5]} and "'weather'" in flags["label_conflict"][ids[4]]
     assert set(flags["test_contamination"]) == {ids[8]} and "leak" in flags["test_contamination"][ids[8]]
     assert result["flags"]["exact_duplicate"] == 1
+    assert result["language_id"]["checked"] == len(ROWS) and result["language_id"]["unsupported"] == []
+    assert result["flags"]["wrong_language"] == 0  # every text is in the language it claims
     # flags are replaced, not piled up, when the filters run again
     assert main(["flag", "--project", "dups"]) == 0
     assert _flags(store, project.id) == flags

@@ -43,8 +43,8 @@ def errors(problems):  # type: ignore[no-untyped-def]
 # --- the built-in strategies -------------------------------------------------------------------------------------
 
 
-def test_builtins_are_the_four_strategies_with_one_line_explanations() -> None:
-    assert list(BUILTIN_TEMPLATES) == ["zero-shot", "demos", "diverse", "revise"]
+def test_builtins_are_the_five_strategies_with_one_line_explanations() -> None:
+    assert list(BUILTIN_TEMPLATES) == ["zero-shot", "demos", "diverse", "revise", "targeted"]
     for key, builtin in BUILTIN_TEMPLATES.items():
         assert builtin.key == key
         assert builtin.explanation and "\n" not in builtin.explanation and len(builtin.explanation) < 120

@@ -13,6 +13,7 @@ from typing import Any
 from core.curation.duplicate_flags import (
     DUPLICATE_KINDS,
     Findings,
+    Item,
     find_exact_and_conflicts,
     find_near_duplicates,
     find_test_contamination,
@@ -82,7 +83,10 @@ def run_flag(ctx: JobContext) -> dict[str, Any]:
     }
 
 
-def _language_flags(items: list, languages: list[str], findings: Findings) -> dict[str, Any]:
-    """Wrong-language flags (filled in by the language identification module)."""
-    del items, languages, findings
-    return {}
+def _language_flags(items: list[Item], languages: list[str], findings: Findings) -> dict[str, Any]:
+    """Wrong-language flags; the summary says what was checked and which languages the detectors cannot judge."""
+    from core.curation.language_id import check_languages
+
+    report = check_languages(items, languages)
+    findings.flags.extend(report.flags)
+    return {**report.summary(), "message": report.message()}
