@@ -15,6 +15,8 @@ PAGES = [
     st.Page("pages/prompts.py", title="Prompts", icon=":material/edit_note:"),
     st.Page("pages/generate.py", title="Generate", icon=":material/auto_awesome:"),
     st.Page("pages/curate.py", title="Curate", icon=":material/rule:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/insights:"),
     st.Page("pages/jobs.py", title="Jobs", icon=":material/pending_actions:"),
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
 ]

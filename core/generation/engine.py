@@ -35,7 +35,7 @@ from core.store.database import Store
 from core.store.projects import Project, get_project
 from core.store.schema import utcnow
 
-STRATEGIES = ("zero-shot", "demos", "diverse", "revise")
+STRATEGIES = ("zero-shot", "demos", "diverse", "revise", "targeted")
 REVISE_ROUND = 1_000_000  # revise requests get rounds from here on, apart from the generation waves
 REVISE_BATCH = 20
 BACKENDS = ("openai", "local", "replay")
@@ -69,6 +69,7 @@ class GenerationSettings:
     request_budget: float = 3.0  # a cell may send this many times the requests it needs at best
     recording: str | None = None  # replay: a recording file (default: the demo's)
     plan: dict[str, dict[str, int]] | None = None  # per-cell counts {language: {label: n}}; overrides per_cell
+    confused_label: str | None = None  # targeted: the label the planned cells' texts are mistaken for
 
     def validate(self, project: Project) -> None:
         if self.backend not in BACKENDS:
@@ -87,6 +88,22 @@ class GenerationSettings:
         for label in [*(self.labels or []), *{lb for labels in (self.plan or {}).values() for lb in labels}]:
             if project.label(label) is None:
                 raise InvalidInput(f"The project has no label '{label}'.")
+        if self.strategy == "targeted":
+            self._validate_targeted(project)
+
+    def _validate_targeted(self, project: Project) -> None:
+        confused = self.confused_label or ""
+        if project.label(confused) is None:
+            raise InvalidInput(
+                "Targeted generation needs the label the model mistakes these texts for"
+                + (f": the project has no label '{confused}'." if confused else ".")
+            )
+        planned = {label for labels in plan_for(project, self).values() for label in labels}
+        if confused in planned:
+            raise InvalidInput(
+                f"Targeted generation asks for texts that are clearly not '{confused}': choose the label they "
+                f"should have (not '{confused}' itself)."
+            )
 
 
 def plan_for(project: Project, settings: GenerationSettings) -> dict[str, dict[str, int]]:

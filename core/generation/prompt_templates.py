@@ -74,10 +74,17 @@ class PromptContext:
     earlier_outputs: list[str] = field(default_factory=list)
     other_labels: list[dict[str, str]] = field(default_factory=list)
     samples: list[str] = field(default_factory=list)
+    # targeted generation: the label this cell's texts are mistaken for, and TRAIN-split texts of that label
+    confused_label: str = ""
+    confused_label_name: str = ""
+    confused_label_description: str = ""
+    confused_examples: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.label_name:
             object.__setattr__(self, "label_name", self.label)
+        if not self.confused_label_name and self.confused_label:
+            object.__setattr__(self, "confused_label_name", self.confused_label)
         if not self.language and self.language_code:
             object.__setattr__(self, "language", language_name(self.language_code))
         if not self.language_native and self.language_code:
@@ -87,7 +94,7 @@ class PromptContext:
     def variables(self) -> dict[str, Any]:
         """Plain copies for the template (it cannot change the caller's lists)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name in ("examples", "taboo_words", "earlier_outputs", "samples"):
+        for name in ("examples", "taboo_words", "earlier_outputs", "samples", "confused_examples"):
             values[name] = [str(v) for v in values[name]]
         values["other_labels"] = [
             {"name": str(o.get("name", "")), "description": str(o.get("description", ""))} for o in self.other_labels
@@ -110,6 +117,10 @@ VARIABLE_HELP: dict[str, str] = {
     "earlier_outputs": "typical earlier outputs of this cell, to differ from (list; may be empty)",
     "other_labels": "the other labels, each with .name and .description",
     "samples": "revise only: the generated texts to check (list)",
+    "confused_label": "targeted only: the label these texts are mistaken for (else empty)",
+    "confused_label_name": "targeted only: that label's name in the target language",
+    "confused_label_description": "targeted only: what that label means",
+    "confused_examples": "targeted only: train-split texts of that label in this language (list; may be empty)",
 }
 
 
@@ -566,6 +577,25 @@ other people, other wording, other lengths.
 {% endif %}
 """
 
+_TARGETED = """
+{% if confused_label %}
+
+A classifier trained on earlier texts mistakes {{ language }} texts of "{{ label_name }}" for \
+"{{ confused_label_name }}"\
+{% if confused_label_name != confused_label %} (in English: "{{ confused_label }}"){% endif %}\
+{% if confused_label_description %}, which means: {{ confused_label_description }}{% endif %}. \
+Write texts that clearly belong to "{{ label_name }}" and clearly not to "{{ confused_label_name }}": cover the \
+situations where the two could be mixed up, and let the content make the difference plain.
+{% if confused_examples %}
+
+These training texts are "{{ confused_label_name }}". Do not write texts like them:
+{% for text in confused_examples %}
+- {{ text | oneline }}
+{% endfor %}
+{% endif %}
+{% endif %}
+"""
+
 _REVISE_SYSTEM = (
     "You are a careful annotator and native speaker of {{ language }}. You check training data for a text "
     "classifier and answer exactly in the requested format."
@@ -640,5 +670,12 @@ BUILTIN_TEMPLATES: dict[str, BuiltinTemplate] = {
         "A second pass: the model checks each generated text's language and label, and keeps, fixes or drops it.",
         "revise",
         PromptTemplateText(system=_REVISE_SYSTEM, user=_REVISE_USER),
+    ),
+    "targeted": BuiltinTemplate(
+        "targeted",
+        "Targeted (a weak cell)",
+        "For a confusion-matrix cell: texts of the label that are clearly not the label they are mistaken for.",
+        "generate",
+        PromptTemplateText(system=_SYSTEM, user=_HEADER + _TARGETED + _DEMOS + _RULES + _ANSWER),
     ),
 }

@@ -28,6 +28,8 @@ _KIND_MODULES = (
     "core.models.provision_job",
     "core.generation.generate_job",
     "core.curation.flag_job",
+    "core.training.train_job",
+    "core.evaluation.jobs",
 )
 
 

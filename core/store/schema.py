@@ -267,3 +267,122 @@ class CurationSettingRow(Base):
     scope: Mapped[str] = mapped_column(String(20), default="cell")
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class TrainingRunRow(Base):
+    """A trained model (or a learning curve of them): settings, snapshot summary, live loss history, metrics."""
+
+    __tablename__ = "training_runs"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_training_run_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    trainer: Mapped[str] = mapped_column(String(50))  # linear | finetune | hybrid
+    mode: Mapped[str] = mapped_column(String(20), default="single")  # single | curve
+    base_model: Mapped[str] = mapped_column(String(500), default="")
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the trainer's parameters
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what goes into the snapshot (and curve sizes)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(default=dict)  # summary: counts per language x label, notes
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    message: Mapped[str] = mapped_column(Text, default="")
+    history: Mapped[list[Any]] = mapped_column(default=list)  # loss points [{step, epoch, loss, split, ...}]
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    curve: Mapped[list[Any]] = mapped_column(default=list)  # learning-curve points with their metrics
+    artifact_path: Mapped[str] = mapped_column(String(1000), default="")  # relative to the runs folder
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class BaselineRunRow(Base):
+    """An LLM used directly as a classifier on the human test split (zero-shot or with k examples per label)."""
+
+    __tablename__ = "baseline_runs"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_baseline_run_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    job_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    mode: Mapped[str] = mapped_column(String(20))  # zero-shot | synthetic-icl | human-icl
+    k: Mapped[int] = mapped_column(Integer, default=0)  # in-context examples per label
+    backend: Mapped[str] = mapped_column(String(50))
+    model: Mapped[str] = mapped_column(String(500))
+    base_url: Mapped[str | None] = mapped_column(String(1000), nullable=True)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)  # never an API key
+    test_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="planned")
+    message: Mapped[str] = mapped_column(Text, default="")
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class BaselineRequestRow(Base):
+    """One test sample put to the LLM: saved before it is sent, its answer and mapped label saved when it arrives."""
+
+    __tablename__ = "baseline_requests"
+    __table_args__ = (
+        Index("ix_baseline_requests_run_status", "baseline_id", "status"),
+        UniqueConstraint("baseline_id", "sample_id", name="uq_baseline_request_sample"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    baseline_id: Mapped[int] = mapped_column(ForeignKey("baseline_runs.id", ondelete="CASCADE"))
+    sample_id: Mapped[int] = mapped_column(Integer)
+    language: Mapped[str] = mapped_column(String(20))
+    true_label: Mapped[str] = mapped_column(String(200))
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    messages: Mapped[list[Any]] = mapped_column(default=list)  # the prompt exactly as sent
+    status: Mapped[str] = mapped_column(String(20), default="planned")  # planned | answered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # the raw answer, kept even when unparseable
+    predicted: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)  # label | ambiguous | unparseable
+    prompt_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    completion_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str] = mapped_column(Text, default="")
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class EvaluationRow(Base):
+    """The scores of a training run or a baseline on the human test split, with the hash of the test-sample ids."""
+
+    __tablename__ = "evaluations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(20))  # run | baseline
+    training_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("training_runs.id", ondelete="CASCADE"), nullable=True
+    )
+    baseline_id: Mapped[int | None] = mapped_column(ForeignKey("baseline_runs.id", ondelete="CASCADE"), nullable=True)
+    point: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the learning-curve point evaluated
+    test_hash: Mapped[str] = mapped_column(String(64))
+    test_size: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {language | "overall": scores}
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class EvaluationPredictionRow(Base):
+    """One test sample's prediction in an evaluation (the truth copied: an evaluation does not change later)."""
+
+    __tablename__ = "evaluation_predictions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    evaluation_id: Mapped[int] = mapped_column(ForeignKey("evaluations.id", ondelete="CASCADE"), index=True)
+    sample_id: Mapped[int] = mapped_column(Integer)
+    language: Mapped[str] = mapped_column(String(20))
+    true_label: Mapped[str] = mapped_column(String(200))
+    predicted: Mapped[str | None] = mapped_column(String(200), nullable=True)  # None: no usable answer
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(20), default="label")  # label | ambiguous | unparseable | failed
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # baselines: the LLM's raw answer

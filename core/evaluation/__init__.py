@@ -1,0 +1,1 @@
+"""Evaluation on the human test split: scores per language, baselines, comparisons, error cells and reports."""

@@ -1,0 +1,66 @@
+"""Evaluating a trained run on the project's human test split (the training core loads the model and predicts)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from core.errors import InvalidInput
+from core.evaluation.evaluations import Evaluation, save_evaluation
+from core.evaluation.metrics import Prediction
+from core.store.database import Store
+from core.store.projects import get_project
+from core.training.evaluation import load_test_set
+from core.training.predict import open_model, predict_texts
+
+if TYPE_CHECKING:
+    from core.jobs.queue import Job
+
+Progress = Callable[[float, str], None]
+
+
+def evaluate_run(
+    store: Store,
+    project_ref: int | str,
+    run_name: str,
+    *,
+    point: int | None = None,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Label every human test sample with the run's model, score per language and pooled, store it all."""
+    project = get_project(store, project_ref)
+    model = open_model(store, project.id, run_name, point)
+    test = load_test_set(store, project)
+    if not test.sample_ids:
+        raise InvalidInput(
+            f"The project '{project.name}' has no labelled human test samples to evaluate on: import some with "
+            "--split test --origin human."
+        )
+    predictions = predict_texts(model, test.texts, progress)
+    rows = [
+        Prediction(sample_id, language, truth, label, confidence)
+        for sample_id, language, truth, label, confidence in zip(
+            test.sample_ids, test.languages, test.labels, predictions.labels, predictions.confidences, strict=True
+        )
+    ]
+    return save_evaluation(
+        store,
+        project,
+        name=model.run.name,
+        source="run",
+        predictions=rows,
+        training_run_id=model.run.id,
+        point=model.point,
+    )
+
+
+def submit_evaluation(store: Store, project_ref: int | str, run_name: str, *, point: int | None = None) -> Job:
+    """Queue the `evaluate` job of a finished run (run it with run_job, or start_worker from a page)."""
+    from core.jobs.queue import submit_job
+    from core.training.run_store import get_run
+
+    project = get_project(store, project_ref)
+    run = get_run(store, project.id, run_name)
+    if run.status != "done":
+        raise InvalidInput(f"The run '{run.name}' is {run.status}: only a finished run can be evaluated.")
+    return submit_job(store, "evaluate", {"run": run.name, "point": point}, project_id=project.id)

@@ -1,0 +1,156 @@
+"""The trainers' parameters: defaults a page can show, with one line of help each, and validation.
+
+An empty `encoder` / `base_model` means the project's encoder (filled in when a run is started).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from core.errors import InvalidInput
+
+TRAINER_KINDS = ("linear", "finetune", "hybrid")
+TRAINER_TITLES = {
+    "linear": "Linear probe: frozen sentence embeddings + logistic regression (seconds)",
+    "hybrid": "Hybrid: sentence embeddings + character n-grams + logistic regression (a minute or two)",
+    "finetune": "Fine-tuning the encoder (minutes on a CPU; uses a GPU when there is one)",
+}
+
+
+def _help(text: str, default: Any, *, advanced: bool = False) -> Any:
+    return field(default=default, metadata={"help": text, "advanced": advanced})
+
+
+@dataclass(frozen=True)
+class LinearParams:
+    encoder: str = _help("sentence encoder (hub id, folder or bundled:...); empty: the project's", default="")
+    c: float = _help("inverse regularisation strength of the logistic regression", default=3.0, advanced=True)
+    max_iter: int = _help("iterations of the solver", default=2000, advanced=True)
+    validation_fraction: float = _help("share of the snapshot held out to report validation scores", default=0.0)
+    seed: int = _help("random seed (validation split)", default=0, advanced=True)
+
+
+@dataclass(frozen=True)
+class HybridParams:
+    encoder: str = _help("sentence encoder (hub id, folder or bundled:...); empty: the project's", default="")
+    c: float = _help("inverse regularisation strength of the logistic regression", default=10.0, advanced=True)
+    ngram_min: int = _help("shortest character n-gram", default=1, advanced=True)
+    ngram_max: int = _help("longest character n-gram", default=4, advanced=True)
+    max_features: int = _help("most character n-grams kept (the most frequent)", default=300_000, advanced=True)
+    min_df: int = _help("an n-gram must appear in at least this many texts", default=2, advanced=True)
+    embedding_weight: float = _help("weight of the sentence-embedding block", default=1.0, advanced=True)
+    char_weight: float = _help("weight of the character n-gram block", default=1.0, advanced=True)
+    max_iter: int = _help("iterations of the solver", default=2000, advanced=True)
+    validation_fraction: float = _help("share of the snapshot held out to report validation scores", default=0.0)
+    seed: int = _help("random seed (validation split)", default=0, advanced=True)
+
+
+@dataclass(frozen=True)
+class FinetuneParams:
+    base_model: str = _help("encoder to fine-tune (hub id or folder); empty: the project's", default="")
+    learning_rate: float = _help("peak learning rate (linear warm-up, then linear decay)", default=5e-5)
+    epochs: float = _help("passes over the training samples", default=2.0)
+    batch_size: int = _help("samples per step", default=16)
+    max_length: int = _help("longest input in tokens (longer texts are cut)", default=128, advanced=True)
+    validation_fraction: float = _help("share held out for early stopping and validation scores", default=0.1)
+    evaluations_per_epoch: int = _help("validation checks per epoch", default=2, advanced=True)
+    patience: int = _help("stop after this many checks without a better validation score", default=2, advanced=True)
+    freeze_embeddings: bool = _help("freeze the word embeddings (about twice as fast on a CPU)", default=True)
+    warmup_fraction: float = _help("share of the steps spent warming the learning rate up", default=0.1, advanced=True)
+    weight_decay: float = _help("AdamW weight decay", default=0.01, advanced=True)
+    time_limit_minutes: float = _help(
+        "stop training after this long (0: no limit); the best model so far is kept", default=0.0, advanced=True
+    )
+    seed: int = _help("random seed (split, order, initialisation)", default=0, advanced=True)
+
+
+TrainerParams = LinearParams | HybridParams | FinetuneParams
+PARAM_CLASSES: dict[str, type[Any]] = {"linear": LinearParams, "hybrid": HybridParams, "finetune": FinetuneParams}
+
+
+def params_class(kind: str) -> type[Any]:
+    if kind not in PARAM_CLASSES:
+        raise InvalidInput(f"Unknown trainer '{kind}': use one of {', '.join(TRAINER_KINDS)}.")
+    return PARAM_CLASSES[kind]
+
+
+def parse_params(kind: str, values: dict[str, Any] | None = None) -> TrainerParams:
+    """Parameters for `kind` from a dict (unknown names refused, types converted, ranges checked)."""
+    cls = params_class(kind)
+    values = dict(values or {})
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise InvalidInput(
+            f"The {kind} trainer has no parameter {', '.join(unknown)}. Its parameters: {', '.join(known)}."
+        )
+    converted: dict[str, Any] = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        kind_of = type(known[name].default)
+        try:
+            if kind_of is bool and isinstance(value, str):
+                converted[name] = value.strip().lower() in ("1", "true", "yes", "on")
+            else:
+                converted[name] = kind_of(value)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"The parameter {name} must be a {kind_of.__name__}, not '{value}'.") from None
+    params = cls(**converted)
+    check_ranges(params)
+    return params
+
+
+def check_ranges(params: TrainerParams) -> None:
+    problems = []
+    if not 0 <= params.validation_fraction < 0.9:
+        problems.append("the validation fraction must be between 0 and 0.9")
+    if isinstance(params, LinearParams | HybridParams) and (params.c <= 0 or params.max_iter < 1):
+        problems.append("C and the iterations must be positive")
+    if isinstance(params, HybridParams):
+        if not 1 <= params.ngram_min <= params.ngram_max <= 8:
+            problems.append("the n-gram lengths must satisfy 1 <= min <= max <= 8")
+        if params.max_features < 1 or params.min_df < 1:
+            problems.append("max features and min df must be at least 1")
+        if params.embedding_weight < 0 or params.char_weight < 0 or params.embedding_weight + params.char_weight <= 0:
+            problems.append("the block weights must be non-negative and not both 0")
+    if isinstance(params, FinetuneParams):
+        if params.learning_rate <= 0 or params.epochs <= 0 or params.batch_size < 1:
+            problems.append("the learning rate, epochs and batch size must be positive")
+        if not 8 <= params.max_length <= 8192:
+            problems.append("the max length must be between 8 and 8192 tokens")
+        if params.evaluations_per_epoch < 1 or params.patience < 1:
+            problems.append("validation checks per epoch and patience must be at least 1")
+        if params.time_limit_minutes < 0 or not 0 <= params.warmup_fraction < 1:
+            problems.append("the time limit must be >= 0 and the warm-up fraction below 1")
+    if problems:
+        raise InvalidInput("Invalid training parameters: " + "; ".join(problems) + ".")
+
+
+def params_dict(params: TrainerParams) -> dict[str, Any]:
+    return asdict(params)
+
+
+def param_help(kind: str) -> list[dict[str, Any]]:
+    """For a form: name, default, help text and whether it belongs in the folded 'advanced' part."""
+    return [
+        {
+            "name": f.name,
+            "default": f.default,
+            "help": f.metadata.get("help", ""),
+            "advanced": bool(f.metadata.get("advanced")),
+        }
+        for f in fields(params_class(kind))
+    ]
+
+
+def model_of(params: TrainerParams) -> str:
+    return params.base_model if isinstance(params, FinetuneParams) else params.encoder
+
+
+def saved_params(kind: str, values: dict[str, Any]) -> TrainerParams:
+    """Parameters read back from a saved model (names a newer studio no longer knows are ignored)."""
+    cls = params_class(kind)
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in names})

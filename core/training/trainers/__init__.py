@@ -1,0 +1,43 @@
+"""The trainers behind one interface (see `base.Trainer`): make one from parameters, or load a saved one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.errors import StudioError
+from core.training.params import FinetuneParams, HybridParams, LinearParams, TrainerParams
+from core.training.trainers.base import Trainer, read_trainer_file
+
+
+def make_trainer(params: TrainerParams) -> Trainer:
+    if isinstance(params, LinearParams):
+        from core.training.trainers.linear_probe import LinearProbe
+
+        return LinearProbe(params)
+    if isinstance(params, HybridParams):
+        from core.training.trainers.hybrid import HybridTrainer
+
+        return HybridTrainer(params)
+    if isinstance(params, FinetuneParams):
+        from core.training.trainers.finetune import FinetuneTrainer
+
+        return FinetuneTrainer(params)
+    raise StudioError(f"No trainer for parameters of type {type(params).__name__}.")
+
+
+def load_trainer(folder: Path) -> Trainer:
+    """The trained model saved in `folder` (its trainer.json says which trainer wrote it)."""
+    kind = read_trainer_file(folder).get("kind")
+    if kind == "linear":
+        from core.training.trainers.linear_probe import LinearProbe
+
+        return LinearProbe.load(folder)
+    if kind == "hybrid":
+        from core.training.trainers.hybrid import HybridTrainer
+
+        return HybridTrainer.load(folder)
+    if kind == "finetune":
+        from core.training.trainers.finetune import FinetuneTrainer
+
+        return FinetuneTrainer.load(folder)
+    raise StudioError(f"The model in {folder} was written by an unknown trainer '{kind}'.")

@@ -1,0 +1,77 @@
+"""A real trained run (the linear probe on a tiny random encoder) evaluated on the test split through the CLI: the
+figures equal scikit-learn's on the model's own predictions, are stored with the run and the test hash, compare with
+a baseline on the same test set, and go when the run is deleted."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sklearn import metrics as sk
+
+from core.cli import main
+from core.evaluation.choices import evaluation_choices
+from core.evaluation.comparison import compare
+from core.evaluation.evaluations import latest_evaluation, list_evaluations, load_predictions, save_evaluation
+from core.evaluation.metrics import OVERALL, Prediction, hash_test_ids
+from core.evaluation.run_evaluation import submit_evaluation
+from core.jobs.runner import run_job
+from core.store import Store
+from core.training.evaluation import load_test_set
+from core.training.launch import TrainingRequest, start_training
+from core.training.predict import open_model, predict_texts
+from core.training.run_store import delete_run, get_run_by_id
+from tests.test_training_support import make_project, single_torch_thread
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    with single_torch_thread():
+        yield
+
+
+def test_evaluate_a_trained_run(sqlite_store: Store, tiny_encoder: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = sqlite_store
+    project = make_project(store, tiny_encoder)
+    run, job = start_training(store, project.id, TrainingRequest(name="probe", trainer="linear"))
+    assert run_job(store, job.id) == "done"
+    [choice] = evaluation_choices(store, project.id)
+    assert (choice.name, choice.kind, choice.evaluation) == ("probe", "run", None) and "not evaluated" in choice.label
+
+    assert main(["evaluate", "--project", "crops", "--run", "probe", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    test = load_test_set(store, project)
+    predicted = predict_texts(open_model(store, project.id, "probe"), test.texts)
+    for language in ("en", "sw", OVERALL):
+        at = [i for i, code in enumerate(test.languages) if language == OVERALL or code == language]
+        truth, guess = [test.labels[i] for i in at], [predicted.labels[i] for i in at]
+        assert metrics[language]["macro_f1"] == pytest.approx(sk.f1_score(truth, guess, average="macro"))
+        assert metrics[language]["accuracy"] == pytest.approx(sk.accuracy_score(truth, guess))
+        labels = metrics[language]["labels"]
+        assert metrics[language]["confusion"] == sk.confusion_matrix(truth, guess, labels=labels).tolist()
+    assert metrics[OVERALL]["test_hash"] == hash_test_ids(test.sample_ids)
+    # the training core's own test figures agree with the evaluation's
+    trained = get_run_by_id(store, run.id).metrics["test"]
+    assert trained["mean_macro_f1"] == pytest.approx(metrics[OVERALL]["mean_macro_f1"])
+
+    evaluation = latest_evaluation(store, project.id, "probe")
+    assert evaluation.training_run_id == run.id and evaluation.source == "run" and evaluation.point is None
+    stored = load_predictions(store, evaluation.id)
+    assert [p.confidence for p in stored] == pytest.approx(predicted.confidences)
+
+    again = submit_evaluation(store, project.id, "probe")  # what a page queues: the same run, same test set
+    assert run_job(store, again.id) == "done"
+    [replaced] = list_evaluations(store, project.id)
+    assert replaced.created_at > evaluation.created_at and replaced.metrics == evaluation.metrics
+    [choice] = evaluation_choices(store, project.id)
+    assert choice.evaluation == replaced and f"{replaced.mean_macro_f1:.3f}" in choice.label
+
+    coin = [Prediction(p.sample_id, p.language, p.true_label, "price") for p in stored]
+    baseline = save_evaluation(store, project, name="always price", source="baseline", predictions=coin)
+    comparison = compare(store, [replaced, baseline], seed=0, resamples=200)
+    assert comparison.result.scores["always price"]["mean"].estimate == pytest.approx(baseline.mean_macro_f1)
+
+    delete_run(store, get_run_by_id(store, run.id))
+    assert [e.name for e in list_evaluations(store, project.id)] == ["always price"]  # the run's went with it
