@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -14,6 +16,24 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.browser_support import IDLE, launch_browser, running_studio  # noqa: E402
+
+DEMO = "Farmers' help line (demo)"
+
+
+def shoot(page, out: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    page.wait_for_timeout(1200)
+    page.screenshot(path=str(out / f"{name}.png"))
+    print(out / f"{name}.png")
+
+
+def press_and_shoot(page, out: Path, title: str, button: str, done: str) -> None:  # type: ignore[no-untyped-def]
+    """Open a page, press its button, wait until the job's result shows, take the screenshot."""
+    page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
+    page.wait_for_selector(IDLE, timeout=60_000)
+    page.get_by_role("button", name=button).click()
+    page.get_by_text(done).first.wait_for(timeout=600_000)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    shoot(page, out, title.lower())
 
 
 def main() -> int:
@@ -64,7 +84,7 @@ def main() -> int:
         page.locator('[data-testid="stSidebarNav"] a', has_text="Generate").click()
         page.wait_for_selector(IDLE, timeout=60_000)
         page.get_by_role("button", name="Start generating").click()
-        page.get_by_text("samples generated").first.wait_for(timeout=90_000)
+        page.get_by_text("samples generated").first.wait_for(state="attached", timeout=90_000)
         page.wait_for_selector(IDLE, timeout=60_000)
         page.screenshot(path=str(out / "generate.png"))
         print(out / "generate.png")
@@ -81,6 +101,29 @@ def main() -> int:
         page.get_by_role("heading", name="Studio configuration").wait_for()
         page.screenshot(path=str(out / "settings.png"))
         print(out / "settings.png")
+
+        page.set_viewport_size({"width": 1400, "height": 1300})
+        page.locator('[data-testid="stSidebarNav"] a', has_text="Curate").click()
+        page.wait_for_selector(IDLE, timeout=60_000)
+        page.get_by_role("button", name="Check samples").click()
+        page.get_by_text("Checking samples").first.wait_for(timeout=60_000)
+        page.get_by_text("Checking samples").first.wait_for(state="detached", timeout=300_000)
+        page.wait_for_selector(IDLE, timeout=60_000)
+        shoot(page, out, "curate")
+        for tab, name in (
+            ("Repeats", "curate-repeats"),
+            ("Threshold", "curate-threshold"),
+            ("Overview", "curate-overview"),
+        ):
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_selector(IDLE, timeout=60_000)
+            shoot(page, out, name)
+
+        accept = [sys.executable, "-m", "core", "curate", "--project", DEMO, "--accept-unflagged"]
+        subprocess.run(accept, env={**os.environ, "STUDIO_HOME": home}, cwd=ROOT, check=True, capture_output=True)
+        press_and_shoot(page, out, "Train", "Start training", "Human test split")
+        page.set_viewport_size({"width": 1400, "height": 1500})
+        press_and_shoot(page, out, "Evaluate", "Evaluate on the test split", "Scores per language")
     return 0
 
 

@@ -296,3 +296,41 @@ def test_a_baseline_through_the_replay_backend(sqlite_store: Store, tmp_path, ca
     assert counts["answered"] == 24 and counts["unparseable"] == sum(1 for r in rows if r["answer"] == "???")
     assert {r["predicted"] for r in rows if r["language"] == "sw"} == {"disease", None}
     assert {r["predicted"] for r in rows if r["answer"] == "It is about prices."} == {"price"}
+
+
+def test_cancelling_a_baseline_job_stops_it_and_a_resume_finishes_it(sqlite_store: Store) -> None:
+    import threading
+    import time
+
+    from core.evaluation.baselines import resume_baseline, submit_baseline
+    from core.jobs.queue import cancel_job, get_job
+    from core.jobs.runner import run_job
+
+    store = sqlite_store
+    project = make_project(store, "bundled:multilingual-e5-small")
+    with ScriptedOpenAIServer(responder=responder, latency=0.05) as server:
+        settings = BaselineSettings(
+            name="llm", backend="openai", model="m", base_url=server.base_url, concurrency=1, seed=1
+        )
+        baseline = start_baseline(store, project.id, settings)
+        job = submit_baseline(store, baseline)
+
+        def cancel_after_five() -> None:
+            deadline = time.monotonic() + 30
+            while len(server.chat_requests) < 5 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            cancel_job(store, job.id)
+
+        canceller = threading.Thread(target=cancel_after_five)
+        canceller.start()
+        assert run_job(store, job.id) == "cancelled"
+        canceller.join()
+        stopped = baseline_store.get_baseline(store, project.id, "llm")
+        asked = len(server.chat_requests)
+        assert stopped.status == "cancelled" and 5 <= asked < 24
+        assert get_job(store, job.id).status == "cancelled"
+        resumed = resume_baseline(store, project.id, "llm")
+        assert run_job(store, submit_baseline(store, resumed).id) == "done"
+        sent = [query_text(r.body) for r in server.chat_requests]
+    assert len(sent) == 24 and len(set(sent)) == 24  # nothing asked twice, nothing left out
+    assert baseline_store.get_baseline(store, project.id, "llm").status == "done"
