@@ -93,7 +93,7 @@ def main() -> int:
         page.wait_for_selector(IDLE, timeout=60_000)
         page.get_by_text("Check that jobs work").click()
         page.get_by_role("button", name="Start test job").click()
-        page.get_by_text("Step 3 of 10").wait_for(timeout=60_000)
+        page.get_by_text("Step 3 of 10").first.wait_for(timeout=60_000)
         page.screenshot(path=str(out / "jobs.png"))
         print(out / "jobs.png")
         page.locator('[data-testid="stSidebarNav"] a', has_text="Settings").click()
