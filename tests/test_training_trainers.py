@@ -158,15 +158,16 @@ def test_finetune_freezes_word_embeddings_by_default(tiny_encoder: Path) -> None
 
 
 def test_finetune_stops_when_cancelled_or_out_of_time(tiny_encoder: Path) -> None:
-    texts, labels, _, _ = split_rows()
+    texts, labels, validation, _ = split_rows()
     recorder = Recorder(stop_after=3)
     trainer = make_trainer(FinetuneParams(base_model=str(tiny_encoder), epochs=50, batch_size=8))
     with pytest.raises(KeyboardInterrupt):
         trainer.fit(texts, labels, recorder.monitor())
     assert max(p.step for p in recorder.losses) == 3
     timed = make_trainer(FinetuneParams(base_model=str(tiny_encoder), epochs=50, batch_size=8, time_limit_minutes=1e-6))
-    report = timed.fit(texts, labels, Monitor())
+    report = timed.fit(texts, labels, Monitor(), validation)
     assert report.steps == 1 and any("time limit" in note for note in report.notes)
+    assert report.validation is not None and report.validation["samples"] == len(validation.texts)
 
 
 def test_finetune_puts_the_encoders_query_prompt_before_every_text(tiny_encoder: Path, tmp_path: Path) -> None:

@@ -169,8 +169,7 @@ class FinetuneTrainer:
         log_every = max(1, total_steps // LOSS_POINTS)
         optimizer, scheduler = self._optimizer(total_steps)
         report = FitReport(train_samples=len(ids), seconds=0.0, device=self.device)
-        best: tuple[float, float] | None = None  # (macro-F1, -loss)
-        best_state: dict[str, Any] | None = None
+        best: tuple[tuple[float, float], dict[str, float], dict[str, Any]] | None = None  # key, scores, weights
         since_best, window, step = 0, [], 0
         stop_reason = ""
         self.model.train()
@@ -198,10 +197,9 @@ class FinetuneTrainer:
                 )
                 if validation and validation.texts and step in checks:
                     scores = self._validate(validation, monitor, step, epoch)
-                    report.validation = scores
                     key = (scores["macro_f1"], -scores["loss"])
-                    if best is None or key > best:
-                        best, best_state, since_best = key, self._trainable_state(), 0
+                    if best is None or key > best[0]:
+                        best, since_best = (key, scores, self._trainable_state()), 0
                     else:
                         since_best += 1
                         if since_best >= p.patience:
@@ -217,10 +215,12 @@ class FinetuneTrainer:
                     break
         if stop_reason:
             report.notes.append(stop_reason)
-        if best_state is not None and best is not None:
-            self._restore(best_state)
-            report.validation = {**(report.validation or {}), "macro_f1": best[0], "loss": -best[1]}
+        if best is not None:
+            self._restore(best[2])
+            report.validation = best[1]
             report.notes.append("The checkpoint with the best validation score was kept.")
+        elif validation and validation.texts:  # stopped (time limit) before the first check
+            report.validation = self._validate(validation, monitor, step, step / per_epoch)
         self.model.eval()
         report.steps, report.epochs = step, round(step / per_epoch, 4)
         report.seconds = time.monotonic() - started
