@@ -108,9 +108,7 @@ def run_details(store: Store, project: Project, run: TrainingRun) -> None:
         frame = pd.DataFrame(scores)
         frame["language"] = [f"{language_name(c)} ({c})" for c in frame["language"]]
         st.markdown(f"**Human test split** — mean macro-F1 **{run.test_macro_f1:.3f}**")
-        st.dataframe(
-            frame.style.format({"accuracy": "{:.3f}", "macro_f1": "{:.3f}"}), hide_index=True, width="stretch"
-        )
+        st.dataframe(frame.style.format({"accuracy": "{:.3f}", "macro_f1": "{:.3f}"}), hide_index=True, width="stretch")
     left, right = st.columns(2)
     figure = loss_figure(run)
     if figure is not None:
