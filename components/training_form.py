@@ -93,9 +93,14 @@ def snapshot_options(store: Store, project: Project) -> tuple[SnapshotOptions, t
 
 
 def snapshot_preview(preview: SnapshotSummary) -> None:
+    if preview.total == 0:
+        st.info(
+            "No training sample matches these options. A model learns from accepted TRAIN samples: accept some on "
+            "the Curate page, tick *Also pending samples*, or generate or import more."
+        )
+        return
     st.markdown(f"**{preview.total:,} samples** would be copied into the run's snapshot:")
-    if preview.total:
-        st.dataframe(pd.DataFrame(preview.table()), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(preview.table()), hide_index=True, width="stretch")
     for note in preview.notes:
         st.caption(note)
 

@@ -68,3 +68,11 @@ def test_the_choice_is_remembered_per_project_and_encoder(store: Store) -> None:
     assert not threshold_choice(store, project.id, "enc-b").chosen
     with pytest.raises(InvalidInput, match="between 0 and 1"):
         save_threshold_choice(store, project.id, "enc-a", 1.5, "cell")
+
+
+def test_looking_up_cached_vectors_never_provisions_a_model(studio_home) -> None:  # type: ignore[no-untyped-def]
+    from core.embeddings.service import cached_vectors
+    from core.models.resolver import bundled_folder
+
+    assert cached_vectors(["Mvua kesho?"], "bundled:multilingual-e5-small") is None
+    assert not bundled_folder("bundled:multilingual-e5-small").exists()  # a page render must not convert a model

@@ -11,7 +11,7 @@ import numpy as np
 from core.embeddings.encoders import ROLES, load_encoder
 from core.embeddings.vector_cache import VectorCache, text_digest
 from core.errors import StudioError
-from core.models.resolver import is_bundled, model_fingerprint, resolve_model
+from core.models.resolver import ModelUnavailable, is_bundled, model_fingerprint, resolve_model
 from core.settings import get_settings
 
 Progress = Callable[[float, str], None]
@@ -34,8 +34,8 @@ def _cache(folder: Path) -> VectorCache:
     return VectorCache(folder)
 
 
-def cache_for(model: str, role: str, engine: str = "auto") -> VectorCache:
-    folder = resolve_model(model)
+def cache_for(model: str, role: str, engine: str = "auto", *, provision: bool = True) -> VectorCache:
+    folder = resolve_model(model, provision=provision)
     engine = choose_engine(model, engine)
     key = f"{model_fingerprint(model, folder)}-{role}-{engine}"
     cache = _cache(get_settings().home / "embeddings" / key)
@@ -44,10 +44,17 @@ def cache_for(model: str, role: str, engine: str = "auto") -> VectorCache:
 
 
 def cached_vectors(texts: list[str], model: str, role: str = "query", engine: str = "auto") -> np.ndarray | None:
-    """The vectors of these texts if every one of them is in the cache already, else None (nothing is computed)."""
+    """The vectors of these texts if every one of them is in the cache already, else None: nothing is computed and
+    no model is provisioned (a page may call this on every render)."""
     if not texts:
         return None
-    found, vectors = cache_for(model, role, engine).lookup([text_digest(t) for t in texts])
+    try:
+        cache = cache_for(model, role, engine, provision=False)
+    except ModelUnavailable:
+        return None
+    if len(cache) < len(set(texts)):
+        return None
+    found, vectors = cache.lookup([text_digest(t) for t in texts])
     return vectors if vectors is not None and found.all() else None
 
 
