@@ -206,6 +206,7 @@ def main() -> None:
     parser.add_argument(
         "--cache-home", type=Path, default=Path(os.environ.get("STUDIO_HOME") or Path.home() / ".distill-studio")
     )
+    parser.add_argument("--keep", action="store_true", help="keep each task's studio home (its runs) and print it")
     args = parser.parse_args()
     if not args.data.is_dir():
         raise SystemExit(f"There is no benchmark data at {args.data} (pass the paper-multilingual folder).")
@@ -240,7 +241,10 @@ def main() -> None:
         if task in curves:
             run_curve(store, project, curves[task], extra)
         store.dispose()
-        shutil.rmtree(home)  # the task's database and models; the shared caches are only linked from it
+        if args.keep:
+            print(f"(kept {task}'s studio home: {home})")
+        else:
+            shutil.rmtree(home)  # the task's database and models; the shared caches are only linked from it
     print("\nmean macro-F1 over the languages (8; human sentiment 7: there is no Slovene human file)")
     print(f"{'':<44}" + "".join(f"{t:>11}" for t in TASKS))
     for name, scores in [*((f"reference: {k}", v) for k, v in REFERENCE.items()), *summary.items()]:

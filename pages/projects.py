@@ -10,6 +10,7 @@ from components.language_picker import language_multiselect
 from components.project_summary import project_summary
 from components.studio_state import current_project, get_store, run_inside_app, select_project
 from core.demo import create_demo_project
+from core.project_removal import remove_project
 from core.store.project_forms import (
     NAMES_PREFIX,
     label_table,
@@ -17,7 +18,7 @@ from core.store.project_forms import (
     names_column_title,
     parse_label_lines,
 )
-from core.store.projects import create_project, delete_project, parse_spec, update_project
+from core.store.projects import create_project, parse_spec, update_project
 
 run_inside_app()
 store = get_store()
@@ -132,7 +133,7 @@ with edit_tab, st.expander("Delete this project"):
     confirm = st.text_input("Type the project's name to confirm", key=f"delete_confirm_{project.id}")
     if st.button("Delete project", disabled=confirm.strip() != project.name, key=f"delete_{project.id}"):
         with friendly_errors("Deleting the project"):
-            delete_project(store, project.id)
+            remove_project(store, project.id)
             select_project(None)
             flash(f"Project '{project.name}' deleted.", "info")
             st.rerun()

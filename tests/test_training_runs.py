@@ -21,6 +21,7 @@ from sqlalchemy import update
 from core.errors import InvalidInput, StudioError
 from core.jobs.queue import cancel_job, get_job, list_jobs, pid_alive, start_worker
 from core.jobs.runner import run_job
+from core.project_removal import remove_project
 from core.store import Store
 from core.store.schema import SampleRow
 from core.training import artifacts
@@ -53,7 +54,7 @@ def workers() -> Iterator[list[int]]:
 
 
 def leftovers(project_id: int) -> list[str]:
-    parent = artifacts.runs_root() / f"project-{project_id}"
+    parent = artifacts.project_folder(project_id)
     return sorted(p.name for p in parent.iterdir()) if parent.exists() else []
 
 
@@ -228,6 +229,17 @@ def test_delete_and_zip_a_run(sqlite_store: Store, tiny_encoder: Path, tmp_path:
     assert not run.folder.exists() and list_runs(store, project.id) == []
     with pytest.raises(StudioError, match="no training run called"):
         get_run(store, project.id, "keep me")
+
+
+def test_deleting_a_project_removes_its_trained_models_too(sqlite_store: Store, tiny_encoder: Path) -> None:
+    kept = make_project(sqlite_store, tiny_encoder, name="kept")
+    gone = make_project(sqlite_store, tiny_encoder, name="gone")
+    kept_run, _ = train(sqlite_store, kept.id, "stays", "linear")
+    gone_run, _ = train(sqlite_store, gone.id, "goes", "linear")
+    assert gone_run.folder.is_dir()
+    remove_project(sqlite_store, gone.id)
+    assert not artifacts.project_folder(gone.id).exists()
+    assert kept_run.folder.is_dir() and [r.name for r in list_runs(sqlite_store, kept.id)] == ["stays"]
 
 
 def test_predict_a_file_writes_labels_confidence_and_probabilities(

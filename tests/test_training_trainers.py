@@ -13,7 +13,7 @@ import pytest
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
-from core.errors import InvalidInput
+from core.errors import InvalidInput, StudioError
 from core.training.params import FinetuneParams, HybridParams, LinearParams, param_help, parse_params
 from core.training.trainers import load_trainer, make_trainer
 from core.training.trainers.base import LossPoint, Monitor, Validation
@@ -155,6 +155,36 @@ def test_finetune_freezes_word_embeddings_by_default(tiny_encoder: Path) -> None
     free.fit(texts, labels, Monitor())
     assert not frozen.model.get_input_embeddings().weight.requires_grad
     assert free.model.get_input_embeddings().weight.requires_grad
+
+
+def test_finetune_can_freeze_the_lowest_layers_and_leaves_them_untouched(tiny_encoder: Path) -> None:
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    texts, labels, validation, _ = split_rows()
+    trainer = make_trainer(FinetuneParams(base_model=str(tiny_encoder), epochs=1, batch_size=16, frozen_layers=1))
+    modes: set[tuple[bool, bool]] = set()  # (lowest layer, upper layer) in training mode, seen after each step
+
+    def seen(fraction: float, message: str) -> None:
+        if "step" in message:
+            modes.add(tuple(layer.training for layer in trainer.model.bert.encoder.layer))
+
+    trainer.fit(texts, labels, Monitor(progress=seen), validation)
+    base = dict(AutoModelForSequenceClassification.from_pretrained(str(tiny_encoder), num_labels=2).named_parameters())
+    tuned = dict(trainer.model.named_parameters())
+    lowest = [n for n in tuned if ".layer.0." in n or ".embeddings." in n]
+    upper = [n for n in tuned if ".layer.1." in n]
+    assert lowest and upper
+    assert not any(tuned[n].requires_grad for n in lowest)
+    assert all(torch.equal(tuned[n], base[n]) for n in lowest)  # frozen: exactly the base model's weights
+    assert any(not torch.equal(tuned[n], base[n]) for n in upper)  # the layer above was trained
+    assert modes == {(False, True)}  # no dropout in the frozen layer, also after the validation checks
+    with pytest.raises(StudioError, match="it has 2 transformer layers"):
+        make_trainer(FinetuneParams(base_model=str(tiny_encoder), epochs=1, frozen_layers=2)).fit(
+            texts, labels, Monitor()
+        )
+    with pytest.raises(InvalidInput, match="frozen layers cannot be negative"):
+        parse_params("finetune", {"frozen_layers": -1})
 
 
 def test_finetune_stops_when_cancelled_or_out_of_time(tiny_encoder: Path) -> None:

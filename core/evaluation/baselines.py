@@ -25,15 +25,15 @@ from core.evaluation.baseline_prompts import MODES, classification_messages, exa
 from core.evaluation.baseline_store import BaselineRun, PendingRequest
 from core.evaluation.evaluations import Evaluation, save_evaluation
 from core.evaluation.metrics import hash_test_ids
-from core.generation.engine import BACKENDS, FATAL_KINDS, Estimate, RunCancelled
+from core.generation.engine import BACKENDS, Estimate
 from core.generation.llm_backend import (
     BackendError,
     ChatRequest,
     LLMBackend,
     RetryPolicy,
-    complete_with_retries,
     estimate_cost,
 )
+from core.generation.request_sender import RequestSender, RunCancelled
 from core.language_names import language_name
 from core.store.database import Store
 from core.store.projects import Project, get_project
@@ -226,69 +226,48 @@ class BaselineRunner:
         self.baseline = baseline_store.get_baseline_by_id(store, baseline_id)
         self.project = get_project(store, self.baseline.project_id)
         self.vocabulary = LabelVocabulary(self.project.labels)
-        self.backend = backend
         self.progress = progress or (lambda fraction, message: None)
-        self.cancelled = cancelled or (lambda: False)
-        self.policy = policy or RetryPolicy()
         self.params = self.baseline.params
         self.counts = baseline_store.request_counts(store, baseline_id)
         self.failed_now = 0
-        self.fatal: BackendError | None = None
+        concurrency = int(self.params.get("concurrency", 8))
+        self.sender = RequestSender(backend, policy or RetryPolicy(), cancelled or (lambda: False), concurrency)
+
+    @property
+    def fatal(self) -> BackendError | None:
+        return self.sender.fatal
 
     async def execute(self) -> BaselineOutcome:
         baseline_store.set_baseline(self.store, self.baseline.id, status="running", message="Classifying")
         pending = baseline_store.unanswered_requests(self.store, self.baseline.id)
-        semaphore = asyncio.Semaphore(int(self.params.get("concurrency", 8)))
-        tasks = [asyncio.create_task(self._send(request, semaphore)) for request in pending]
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for task in tasks:
-                task.cancel()
+        await self.sender.run_all([self._send(request) for request in pending])
         return self._finish()
 
-    def _check_cancel(self) -> None:
-        if self.cancelled():
-            raise RunCancelled()
+    async def _send(self, request: PendingRequest) -> None:
+        chat = ChatRequest(
+            messages=request.messages,
+            model=self.baseline.model,
+            temperature=float(self.params.get("temperature", 0.0)),
+            max_tokens=int(self.params.get("max_tokens", 64)),
+            seed=request.seed,
+            metadata={"language": request.language, "label": "baseline", "sample_id": str(request.sample_id)},
+        )
 
-    async def _send(self, request: PendingRequest, semaphore: asyncio.Semaphore) -> None:
-        async with semaphore:
-            if self.fatal is not None:
-                return
-            self._check_cancel()
-            chat = ChatRequest(
-                messages=request.messages,
-                model=self.baseline.model,
-                temperature=float(self.params.get("temperature", 0.0)),
-                max_tokens=int(self.params.get("max_tokens", 64)),
-                seed=request.seed,
-                metadata={"language": request.language, "label": "baseline", "sample_id": str(request.sample_id)},
-            )
-            try:
-                answer = await complete_with_retries(
-                    self.backend, chat, self.policy, on_retry=lambda *_: self._check_cancel()
-                )
-            except BackendError as error:
-                self.failed_now += 1
-                baseline_store.record_failure(self.store, request.id, str(error), error.attempts)
-                if error.kind in FATAL_KINDS or (error.kind == "rate_limited" and not error.retryable):
-                    self.fatal = error
-                self._report()
-                return
+        def answered(answer: Any) -> None:
             mapped = self.vocabulary.map(answer.text, request.language)
             cost = estimate_cost(self.baseline.model, answer.prompt_tokens or 0, answer.completion_tokens or 0)
-            baseline_store.record_answer(
-                self.store,
-                self.baseline.id,
-                request.id,
-                answer.text,
-                mapped,
-                (answer.prompt_tokens, answer.completion_tokens),
-                cost,
-            )
+            tokens = (answer.prompt_tokens, answer.completion_tokens)
+            baseline_store.record_answer(self.store, self.baseline.id, request.id, answer.text, mapped, tokens, cost)
             self.counts["answered"] += 1
             self.counts[mapped.outcome] += 1
             self._report()
+
+        def failed(error: BackendError) -> None:
+            self.failed_now += 1
+            baseline_store.record_failure(self.store, request.id, str(error), error.attempts)
+            self._report()
+
+        await self.sender.send(chat, answered, failed)
 
     def _report(self) -> None:
         total = self.counts["total"]

@@ -18,16 +18,10 @@ from typing import Any
 from core.errors import InvalidInput, StudioError
 from core.generation import run_store
 from core.generation.answer_parsing import parse_revision, parse_samples
-from core.generation.llm_backend import (
-    BackendError,
-    ChatRequest,
-    LLMBackend,
-    RetryPolicy,
-    complete_with_retries,
-    estimate_cost,
-)
+from core.generation.llm_backend import BackendError, ChatRequest, LLMBackend, RetryPolicy, estimate_cost
 from core.generation.prompt_context import build_context
 from core.generation.prompt_templates import PromptTemplateText, referenced_variables, render, validate
+from core.generation.request_sender import RequestSender, RunCancelled
 from core.generation.run_store import AnswerRecord, Cell, GenerationRun, PlannedRequest
 from core.generation.template_store import ensure_builtin_templates, get_template
 from core.language_names import language_name
@@ -39,12 +33,6 @@ STRATEGIES = ("zero-shot", "demos", "diverse", "revise", "targeted")
 REVISE_ROUND = 1_000_000  # revise requests get rounds from here on, apart from the generation waves
 REVISE_BATCH = 20
 BACKENDS = ("openai", "local", "replay")
-# no point sending the other requests: stop the run (unreachable counts once its own retries are spent)
-FATAL_KINDS = ("auth", "model_not_found", "bad_request", "unreachable")
-
-
-class RunCancelled(Exception):
-    pass
 
 
 @dataclass
@@ -223,7 +211,6 @@ class GenerationEngine:
         self.backend = backend
         self.progress = progress or (lambda fraction, message: None)
         self.cancelled = cancelled or (lambda: False)
-        self.policy = policy or RetryPolicy()
         template = get_template(store, self.project.id, self._template_ref())
         self.template = PromptTemplateText(system=template.system, user=template.user)
         self.uses = referenced_variables(self.template)
@@ -234,8 +221,11 @@ class GenerationEngine:
         self.requests_made: dict[Cell, int] = {cell: counts.requests.get(cell, 0) for cell in self.targets}
         self.answered = counts.answered
         self.failed = counts.failed
-        self.in_flight = 0
-        self.fatal: BackendError | None = None
+        self.sender = RequestSender(backend, policy or RetryPolicy(), self.cancelled, self.settings.concurrency)
+
+    @property
+    def fatal(self) -> BackendError | None:
+        return self.sender.fatal
 
     def _template_ref(self) -> str:
         if self.run.template_id is None:
@@ -249,20 +239,19 @@ class GenerationEngine:
 
     async def execute(self) -> RunOutcome:
         run_store.set_run(self.store, self.run.id, status="running", message="Generating")
-        semaphore = asyncio.Semaphore(self.settings.concurrency)
-        await self._send_all(run_store.unanswered_requests(self.store, self.run.id), semaphore)
+        await self._send_all(run_store.unanswered_requests(self.store, self.run.id))
         round_ = run_store.next_round(self.store, self.run.id)
         while self.fatal is None:
             planned = self._plan_wave(round_)
             if not planned:
                 break
             run_store.save_requests(self.store, self.run.id, planned)
-            await self._send_all(planned, semaphore)
+            await self._send_all(planned)
             round_ += 1
         if self.run.strategy == "revise" and self.fatal is None:
             revisions = self._plan_revision()
             run_store.save_requests(self.store, self.run.id, revisions)
-            await self._send_all(revisions, semaphore)
+            await self._send_all(revisions)
         return self._finish()
 
     def _plan_revision(self) -> list[PlannedRequest]:
@@ -320,56 +309,34 @@ class GenerationEngine:
             self.requests_made[cell] += count
         return planned
 
-    async def _send_all(self, requests: list[PlannedRequest], semaphore: asyncio.Semaphore) -> None:
-        if not requests:
-            return
-        tasks = [asyncio.create_task(self._send(request, semaphore)) for request in requests]
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for task in tasks:
-                task.cancel()
+    async def _send_all(self, requests: list[PlannedRequest]) -> None:
+        await self.sender.run_all([self._send(request) for request in requests])
 
-    def _check_cancel(self) -> None:
-        if self.cancelled():
-            raise RunCancelled()
+    async def _send(self, request: PlannedRequest) -> None:
+        chat = ChatRequest(
+            messages=request.messages,
+            model=self.run.model,
+            temperature=self.settings.temperature,
+            top_p=self.settings.top_p,
+            max_tokens=self.settings.max_tokens,
+            seed=request.seed,
+            json_output=self.settings.json_output,
+            metadata={"language": request.language, "label": request.label},
+        )
 
-    async def _send(self, request: PlannedRequest, semaphore: asyncio.Semaphore) -> None:
-        async with semaphore:
-            if self.fatal is not None:
-                return
-            self._check_cancel()
-            self.in_flight += 1
-            self._report()
-            chat = ChatRequest(
-                messages=request.messages,
-                model=self.run.model,
-                temperature=self.settings.temperature,
-                top_p=self.settings.top_p,
-                max_tokens=self.settings.max_tokens,
-                seed=request.seed,
-                json_output=self.settings.json_output,
-                metadata={"language": request.language, "label": request.label},
-            )
-            try:
-                answer = await complete_with_retries(
-                    self.backend, chat, self.policy, on_retry=lambda *_: self._check_cancel()
-                )
-            except BackendError as error:
-                self.in_flight -= 1
-                self.failed += 1
-                run_store.record_failure(self.store, int(request.id or 0), str(error), error.attempts)
-                if error.kind in FATAL_KINDS or (error.kind == "rate_limited" and not error.retryable):
-                    self.fatal = error  # a wrong key, an unknown model, a server that is down, a spent quota
-                self._report()
-                return
-            self.in_flight -= 1
+        def answered(answer: Any) -> None:
             if request.kind == "revise":
                 self._store_revision(request, answer)
             else:
                 self._store_answer(request, answer)
             self._report()
-            self._check_cancel()
+
+        def failed(error: BackendError) -> None:
+            self.failed += 1
+            run_store.record_failure(self.store, int(request.id or 0), str(error), error.attempts)
+            self._report()
+
+        await self.sender.send(chat, answered, failed, on_start=self._report)
 
     def _store_answer(self, request: PlannedRequest, answer: Any) -> None:
         cell = (request.language, request.label)
@@ -403,7 +370,7 @@ class GenerationEngine:
         self.progress(
             done / total if total else 1.0,
             f"{done:,} of {total:,} samples · {self.answered} answers, {self.failed} failed, "
-            f"{self.in_flight} in flight",
+            f"{self.sender.in_flight} in flight",
         )
 
     def _finish(self) -> RunOutcome:

@@ -36,6 +36,11 @@ def runs_root() -> Path:
     return get_settings().runs_dir
 
 
+def project_folder(project_id: int) -> Path:
+    """Where a project's trained runs live (one folder per run)."""
+    return runs_root() / f"project-{project_id}"
+
+
 def new_folder_name(project_id: int, run_id: int) -> str:
     """A run folder's path relative to the runs folder (a token keeps a recycled run id from meeting an old one)."""
     return f"project-{project_id}/run-{run_id}-{secrets.token_hex(3)}"

@@ -248,7 +248,7 @@ def sync_runs(store: Store, project_id: int | None = None) -> list[int]:
             run.status, run.message, run.finished_at = status, message, run.finished_at or utcnow()
             fixed.append(run.id)
             artifacts.remove_folder(artifacts.absolute(run.artifact_path))
-    parents = {artifacts.runs_root() / f"project-{project_id}"} if project_id is not None else set()
+    parents = {artifacts.project_folder(project_id)} if project_id is not None else set()
     if project_id is None and artifacts.runs_root().is_dir():
         parents = {p for p in artifacts.runs_root().iterdir() if p.is_dir()}
     for parent in parents:

@@ -37,6 +37,7 @@ from core.training.trainers.finetune_batches import (
     tokenize,
     training_batches,
 )
+from core.training.trainers.finetune_layers import freeze, keep_frozen_in_eval
 
 MODEL_DIR = "transformers"  # an ordinary Hugging Face model folder
 PREDICT_BATCH = 64
@@ -87,6 +88,7 @@ class FinetuneTrainer:
         self.model: Any = None
         self.tokenizer: Any = None
         self.device = "cpu"
+        self.frozen: list[Any] = []  # modules kept in eval mode while training
 
     # --- building ----------------------------------------------------------------------------------------------
 
@@ -119,18 +121,30 @@ class FinetuneTrainer:
         import torch
         from transformers import get_linear_schedule_with_warmup
 
-        if self.params.freeze_embeddings:
-            self.model.get_input_embeddings().weight.requires_grad_(False)
+        try:
+            self.frozen = freeze(
+                self.model, word_embeddings=self.params.freeze_embeddings, lowest_layers=self.params.frozen_layers
+            )
+        except ValueError as exc:
+            raise StudioError(f"Layers of '{self.params.base_model}' cannot be frozen: {exc}.") from None
         decay, no_decay = [], []
         for name, parameter in self.model.named_parameters():
             if parameter.requires_grad:
                 (no_decay if parameter.ndim < 2 or "LayerNorm" in name else decay).append(parameter)
-        optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": self.params.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-            lr=self.params.learning_rate,
-        )
+        groups = [
+            {"params": decay, "weight_decay": self.params.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
+        try:  # one fused kernel instead of a loop over the tensors: half the optimiser's time on a CPU
+            optimizer = torch.optim.AdamW(groups, lr=self.params.learning_rate, fused=True)
+        except (RuntimeError, TypeError):
+            optimizer = torch.optim.AdamW(groups, lr=self.params.learning_rate)
         warmup = int(total_steps * self.params.warmup_fraction)
         return optimizer, get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
+
+    def _train_mode(self) -> None:
+        self.model.train()
+        keep_frozen_in_eval(self.frozen)
 
     def _trainable_state(self) -> dict[str, Any]:
         return {n: p.detach().clone() for n, p in self.model.named_parameters() if p.requires_grad}
@@ -168,11 +182,12 @@ class FinetuneTrainer:
         checks = evaluation_steps(per_epoch, total_steps, p.evaluations_per_epoch)
         log_every = max(1, total_steps // LOSS_POINTS)
         optimizer, scheduler = self._optimizer(total_steps)
+        trainable = [parameter for parameter in self.model.parameters() if parameter.requires_grad]
         report = FitReport(train_samples=len(ids), seconds=0.0, device=self.device)
         best: tuple[tuple[float, float], dict[str, float], dict[str, Any]] | None = None  # key, scores, weights
         since_best, window, step = 0, [], 0
         stop_reason = ""
-        self.model.train()
+        self._train_mode()
         while step < total_steps and not stop_reason:
             for batch in training_batches(lengths, p.batch_size, rng):
                 monitor.check_cancel()
@@ -180,7 +195,7 @@ class FinetuneTrainer:
                 inputs["labels"] = torch.tensor([target[i] for i in batch], device=self.device)
                 loss = self.model(**inputs).loss
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+                torch.nn.utils.clip_grad_norm_(trainable, 1.0)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
@@ -206,7 +221,7 @@ class FinetuneTrainer:
                             stop_reason = (
                                 f"Stopped early at step {step:,}: no better validation score for {p.patience} checks."
                             )
-                    self.model.train()
+                    self._train_mode()
                 if p.time_limit_minutes and time.monotonic() - started > p.time_limit_minutes * 60:
                     stop_reason = (
                         stop_reason or f"Stopped at step {step:,}: the time limit of {p.time_limit_minutes:g} min."
@@ -258,7 +273,7 @@ class FinetuneTrainer:
                 if progress:
                     progress(done / len(texts), f"Labelled {done:,} of {len(texts):,} texts")
         if was_training:
-            self.model.train()
+            self._train_mode()
         return result
 
     def save(self, folder: Path) -> None:
