@@ -29,8 +29,11 @@ class SentenceTransformerEncoder:
         import torch
         from sentence_transformers import SentenceTransformer
 
+        from core.models.quiet_loading import quiet_transformers
+
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.model = SentenceTransformer(str(folder), device=device, local_files_only=True)
+        with quiet_transformers():
+            self.model = SentenceTransformer(str(folder), device=device, local_files_only=True)
 
     def encode(self, texts: list[str], role: str, batch_size: int) -> np.ndarray:
         prompt_name = role if role in (self.model.prompts or {}) else None

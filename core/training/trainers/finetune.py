@@ -8,17 +8,17 @@ fast on a CPU. A GPU is used when torch sees one. The saved model is an ordinary
 
 from __future__ import annotations
 
-import contextlib
 import math
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from core.errors import StudioError
+from core.models.quiet_loading import quiet_transformers
 from core.training.params import FinetuneParams, params_dict, saved_params
 from core.training.trainers.base import (
     FitReport,
@@ -42,23 +42,6 @@ from core.training.trainers.finetune_layers import freeze, keep_frozen_in_eval
 MODEL_DIR = "transformers"  # an ordinary Hugging Face model folder
 PREDICT_BATCH = 64
 LOSS_POINTS = 400  # about this many training-loss points per run, each the mean over its steps
-
-
-@contextlib.contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """Hide the 'newly initialised classifier weights' notice (a new head is the point of fine-tuning) and the
-    loading / writing progress bars (the job reports its own progress)."""
-    from transformers.utils import logging as hf_logging
-
-    level, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(level)
-        if bars:
-            hf_logging.enable_progress_bar()
 
 
 def choose_device() -> str:
