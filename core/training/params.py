@@ -18,8 +18,12 @@ TRAINER_TITLES = {
 }
 
 
-def _help(text: str, default: Any, *, advanced: bool = False) -> Any:
-    return field(default=default, metadata={"help": text, "advanced": advanced})
+BLEND_KINDS = ("linear", "hybrid", "none")
+AUTO_FROZEN_LAYERS = -1
+
+
+def _help(text: str, default: Any, *, advanced: bool = False, choices: tuple[str, ...] = ()) -> Any:
+    return field(default=default, metadata={"help": text, "advanced": advanced, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -49,18 +53,31 @@ class HybridParams:
 @dataclass(frozen=True)
 class FinetuneParams:
     base_model: str = _help("encoder to fine-tune (hub id or folder); empty: the project's", default="")
-    learning_rate: float = _help("peak learning rate (linear warm-up, then linear decay)", default=5e-5)
+    learning_rate: float = _help("peak learning rate (linear warm-up, then linear decay)", default=8e-5)
     epochs: float = _help("passes over the training samples", default=2.0)
-    batch_size: int = _help("samples per step", default=16)
+    batch_size: int = _help("samples per step", default=32)
     max_length: int = _help("longest input in tokens (longer texts are cut)", default=128, advanced=True)
     validation_fraction: float = _help("share held out for early stopping and validation scores", default=0.1)
     evaluations_per_epoch: int = _help("validation checks per epoch", default=2, advanced=True)
     patience: int = _help("stop after this many checks without a better validation score", default=2, advanced=True)
     freeze_embeddings: bool = _help("freeze the word embeddings (about twice as fast on a CPU)", default=True)
     frozen_layers: int = _help(
-        "also freeze the lowest N transformer layers (faster: with 6 of 12 frozen a step takes about 2/3 of the "
-        "time; the layers above still adapt)",
-        default=0,
+        "also freeze the lowest N transformer layers: faster (with 6 of 12 frozen a step takes about 2/3 of the "
+        "time), the layers above still adapt; -1: half of the layers on a CPU, none on a GPU or when the word "
+        "embeddings are trained",
+        default=AUTO_FROZEN_LAYERS,
+    )
+    blend_with: str = _help(
+        "average the fine-tuned model's probabilities with a linear probe (or the hybrid) on the encoder's "
+        "sentence embeddings: the two make different mistakes; none: the fine-tuned model alone",
+        default="linear",
+        choices=BLEND_KINDS,
+    )
+    blend_weight: float = _help("weight of the fine-tuned model in the blend", default=0.5, advanced=True)
+    blend_encoder: str = _help(
+        "sentence encoder of the blended probe (hub id, folder or bundled:...); empty: the project's",
+        default="",
+        advanced=True,
     )
     warmup_fraction: float = _help("share of the steps spent warming the learning rate up", default=0.1, advanced=True)
     weight_decay: float = _help("AdamW weight decay", default=0.01, advanced=True)
@@ -125,8 +142,12 @@ def check_ranges(params: TrainerParams) -> None:
             problems.append("the learning rate, epochs and batch size must be positive")
         if not 8 <= params.max_length <= 8192:
             problems.append("the max length must be between 8 and 8192 tokens")
-        if params.frozen_layers < 0:
-            problems.append("the number of frozen layers cannot be negative")
+        if params.frozen_layers < AUTO_FROZEN_LAYERS:
+            problems.append("the number of frozen layers must be 0 or more (or -1: automatic)")
+        if params.blend_with not in BLEND_KINDS:
+            problems.append(f"blend with must be one of {', '.join(BLEND_KINDS)}")
+        if not 0 < params.blend_weight <= 1:
+            problems.append("the blend weight must be above 0 and at most 1")
         if params.evaluations_per_epoch < 1 or params.patience < 1:
             problems.append("validation checks per epoch and patience must be at least 1")
         if params.time_limit_minutes < 0 or not 0 <= params.warmup_fraction < 1:
@@ -147,6 +168,7 @@ def param_help(kind: str) -> list[dict[str, Any]]:
             "default": f.default,
             "help": f.metadata.get("help", ""),
             "advanced": bool(f.metadata.get("advanced")),
+            "choices": list(f.metadata.get("choices", ())),
         }
         for f in fields(params_class(kind))
     ]

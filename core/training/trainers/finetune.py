@@ -3,7 +3,10 @@
 AdamW with linear warm-up and decay, batches of similar length, a validation part checked a few times per epoch
 with early stopping (the best checkpoint is kept), an optional time limit, and a loss point every few steps.
 Freezing the word embeddings (the default) skips the optimiser's work on the largest matrix: about twice as
-fast on a CPU. A GPU is used when torch sees one. The saved model is an ordinary Hugging Face folder.
+fast on a CPU; on a CPU the lowest half of the layers is frozen too by default (finetune_layers). A GPU is used
+when torch sees one. By default the result is blended with a linear probe on the encoder's sentence embeddings
+(finetune_blend). The saved model is an ordinary Hugging Face folder (the fine-tuned model alone), with the
+blended probe beside it.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ import numpy as np
 
 from core.errors import StudioError
 from core.models.quiet_loading import quiet_transformers
-from core.training.params import FinetuneParams, params_dict, saved_params
+from core.training.params import AUTO_FROZEN_LAYERS, FinetuneParams, params_dict, saved_params
 from core.training.trainers.base import (
     FitReport,
     LossPoint,
     Monitor,
+    Trainer,
     Validation,
     class_list,
     read_trainer_file,
@@ -37,7 +41,16 @@ from core.training.trainers.finetune_batches import (
     tokenize,
     training_batches,
 )
-from core.training.trainers.finetune_layers import freeze, keep_frozen_in_eval
+from core.training.trainers.finetune_blend import (
+    BLEND_DIR,
+    SHARE,
+    blend,
+    fit_blend_partner,
+    load_partner,
+    save_partner,
+    split_progress,
+)
+from core.training.trainers.finetune_layers import automatic_frozen_layers, freeze, keep_frozen_in_eval
 
 MODEL_DIR = "transformers"  # an ordinary Hugging Face model folder
 PREDICT_BATCH = 64
@@ -72,6 +85,8 @@ class FinetuneTrainer:
         self.tokenizer: Any = None
         self.device = "cpu"
         self.frozen: list[Any] = []  # modules kept in eval mode while training
+        self.partner: Trainer | None = None  # the blended linear probe / hybrid (see finetune_blend)
+        self.blend_weight = 1.0
 
     # --- building ----------------------------------------------------------------------------------------------
 
@@ -104,10 +119,11 @@ class FinetuneTrainer:
         import torch
         from transformers import get_linear_schedule_with_warmup
 
+        lowest = self.params.frozen_layers
+        if lowest == AUTO_FROZEN_LAYERS:  # none when the word embeddings are to be trained
+            lowest = automatic_frozen_layers(self.model, self.device) if self.params.freeze_embeddings else 0
         try:
-            self.frozen = freeze(
-                self.model, word_embeddings=self.params.freeze_embeddings, lowest_layers=self.params.frozen_layers
-            )
+            self.frozen = freeze(self.model, word_embeddings=self.params.freeze_embeddings, lowest_layers=lowest)
         except ValueError as exc:
             raise StudioError(f"Layers of '{self.params.base_model}' cannot be frozen: {exc}.") from None
         decay, no_decay = [], []
@@ -153,9 +169,14 @@ class FinetuneTrainer:
         random.seed(p.seed)
         np.random.seed(p.seed)
         torch.manual_seed(p.seed)
-        monitor.progress(0.0, f"Loading {p.base_model}")
+        share = 0.0
+        if p.blend_with != "none":
+            encoder = p.blend_encoder or p.base_model
+            self.partner = fit_blend_partner(p.blend_with, encoder, p.seed, texts, labels, monitor)
+            self.blend_weight, share = p.blend_weight, SHARE
+        monitor.progress(share, f"Loading {p.base_model}")
         self._load_base(self.classes)
-        monitor.progress(0.0, f"Tokenising {len(texts):,} texts")
+        monitor.progress(share, f"Tokenising {len(texts):,} texts")
         ids = tokenize(self.tokenizer, texts, self.prompt, p.max_length)
         lengths = [len(x) for x in ids]
         target = [self.classes.index(label) for label in labels]
@@ -189,7 +210,7 @@ class FinetuneTrainer:
                     monitor.loss(LossPoint(step=step, epoch=round(epoch, 4), loss=sum(window) / len(window)))
                     window = []
                 monitor.progress(
-                    step / total_steps,
+                    share + (1 - share) * step / total_steps,
                     f"Epoch {min(math.ceil(epoch), math.ceil(p.epochs))}/{math.ceil(p.epochs)}, "
                     f"step {step:,}/{total_steps:,}, loss {loss.item():.3f}",
                 )
@@ -220,12 +241,19 @@ class FinetuneTrainer:
         elif validation and validation.texts:  # stopped (time limit) before the first check
             report.validation = self._validate(validation, monitor, step, step / per_epoch)
         self.model.eval()
+        if self.partner is not None and report.validation is not None and validation:
+            alone = report.validation["macro_f1"]
+            report.validation = validation_scores(self.classes, self.predict_proba(validation.texts), validation.labels)
+            report.notes.append(
+                f"Validation macro-F1: {alone:.3f} fine-tuned alone, {report.validation['macro_f1']:.3f} blended with "
+                f"the {p.blend_with} probe (weight {p.blend_weight:g} on the fine-tuned model)."
+            )
         report.steps, report.epochs = step, round(step / per_epoch, 4)
         report.seconds = time.monotonic() - started
         return report
 
     def _validate(self, validation: Validation, monitor: Monitor, step: int, epoch: float) -> dict[str, float]:
-        proba = self.predict_proba(validation.texts)
+        proba = self._tuned_proba(validation.texts)  # the checkpoint is chosen on the fine-tuned model alone
         scores = validation_scores(self.classes, proba, validation.labels)
         monitor.loss(
             LossPoint(
@@ -237,6 +265,14 @@ class FinetuneTrainer:
     # --- using -------------------------------------------------------------------------------------------------
 
     def predict_proba(self, texts: list[str], progress: Callable[[float, str], None] | None = None) -> np.ndarray:
+        if self.partner is None:
+            return self._tuned_proba(texts, progress)
+        tuned = self._tuned_proba(texts, split_progress(progress, 0.0, 0.8))
+        if not texts:
+            return tuned
+        return blend(self.blend_weight, tuned, self.partner.predict_proba(texts, split_progress(progress, 0.8, 1.0)))
+
+    def _tuned_proba(self, texts: list[str], progress: Callable[[float, str], None] | None = None) -> np.ndarray:
         import torch
 
         if self.model is None:
@@ -266,7 +302,11 @@ class FinetuneTrainer:
         with quiet_transformers():
             self.model.save_pretrained(str(target))
             self.tokenizer.save_pretrained(str(target))
-        write_trainer_file(folder, self.kind, self.classes, {"params": params_dict(self.params), "prompt": self.prompt})
+        extra: dict[str, Any] = {"params": params_dict(self.params), "prompt": self.prompt}
+        if self.partner is not None:
+            save_partner(self.partner, folder)
+            extra["blend"] = {"with": self.partner.kind, "weight": self.blend_weight, "folder": BLEND_DIR}
+        write_trainer_file(folder, self.kind, self.classes, extra)
 
     @classmethod
     def load(cls, folder: Path) -> FinetuneTrainer:
@@ -282,4 +322,7 @@ class FinetuneTrainer:
         trainer.device = choose_device()
         trainer.model.to(trainer.device)
         trainer.model.eval()
+        if content.get("blend"):
+            trainer.partner = load_partner(folder)
+            trainer.blend_weight = float(content["blend"]["weight"])
         return trainer

@@ -23,6 +23,11 @@ def transformer_layers(model: Any) -> list[Any]:
     return []
 
 
+def automatic_frozen_layers(model: Any, device: str) -> int:
+    """Half of the layers on a CPU (where the backward pass is the cost), none on a GPU."""
+    return len(transformer_layers(model)) // 2 if device == "cpu" else 0
+
+
 def freeze(model: Any, *, word_embeddings: bool, lowest_layers: int) -> list[Any]:
     """Freeze what was asked; returns the frozen modules that must stay in eval mode (no dropout) in training."""
     if word_embeddings or lowest_layers:
