@@ -199,7 +199,7 @@ def test_finetune_blends_with_a_linear_probe_saved_beside_the_plain_model(tiny_e
     report = trainer.fit(texts, labels, Monitor(), validation)
     assert trainer.partner is not None and trainer.partner.kind == "linear"
     assert trainer.partner.classes == trainer.classes
-    tuned, probe = trainer._tuned_proba(test), trainer.partner.predict_proba(test)
+    tuned, probe = trainer.tuned_proba(test), trainer.partner.predict_proba(test)
     assert not np.allclose(tuned, probe)
     np.testing.assert_allclose(trainer.predict_proba(test), 0.7 * tuned + 0.3 * probe, atol=1e-12)
     assert any("blended with the linear probe" in note for note in report.notes)
@@ -214,7 +214,7 @@ def test_finetune_blends_with_a_linear_probe_saved_beside_the_plain_model(tiny_e
     alone.fit(texts, labels, Monitor())
     alone.save(tmp_path / "alone")
     assert alone.partner is None and not (tmp_path / "alone" / "blend").exists()
-    np.testing.assert_allclose(alone.predict_proba(test), alone._tuned_proba(test))
+    np.testing.assert_allclose(alone.predict_proba(test), alone.tuned_proba(test))
     with pytest.raises(InvalidInput, match="blend with must be one of"):
         parse_params("finetune", {"blend_with": "forest"})
 

@@ -253,7 +253,7 @@ class FinetuneTrainer:
         return report
 
     def _validate(self, validation: Validation, monitor: Monitor, step: int, epoch: float) -> dict[str, float]:
-        proba = self._tuned_proba(validation.texts)  # the checkpoint is chosen on the fine-tuned model alone
+        proba = self.tuned_proba(validation.texts)  # the checkpoint is chosen on the fine-tuned model alone
         scores = validation_scores(self.classes, proba, validation.labels)
         monitor.loss(
             LossPoint(
@@ -266,13 +266,13 @@ class FinetuneTrainer:
 
     def predict_proba(self, texts: list[str], progress: Callable[[float, str], None] | None = None) -> np.ndarray:
         if self.partner is None:
-            return self._tuned_proba(texts, progress)
-        tuned = self._tuned_proba(texts, split_progress(progress, 0.0, 0.8))
+            return self.tuned_proba(texts, progress)
+        tuned = self.tuned_proba(texts, split_progress(progress, 0.0, 0.8))
         if not texts:
             return tuned
         return blend(self.blend_weight, tuned, self.partner.predict_proba(texts, split_progress(progress, 0.8, 1.0)))
 
-    def _tuned_proba(self, texts: list[str], progress: Callable[[float, str], None] | None = None) -> np.ndarray:
+    def tuned_proba(self, texts: list[str], progress: Callable[[float, str], None] | None = None) -> np.ndarray:
         import torch
 
         if self.model is None:
