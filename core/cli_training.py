@@ -185,6 +185,7 @@ def cmd_predict(args: argparse.Namespace, store: Store) -> int:
         text_column=args.text_column,
         fmt=args.format,
         point=args.point,
+        language_column=args.language_column,
     )
     if args.json:
         _print_json({**summary.__dict__, "out": str(summary.out)})
@@ -259,5 +260,10 @@ def register(sub: Any) -> None:
     p.add_argument("--text-column", help="column with the texts (default: 'text', or the only column)")
     p.add_argument("--format", choices=FORMATS, help="input format (default: from the file name)")
     p.add_argument("--point", type=int, help="curve runs: the size whose model labels (default: the largest)")
+    p.add_argument(
+        "--language-column",
+        help="column with each text's language, for per-language models (default: 'language' when there is one; "
+        "otherwise the language is detected)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_predict)

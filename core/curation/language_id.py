@@ -340,6 +340,22 @@ class LanguageDetector:
         return [_best(((v.language.iso_code_639_1.name, v.value) for v in row), ignore) for row in values]
 
 
+def likeliest_of(texts: Sequence[str], candidates: Sequence[str]) -> list[str]:
+    """For each text, the candidate language py3langid finds likeliest (variants and close relatives count as one):
+    how a model with one classifier per language routes a text whose language nobody gave."""
+    identifier = _langid_identifier()
+    owner = {label: next((c for c in candidates if same_language(label, c)), None) for label in identifier.labels}
+    found = []
+    for text in texts:
+        totals = dict.fromkeys(candidates, 0.0)
+        for label, probability in identifier.rank(text or ""):
+            code = owner.get(label)
+            if code is not None:
+                totals[code] += float(probability)
+        found.append(max(candidates, key=totals.__getitem__))
+    return found
+
+
 @functools.cache
 def _langid_identifier() -> Any:
     from py3langid.langid import MODEL_FILE, LanguageIdentifier

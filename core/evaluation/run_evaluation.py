@@ -36,7 +36,7 @@ def evaluate_run(
             f"The project '{project.name}' has no labelled human test samples to evaluate on: import some with "
             "--split test --origin human."
         )
-    predictions = predict_texts(model, test.texts, progress)
+    predictions = predict_texts(model, test.texts, progress, languages=test.languages)
     rows = [
         Prediction(sample_id, language, truth, label, confidence)
         for sample_id, language, truth, label, confidence in zip(

@@ -53,7 +53,7 @@ def evaluate(
     the scores over all test samples together. None when the project has no labelled human test samples."""
     if not test.texts:
         return None
-    proba = trainer.predict_proba(test.texts, progress)
+    proba = trainer.predict_proba(test.texts, progress, languages=test.languages)
     predicted = [trainer.classes[i] for i in proba.argmax(axis=1)]
     by_language = score_by_language(test.labels, predicted, test.languages)
     return {

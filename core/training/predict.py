@@ -19,6 +19,7 @@ from core.training import artifacts
 from core.training.run_store import TrainingRun, get_run
 from core.training.trainers import load_trainer
 from core.training.trainers.base import Trainer
+from core.training.trainers.per_language import PerLanguageTrainer
 
 Progress = Callable[[float, str], None]
 OUTPUT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".parquet": "parquet"}
@@ -75,9 +76,18 @@ def open_model(store: Store, project_ref: int | str, run_name: str, point: int |
     return LoadedModel(run=run, trainer=load_trainer(folder), folder=folder, point=chosen)
 
 
-def predict_texts(model: LoadedModel | Trainer, texts: list[str], progress: Progress | None = None) -> Predictions:
+def predict_texts(
+    model: LoadedModel | Trainer,
+    texts: list[str],
+    progress: Progress | None = None,
+    languages: list[str] | None = None,
+) -> Predictions:
+    """`languages` (a code per text) matters to per-language models only; without it they detect the language."""
     trainer = model.trainer if isinstance(model, LoadedModel) else model
-    proba = trainer.predict_proba(list(texts), progress) if texts else np.zeros((0, len(trainer.classes)))
+    if not texts:
+        proba = np.zeros((0, len(trainer.classes)))
+    else:
+        proba = trainer.predict_proba(list(texts), progress, languages=languages)
     best = proba.argmax(axis=1) if len(texts) else np.zeros(0, dtype=int)
     return Predictions(
         classes=list(trainer.classes),
@@ -101,6 +111,21 @@ def pick_text_column(frame: pd.DataFrame, text_column: str | None) -> str:
     raise InvalidInput(
         f"Which column holds the texts? Name it with --text-column (columns: {', '.join(map(str, frame.columns))})."
     )
+
+
+def row_languages(frame: pd.DataFrame, rows: list[int], language_column: str | None) -> list[str] | None:
+    """The normalised language code of each labelled row, from the named column or one called "language"."""
+    from core.language_names import normalize_code
+
+    if language_column and language_column not in frame.columns:
+        raise InvalidInput(
+            f"The file has no column '{language_column}'. Its columns: {', '.join(map(str, frame.columns))}."
+        )
+    column = language_column or ("language" if "language" in frame.columns else None)
+    if column is None:
+        return None
+    values = [frame[column].iloc[i] for i in rows]
+    return [(normalize_code(str(v)) or str(v).strip().lower()) if isinstance(v, str) else "" for v in values]
 
 
 def default_output(path: Path) -> Path:
@@ -151,8 +176,12 @@ def predict_file(
     fmt: str | None = None,
     point: int | None = None,
     progress: Progress | None = None,
+    language_column: str | None = None,
 ) -> PredictSummary:
-    """Label every row of a CSV / TSV / JSONL / Parquet file; rows with an empty text are kept, unlabelled."""
+    """Label every row of a CSV / TSV / JSONL / Parquet file; rows with an empty text are kept, unlabelled.
+
+    A language column (`language_column`, or one called "language") tells per-language models which of their
+    classifiers to use; without one they detect each text's language."""
     path = Path(path)
     frame = read_table(path, fmt)
     column = pick_text_column(frame, text_column)
@@ -162,9 +191,12 @@ def predict_file(
     model = open_model(store, project_ref, run_name, point)
     rows = [i for i, text in enumerate(frame[column]) if isinstance(text, str) and text.strip()]
     texts = [frame[column].iloc[i].strip() for i in rows]
-    predictions = predict_texts(model, texts, progress)
+    languages = row_languages(frame, rows, language_column)
+    predictions = predict_texts(model, texts, progress, languages=languages)
     write_output(predictions_frame(frame, column, predictions, rows), out)
     notes = [f"Curve point {model.point} (samples per language) was used."] if model.point is not None else []
+    if isinstance(model.trainer, PerLanguageTrainer) and languages is None:
+        notes.append("The model has one classifier per language: each text's language was detected (py3langid).")
     return PredictSummary(
         rows=len(frame),
         labelled=len(rows),

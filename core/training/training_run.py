@@ -79,9 +79,21 @@ def train_point(
     keys = [(item.language, item.label) for item in snapshot.items]
     train_at, held_at = validation_split(keys, params.validation_fraction, params.seed)
     items = snapshot.items
-    validation = Validation([items[i].text for i in held_at], [items[i].label for i in held_at]) if held_at else None
+    validation = (
+        Validation(
+            [items[i].text for i in held_at], [items[i].label for i in held_at], [items[i].language for i in held_at]
+        )
+        if held_at
+        else None
+    )
     trainer = make_trainer(params)
-    report = trainer.fit([items[i].text for i in train_at], [items[i].label for i in train_at], monitor, validation)
+    report = trainer.fit(
+        [items[i].text for i in train_at],
+        [items[i].label for i in train_at],
+        monitor,
+        validation,
+        languages=[items[i].language for i in train_at],
+    )
     monitor.check_cancel()
     started = time.monotonic()
     test_metrics = evaluate(trainer, test, evaluation_progress)

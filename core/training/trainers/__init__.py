@@ -10,6 +10,10 @@ from core.training.trainers.base import Trainer, read_trainer_file
 
 
 def make_trainer(params: TrainerParams) -> Trainer:
+    if isinstance(params, LinearParams | HybridParams) and params.per_language:
+        from core.training.trainers.per_language import PerLanguageTrainer
+
+        return PerLanguageTrainer(params)
     if isinstance(params, LinearParams):
         from core.training.trainers.linear_probe import LinearProbe
 
@@ -27,7 +31,13 @@ def make_trainer(params: TrainerParams) -> Trainer:
 
 def load_trainer(folder: Path) -> Trainer:
     """The trained model saved in `folder` (its trainer.json says which trainer wrote it)."""
-    kind = read_trainer_file(folder).get("kind")
+    content = read_trainer_file(folder)
+    kind = content.get("kind")
+    if "per_language" in content:
+        from core.training.params import saved_params
+        from core.training.trainers.per_language import PerLanguageTrainer
+
+        return PerLanguageTrainer.load(folder, saved_params(str(kind), content["params"]))  # type: ignore[arg-type]
     if kind == "linear":
         from core.training.trainers.linear_probe import LinearProbe
 

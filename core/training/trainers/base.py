@@ -53,6 +53,7 @@ class Monitor:
 class Validation:
     texts: list[str]
     labels: list[str]
+    languages: list[str] | None = None
 
 
 @dataclass
@@ -74,11 +75,22 @@ class Trainer(Protocol):
     classes: list[str]
 
     def fit(
-        self, texts: list[str], labels: list[str], monitor: Monitor, validation: Validation | None = None
+        self,
+        texts: list[str],
+        labels: list[str],
+        monitor: Monitor,
+        validation: Validation | None = None,
+        languages: list[str] | None = None,
     ) -> FitReport: ...
 
-    def predict_proba(self, texts: list[str], progress: Callable[[float, str], None] | None = None) -> np.ndarray:
-        """One row per text, one column per class (in `classes` order), rows sum to 1."""
+    def predict_proba(
+        self,
+        texts: list[str],
+        progress: Callable[[float, str], None] | None = None,
+        languages: list[str] | None = None,
+    ) -> np.ndarray:
+        """One row per text, one column per class (in `classes` order), rows sum to 1. `languages` (one code per
+        text, where known) is used by per-language models; the others ignore it."""
         ...
 
     def save(self, folder: Path) -> None: ...

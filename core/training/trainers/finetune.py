@@ -159,8 +159,14 @@ class FinetuneTrainer:
     # --- training ----------------------------------------------------------------------------------------------
 
     def fit(
-        self, texts: list[str], labels: list[str], monitor: Monitor, validation: Validation | None = None
+        self,
+        texts: list[str],
+        labels: list[str],
+        monitor: Monitor,
+        validation: Validation | None = None,
+        languages: list[str] | None = None,
     ) -> FitReport:
+        del languages  # one model for all languages
         import torch
 
         started = time.monotonic()
@@ -264,7 +270,13 @@ class FinetuneTrainer:
 
     # --- using -------------------------------------------------------------------------------------------------
 
-    def predict_proba(self, texts: list[str], progress: Callable[[float, str], None] | None = None) -> np.ndarray:
+    def predict_proba(
+        self,
+        texts: list[str],
+        progress: Callable[[float, str], None] | None = None,
+        languages: list[str] | None = None,
+    ) -> np.ndarray:
+        del languages
         if self.partner is None:
             return self.tuned_proba(texts, progress)
         tuned = self.tuned_proba(texts, split_progress(progress, 0.0, 0.8))

@@ -60,8 +60,14 @@ class HybridTrainer:
         return sparse.hstack(blocks, format="csr")
 
     def fit(
-        self, texts: list[str], labels: list[str], monitor: Monitor, validation: Validation | None = None
+        self,
+        texts: list[str],
+        labels: list[str],
+        monitor: Monitor,
+        validation: Validation | None = None,
+        languages: list[str] | None = None,
     ) -> FitReport:
+        del languages  # one model for all languages
         started = time.monotonic()
         self.classes = class_list(labels)
         p = self.params
@@ -91,7 +97,13 @@ class HybridTrainer:
         report.notes.append(f"{len(self.chars.terms):,} character n-grams")
         return report
 
-    def predict_proba(self, texts: list[str], progress: Callable[[float, str], None] | None = None) -> np.ndarray:
+    def predict_proba(
+        self,
+        texts: list[str],
+        progress: Callable[[float, str], None] | None = None,
+        languages: list[str] | None = None,
+    ) -> np.ndarray:
+        del languages
         if self.head is None:
             raise RuntimeError("predict_proba before fit or load")
         if not texts:

@@ -42,8 +42,14 @@ class LinearProbe:
         return as_dense(embed_texts(texts, self.params.encoder, progress))
 
     def fit(
-        self, texts: list[str], labels: list[str], monitor: Monitor, validation: Validation | None = None
+        self,
+        texts: list[str],
+        labels: list[str],
+        monitor: Monitor,
+        validation: Validation | None = None,
+        languages: list[str] | None = None,
     ) -> FitReport:
+        del languages  # one model for all languages
         started = time.monotonic()
         self.classes = class_list(labels)
         self.fingerprint = encoder_fingerprint(self.params.encoder)
@@ -62,7 +68,13 @@ class LinearProbe:
         )
         return report
 
-    def predict_proba(self, texts: list[str], progress: Callable[[float, str], None] | None = None) -> np.ndarray:
+    def predict_proba(
+        self,
+        texts: list[str],
+        progress: Callable[[float, str], None] | None = None,
+        languages: list[str] | None = None,
+    ) -> np.ndarray:
+        del languages
         if self.head is None:
             raise RuntimeError("predict_proba before fit or load")
         if not texts:
