@@ -8,7 +8,7 @@ the other 7 languages). With --curve, one learning curve
 (synthetic and human) at the listed sizes per language.
 
     .venv/bin/python bench/bench_training_quality.py ../shared/data/paper-multilingual \\
-        [--tasks topic,intent,sentiment] [--trainers linear,hybrid,chars,finetune] [--human] \\
+        [--tasks topic,intent,sentiment] [--trainers linear,hybrid,chars,finetune,hybrid-lang] [--human] \\
         [--curve topic:linear:10,50,100,200,500] [--param hybrid.c=10] [--cache-home ~/.distill-studio]
 
 Embeddings are cached under the cache home (`embeddings/`, `models/`), so only the first run pays for them
@@ -46,6 +46,9 @@ TRAINERS = {
     "hybrid": ("hybrid", {}),
     "chars": ("hybrid", {"embedding_weight": 0.0}),
     "finetune": ("finetune", {}),
+    "linear-lang": ("linear", {"per_language_models": True}),  # one classifier per language
+    "hybrid-lang": ("hybrid", {"per_language_models": True}),
+    "chars-lang": ("hybrid", {"embedding_weight": 0.0, "per_language_models": True}),
 }
 
 

@@ -41,7 +41,7 @@ def test_each_text_goes_to_its_languages_model_and_the_rest_to_the_model_over_al
 ) -> None:
     texts, labels, languages = split("train")
     test, truth, test_languages = split("test")
-    params = params_class(encoder=str(tiny_encoder), per_language=True)
+    params = params_class(encoder=str(tiny_encoder), per_language_models=True)
     trainer = make_trainer(params)
     report = trainer.fit(texts, labels, Monitor(), Validation(test, truth, test_languages), languages=languages)
     assert isinstance(trainer, PerLanguageTrainer) and sorted(trainer.models) == ["en", "sw"]
@@ -67,7 +67,7 @@ def test_each_text_goes_to_its_languages_model_and_the_rest_to_the_model_over_al
 def test_a_language_with_too_few_samples_uses_the_model_over_all_languages(tiny_encoder: Path) -> None:
     texts, labels, languages = split("train")
     keep = [i for i, language in enumerate(languages) if language == "en" or i % 12 == 0]
-    trainer = make_trainer(HybridParams(encoder=str(tiny_encoder), per_language=True))
+    trainer = make_trainer(HybridParams(encoder=str(tiny_encoder), per_language_models=True))
     report = trainer.fit(
         [texts[i] for i in keep], [labels[i] for i in keep], Monitor(), languages=[languages[i] for i in keep]
     )
@@ -89,7 +89,7 @@ def test_a_per_language_run_is_trained_scored_and_labels_a_file(
     sqlite_store: Store, tiny_encoder: Path, tmp_path: Path
 ) -> None:
     project = make_project(sqlite_store, tiny_encoder)
-    request = TrainingRequest("per-language", "hybrid", {"per_language": True, "validation_fraction": 0.2})
+    request = TrainingRequest("per-language", "hybrid", {"per_language_models": True, "validation_fraction": 0.2})
     run, job = start_training(sqlite_store, project.id, request)
     assert run_job(sqlite_store, job.id) == "done"
     run = get_run_by_id(sqlite_store, run.id)

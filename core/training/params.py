@@ -32,7 +32,7 @@ class LinearParams:
     c: float = _help("inverse regularisation strength of the logistic regression", default=3.0, advanced=True)
     max_iter: int = _help("iterations of the solver", default=2000, advanced=True)
     validation_fraction: float = _help("share of the snapshot held out to report validation scores", default=0.0)
-    per_language: bool = _help(
+    per_language_models: bool = _help(
         "one classifier per language, with one over all languages for the rest (better where each language has "
         "its own surface cues, e.g. intents; needs enough samples in each language)",
         default=False,
@@ -53,7 +53,7 @@ class HybridParams:
     char_weight: float = _help("weight of the character n-gram block", default=1.0, advanced=True)
     max_iter: int = _help("iterations of the solver", default=2000, advanced=True)
     validation_fraction: float = _help("share of the snapshot held out to report validation scores", default=0.0)
-    per_language: bool = _help(
+    per_language_models: bool = _help(
         "one classifier per language, with one over all languages for the rest (better where each language has "
         "its own surface cues, e.g. intents; needs enough samples in each language)",
         default=False,

@@ -10,7 +10,7 @@ from core.training.trainers.base import Trainer, read_trainer_file
 
 
 def make_trainer(params: TrainerParams) -> Trainer:
-    if isinstance(params, LinearParams | HybridParams) and params.per_language:
+    if isinstance(params, LinearParams | HybridParams) and params.per_language_models:
         from core.training.trainers.per_language import PerLanguageTrainer
 
         return PerLanguageTrainer(params)
@@ -33,7 +33,7 @@ def load_trainer(folder: Path) -> Trainer:
     """The trained model saved in `folder` (its trainer.json says which trainer wrote it)."""
     content = read_trainer_file(folder)
     kind = content.get("kind")
-    if "per_language" in content:
+    if "language_models" in content:
         from core.training.params import saved_params
         from core.training.trainers.per_language import PerLanguageTrainer
 

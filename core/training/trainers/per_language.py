@@ -2,7 +2,7 @@
 
 On the paper's intent data one hybrid per language scored 0.933 mean macro-F1, one over all languages 0.928:
 character n-grams are cues of one language. On topic and sentiment one model over all languages is better
-(0.803 against 0.755, 0.774 against 0.735), so it is an option (`per_language`), off by default.
+(0.803 against 0.755, 0.774 against 0.735), so it is an option (`per_language_models`), off by default.
 
 A language with fewer than MIN_SAMPLES training samples, or with a single label, is left to the model over all
 languages, as is a text in a language no model was trained for. Texts of unknown language (a file to label
@@ -49,7 +49,7 @@ class PerLanguageTrainer:
         from core.training.trainers import make_trainer
 
         self.params = params
-        self.single = replace(params, per_language=False, validation_fraction=0.0)
+        self.single = replace(params, per_language_models=False, validation_fraction=0.0)
         self.kind = make_trainer(self.single).kind
         self.classes: list[str] = []
         self.everything: Trainer | None = None
@@ -128,7 +128,7 @@ class PerLanguageTrainer:
         for code, model in self.models.items():
             (folder / LANGUAGES_DIR / code).mkdir(parents=True, exist_ok=True)
             model.save(folder / LANGUAGES_DIR / code)
-        extra: dict[str, Any] = {"params": params_dict(self.params), "per_language": sorted(self.models)}
+        extra: dict[str, Any] = {"params": params_dict(self.params), "language_models": sorted(self.models)}
         write_trainer_file(folder, self.kind, self.classes, extra)
 
     @classmethod
@@ -139,5 +139,5 @@ class PerLanguageTrainer:
         trainer = cls(params)
         trainer.classes = list(content["classes"])
         trainer.everything = load_trainer(folder / ALL_DIR)
-        trainer.models = {code: load_trainer(folder / LANGUAGES_DIR / code) for code in content["per_language"]}
+        trainer.models = {code: load_trainer(folder / LANGUAGES_DIR / code) for code in content["language_models"]}
         return trainer
