@@ -122,6 +122,12 @@ def main() -> int:
         accept = [sys.executable, "-m", "core", "curate", "--project", DEMO, "--accept-unflagged"]
         subprocess.run(accept, env={**os.environ, "STUDIO_HOME": home}, cwd=ROOT, check=True, capture_output=True)
         press_and_shoot(page, out, "Train", "Start training", "Human test split")
+        page.get_by_text("Fine-tune the encoder").click()
+        page.wait_for_selector(IDLE, timeout=60_000)
+        page.get_by_text("Advanced options").click()
+        page.wait_for_timeout(500)
+        page.get_by_text("Blend weight").scroll_into_view_if_needed()
+        shoot(page, out, "train-finetune")
         page.set_viewport_size({"width": 1400, "height": 1500})
         press_and_shoot(page, out, "Evaluate", "Evaluate on the test split", "Scores per language")
     return 0
