@@ -123,7 +123,8 @@ def test_review_with_the_keyboard_after_a_deep_link(studio_home: Path, browser) 
         page.goto(f"{url}/curate")  # the first request of a fresh server is a deep link
         _idle(page)
         sidebar = page.locator('[data-testid="stSidebar"]')
-        expect(sidebar.get_by_text("Project", exact=True)).to_be_visible()  # app.py's switcher ran
+        # app.py's switcher ran (the rerun through app.py can take seconds on a loaded machine)
+        expect(sidebar.get_by_text("Project", exact=True)).to_be_visible(timeout=30_000)
         expect(page.locator('[data-testid="stSidebarNav"] a', has_text="Curate")).to_be_visible()
         expect(page.get_by_text("Sample 1 of 450 in this queue")).to_be_visible()
         first = page.get_by_role("heading", level=4).inner_text()

@@ -224,13 +224,19 @@ def test_the_error_browser_lists_the_samples_of_the_picked_cell(sqlite_store: St
     evaluation = latest_evaluation(sqlite_store, project.id, "probe")
     at = open_page()
     assert widget(at.selectbox, "Language").value == "en"
-    [worst] = weak_cells(evaluation, top=1, language="en")  # picked at first: the biggest confusion
+    # the tiny random encoder makes a weak probe: which language has the biggest confusion varies with the build
+    # of the encoder, so the test follows the evaluation instead of assuming English has one
+    [biggest] = weak_cells(evaluation, top=1)
+    language = biggest.language
+    if language != "en":
+        widget(at.selectbox, "Language").set_value(language).run()
+    [worst] = weak_cells(evaluation, top=1, language=language)  # picked at first: the language's biggest confusion
     assert (widget(at.selectbox, "True label").value, widget(at.selectbox, "Predicted as").value) == (
         worst.true,
         worst.predicted,
     )
     shown = shown_samples(at)
-    wanted = expected_cell(sqlite_store, evaluation, worst.true, worst.predicted, "en")
+    wanted = expected_cell(sqlite_store, evaluation, worst.true, worst.predicted, language)
     assert sorted(shown.index.astype(int)) == sorted(wanted) and len(wanted) == worst.count
     assert list(shown["text"]) == [get_sample(sqlite_store, int(i)).text for i in shown.index]
     assert set(shown["true"]) == {worst.true} and set(shown["predicted"]) == {worst.predicted}
@@ -238,15 +244,16 @@ def test_the_error_browser_lists_the_samples_of_the_picked_cell(sqlite_store: St
     assert confidences == sorted(confidences, reverse=True)  # most confident first
     assert f"{worst.count} test sample" in texts(at.markdown)
 
-    # Swahili: where the market texts labelled weather went, then other cells
+    # Swahili: a confused cell picked by hand, then other cells
     widget(at.selectbox, "Language").set_value("sw").run()
-    widget(at.selectbox, "True label").set_value("weather").run()
-    widget(at.selectbox, "Predicted as").set_value("price").run()
-    wanted = expected_cell(sqlite_store, evaluation, "weather", "price", "sw")
-    assert sorted(shown_samples(at).index.astype(int)) == sorted(wanted) and len(wanted) > 0
-    assert "taken for **price**" in texts(at.markdown)
+    [confused] = weak_cells(evaluation, top=1, language="sw")  # 3 market texts labelled weather: never all "right"
+    widget(at.selectbox, "True label").set_value(confused.true).run()
+    widget(at.selectbox, "Predicted as").set_value(confused.predicted).run()
+    wanted = expected_cell(sqlite_store, evaluation, confused.true, confused.predicted, "sw")
+    assert sorted(shown_samples(at).index.astype(int)) == sorted(wanted) and len(wanted) == confused.count
+    assert f"taken for **{confused.predicted}**" in texts(at.markdown)
     widget(at.selectbox, "Predicted as").set_value("disease").run()
-    wanted = expected_cell(sqlite_store, evaluation, "weather", "disease", "sw")
+    wanted = expected_cell(sqlite_store, evaluation, confused.true, "disease", "sw")
     if wanted:
         assert sorted(shown_samples(at).index.astype(int)) == sorted(wanted)
     else:
@@ -258,11 +265,11 @@ def test_the_error_browser_lists_the_samples_of_the_picked_cell(sqlite_store: St
 
     # all languages pooled: the language of each sample is shown
     widget(at.selectbox, "Language").set_value(OVERALL).run()
-    widget(at.selectbox, "True label").set_value("weather").run()
-    widget(at.selectbox, "Predicted as").set_value("price").run()
+    widget(at.selectbox, "True label").set_value(confused.true).run()
+    widget(at.selectbox, "Predicted as").set_value(confused.predicted).run()
     shown = shown_samples(at)
     assert sorted(shown.index.astype(int)) == sorted(
-        expected_cell(sqlite_store, evaluation, "weather", "price", OVERALL)
+        expected_cell(sqlite_store, evaluation, confused.true, confused.predicted, OVERALL)
     )
     assert set(shown["language"]) <= {"en", "sw"}
 
