@@ -27,9 +27,10 @@ FIXTURE_TEXTS = [
 
 
 def build_tiny_encoder(folder: Path, texts: list[str] | None = None, *, seed: int = 0) -> Path:
-    """A 2-layer BERT (hidden 32) with a WordPiece tokenizer trained on `texts`, loadable by SentenceTransformer."""
+    """A 2-layer BERT (hidden 32) with a WordPiece vocabulary of `texts` (words, then characters), loadable by
+    SentenceTransformer."""
     import torch
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
     from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -37,9 +38,16 @@ def build_tiny_encoder(folder: Path, texts: list[str] | None = None, *, seed: in
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.train_from_iterator(
-        texts or FIXTURE_TEXTS, trainers.WordPieceTrainer(vocab_size=400, special_tokens=special)
-    )
+    # a fixed vocabulary (the fixture's whole words, then single characters) rather than a trained one: the
+    # WordPiece trainer breaks frequency ties in no fixed order, so two builds differed and so did the predictions
+    # of models built on them
+    words: set[str] = set()
+    for text in texts or FIXTURE_TEXTS:
+        normalised = tokenizer.normalizer.normalize_str(text)
+        words.update(word for word, _ in tokenizer.pre_tokenizer.pre_tokenize_str(normalised))
+    chars = sorted({ch for word in words for ch in word})
+    vocab = [*special, *sorted(words), *chars, *(f"##{ch}" for ch in chars)]
+    tokenizer.model = models.WordPiece(vocab={token: i for i, token in enumerate(vocab)}, unk_token="[UNK]")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
