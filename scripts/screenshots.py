@@ -51,7 +51,8 @@ def main() -> int:
         for name, path in (("projects", ""), ("data", "data")):
             page.goto(f"{url}/{path}")
             page.wait_for_selector(IDLE, timeout=60_000)
-            page.wait_for_timeout(800)
+            page.wait_for_selector('[data-testid="stSkeleton"]', state="detached", timeout=30_000)
+            page.wait_for_timeout(1500)  # the forms and tables draw after the script has finished
             page.screenshot(path=str(out / f"{name}.png"))
             print(out / f"{name}.png")
         page.goto(f"{url}/data")
