@@ -35,6 +35,9 @@ from tests.test_training_support import LANGUAGES, make_project, single_torch_th
 
 DEADLINE_SECONDS = 60.0
 QUICK_FINETUNE = {"epochs": 2, "batch_size": 16, "learning_rate": 1e-3}
+# Trains for minutes unless stopped. No validation split, so no early stop: a tiny model that converges fast would
+# otherwise finish (and rename its build folder into place) before the test cancels or kills it.
+ENDLESS_FINETUNE = {"epochs": 500, "batch_size": 4, "validation_fraction": 0.0}
 
 
 @pytest.fixture(autouse=True)
@@ -144,7 +147,7 @@ def test_a_learning_curve_keeps_every_points_model_and_reports_capped_sizes(
 def test_cancelling_a_running_training_leaves_no_folder(sqlite_store: Store, tiny_encoder: Path) -> None:
     store = sqlite_store
     project = make_project(store, tiny_encoder)
-    request = TrainingRequest(name="stop", trainer="finetune", params={"epochs": 500, "batch_size": 4})
+    request = TrainingRequest(name="stop", trainer="finetune", params=ENDLESS_FINETUNE)
     run, job = start_training(store, project.id, request)
 
     def cancel_once_training() -> None:
@@ -169,7 +172,7 @@ def test_a_killed_training_worker_leaves_a_failed_run_and_no_folder(
     store = sqlite_store
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     project = make_project(store, tiny_encoder)
-    request = TrainingRequest(name="doomed", trainer="finetune", params={"epochs": 500, "batch_size": 4})
+    request = TrainingRequest(name="doomed", trainer="finetune", params=ENDLESS_FINETUNE)
     run, job = start_training(store, project.id, request)
     workers.append(start_worker(store, job.id))
     end = time.monotonic() + DEADLINE_SECONDS
