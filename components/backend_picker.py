@@ -1,4 +1,8 @@
-"""Choosing the LLM that writes samples: an OpenAI-compatible server, a local model, or recorded answers."""
+"""Choosing the LLM that writes samples: an OpenAI-compatible server, a local model, or recorded answers.
+
+A key set up on the studio's server (OPENAI_API_KEY, named endpoints in secrets.toml) only ever goes to its own
+address; an address typed here goes with a key typed here, or with none for a server on this machine
+(core.generation.endpoints decides, here and in the workers started from here)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,15 @@ from dataclasses import dataclass
 import streamlit as st
 
 from components.feedback import friendly_errors
-from core.secrets import get_secret
+from components.safe_text import md, say
+from core.generation.endpoints import (
+    KeyRefused,
+    configured_endpoints,
+    is_local_url,
+    normalize_url,
+    resolve_key,
+    session_key_env,
+)
 
 BACKEND_NAMES = {
     "replay": "Recorded answers (replay: no network, no key)",
@@ -16,6 +28,8 @@ BACKEND_NAMES = {
     "local": "A local model on this machine (transformers)",
 }
 KEY_STATE = "openai_api_key"  # lives only in this browser session (and a worker's environment)
+KEY_URL_STATE = "openai_api_key_for"  # the address that key was typed for
+OTHER_SERVER = "_other"
 
 
 @dataclass(frozen=True)
@@ -24,10 +38,22 @@ class BackendChoice:
     model: str
     base_url: str | None
     api_key: str | None  # typed into the page; never stored
+    problem: str | None = None  # why it cannot start (no key may go to this address)
+
+    @property
+    def ready(self) -> bool:
+        return bool(self.model) and self.problem is None
 
     @property
     def worker_env(self) -> dict[str, str]:
-        return {"OPENAI_API_KEY": self.api_key} if self.api_key else {}
+        """A worker started from a page: keys bound to addresses, and the key typed here for this address."""
+        return session_key_env(self.api_key, self.base_url)
+
+
+def resume_env() -> dict[str, str]:
+    """The environment of a resumed run's worker: the key typed in this session goes only to the address it was
+    typed for (the worker compares it with the run's)."""
+    return session_key_env(st.session_state.get(KEY_STATE) or None, st.session_state.get(KEY_URL_STATE))
 
 
 def backend_picker(key: str) -> BackendChoice:
@@ -47,37 +73,69 @@ def backend_picker(key: str) -> BackendChoice:
             placeholder="/models/Llama-3.2-1B-Instruct or org/name (must be cached)",
         )
         return BackendChoice("local", model.strip(), None, None)
+    choice = _server_choice(key)
+    if choice.problem:
+        st.warning(md(choice.problem), icon=":material/key_off:")
+    if st.button(
+        "Check the connection", key=f"{key}_check", icon=":material/wifi_tethering:", disabled=bool(choice.problem)
+    ):
+        with friendly_errors("Checking the connection"):
+            models = asyncio.run(_list_models(choice))
+            known = choice.model in models
+            st.success(
+                md(f"Connected: {len(models)} models available.")
+                + ("" if known else say(" Note: '{}' is not among them.", choice.model))
+            )
+    return choice
+
+
+def _server_choice(key: str) -> BackendChoice:
+    endpoints = {e.name: e for e in configured_endpoints()}
+    server = st.selectbox(
+        "Server",
+        [*endpoints, OTHER_SERVER],
+        format_func=lambda n: (
+            f"{n} · {endpoints[n].base_url}" if n in endpoints else "another server (type its address)"
+        ),
+        key=f"{key}_server",
+        help="Servers set up by whoever runs the studio use their own key. Another server needs a key typed here, "
+        "unless it runs on this machine.",
+    )
+    if server in endpoints:
+        endpoint = endpoints[server]
+        model = (
+            st.selectbox("Model", endpoint.models, key=f"{key}_model_{server}")
+            if endpoint.models
+            else st.text_input("Model", value="gpt-4o-mini", key=f"{key}_model_{server}")
+        )
+        return BackendChoice("openai", model.strip(), endpoint.base_url, None)
     left, right = st.columns(2)
     base_url = left.text_input(
         "Server address (base URL)",
         key=f"{key}_base_url",
-        placeholder="empty = OpenAI · e.g. http://127.0.0.1:8000/v1 for vLLM",
-    )
-    model = right.text_input("Model", value="gpt-4o-mini", key=f"{key}_model")
-    has_key = bool(get_secret("OPENAI_API_KEY"))
+        placeholder="empty = OpenAI · e.g. http://127.0.0.1:8000/v1 for vLLM, http://127.0.0.1:11434/v1 for Ollama",
+    ).strip()
+    model = right.text_input("Model", value="gpt-4o-mini", key=f"{key}_model").strip()
     typed = st.text_input(
         "API key",
         type="password",
         key=KEY_STATE,
         help="Kept only in this browser session and handed to the worker through its environment: never saved "
-        "in the database, a job or a log."
-        + (" A key from the environment or secrets.toml is used when this is empty." if has_key else ""),
-        placeholder="set in the environment / secrets.toml" if has_key else "sk-…",
-    )
-    choice = BackendChoice("openai", model.strip(), base_url.strip() or None, typed.strip() or None)
-    if st.button("Check the connection", key=f"{key}_check", icon=":material/wifi_tethering:"):
-        with friendly_errors("Checking the connection"):
-            models = asyncio.run(_list_models(choice))
-            known = choice.model in models
-            st.success(
-                f"Connected: {len(models)} models available."
-                + ("" if known else f" Note: '{choice.model}' is not among them.")
-            )
-    return choice
+        "in the database, a job or a log. It is sent only to the address above. A server on this machine needs none.",
+        placeholder="not needed for a server on this machine" if base_url and is_local_url(base_url) else "sk-…",
+    ).strip()
+    if typed:
+        st.session_state[KEY_URL_STATE] = normalize_url(base_url or None)
+    try:
+        resolve_key(base_url, typed or None, scope="endpoint")
+    except KeyRefused as refused:
+        return BackendChoice("openai", model, base_url or None, None, str(refused))
+    return BackendChoice("openai", model, base_url or None, typed or None)
 
 
 async def _list_models(choice: BackendChoice) -> list[str]:
     from core.generation.openai_backend import OpenAIBackend
 
-    async with OpenAIBackend(choice.base_url, choice.api_key, timeout=15.0) as backend:
+    api_key = resolve_key(choice.base_url, choice.api_key, scope="endpoint")
+    async with OpenAIBackend(choice.base_url, api_key, timeout=15.0) as backend:
         return await backend.list_models()

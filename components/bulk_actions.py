@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.feedback import flash, friendly_errors
+from components.safe_text import say
 from components.sample_browser import BrowseState
 from core.curation.sample_actions import bulk_change, last_bulk_action, undo_last_bulk
 from core.store.database import Store
@@ -64,7 +65,13 @@ def undo_panel(store: Store, project: Project) -> None:
         return
     columns = st.columns([5, 1])
     columns[0].caption(
-        f"Last bulk action: **{last.action}** of {last.samples:,} samples by {last.who} at {last.at:%Y-%m-%d %H:%M}."
+        say(
+            "Last bulk action: **{}** of {} samples by {} at {}.",
+            last.action,
+            f"{last.samples:,}",
+            last.who,
+            f"{last.at:%Y-%m-%d %H:%M}",
+        )
     )
     if columns[1].button("Undo it", icon=":material/undo:", key=f"bulk_{project.id}_undo"):
         with friendly_errors("Undo"):

@@ -12,6 +12,7 @@ from typing import Any
 import plotly.graph_objects as go
 import streamlit as st
 
+from components.safe_text import plot_text
 from core.evaluation.error_cells import NO_ANSWER, MatrixCell, matrix_cells
 
 CELL_PX = 56  # one cell, in pixels (markers are sized in pixels, so the figure's size follows the matrix)
@@ -80,7 +81,7 @@ def confusion_figure(
                     "color": ["#111827" if f else "#d9e2ec" for f in frame],
                 },
             },
-            hovertext=[c.hover for c in cells],
+            hovertext=[plot_text(c.hover) for c in cells],
             hovertemplate="%{hovertext}<extra></extra>",
             customdata=[[c.true, c.predicted] for c in cells],
             selected={"marker": {"opacity": 1.0}},
@@ -98,7 +99,7 @@ def confusion_figure(
         "tickfont": {"size": 13, "color": "#1f2933"},
     }
     figure.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}} if title else None,
+        title={"text": plot_text(title), "x": 0, "xanchor": "left", "font": {"size": 15}} if title else None,
         width=width,
         height=height,
         margin={"l": left, "r": right, "t": top, "b": _BOTTOM, "autoexpand": False},
@@ -123,7 +124,7 @@ def confusion_figure(
             "side": "top",
             "tickmode": "array",
             "tickvals": list(range(len(columns))),
-            "ticktext": columns,
+            "ticktext": [plot_text(c) for c in columns],
             "tickangle": -30,
             "range": [-0.5, len(columns) - 0.5],
             "title": {"text": "predicted", "standoff": 6},
@@ -132,7 +133,7 @@ def confusion_figure(
             **axis,
             "tickmode": "array",
             "tickvals": list(range(len(rows))),
-            "ticktext": rows,
+            "ticktext": [plot_text(r) for r in rows],
             "range": [len(rows) - 0.5, -0.5],
             "title": {"text": "true", "standoff": 6},
         },

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from components.safe_text import plot_text
 from core.curation.overview import CountMatrix
 from core.curation.threshold_help import SimilarityProfile
 from core.language_names import language_name
@@ -41,11 +42,11 @@ def similarity_histogram(profile: SimilarityProfile, threshold: float) -> go.Fig
 
 def count_heatmap(matrix: CountMatrix, title: str = "") -> go.Figure:
     """Languages x labels with the number written in every cell (colour alone is not enough)."""
-    languages = [f"{language_name(code)} ({code})" for code in matrix.languages]
+    languages = [plot_text(f"{language_name(code)} ({code})") for code in matrix.languages]
     figure = go.Figure(
         go.Heatmap(
             z=matrix.counts,
-            x=matrix.labels,
+            x=[plot_text(label) for label in matrix.labels],
             y=languages,
             text=[[str(n) for n in row] for row in matrix.counts],
             texttemplate="%{text}",
@@ -57,7 +58,7 @@ def count_heatmap(matrix: CountMatrix, title: str = "") -> go.Figure:
         )
     )
     figure.update_layout(
-        title=title or None,
+        title=plot_text(title) if title else None,
         height=80 + 40 * len(languages),
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
         yaxis={"autorange": "reversed"},

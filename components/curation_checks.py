@@ -8,6 +8,7 @@ import streamlit as st
 from components.curation_charts import similarity_histogram
 from components.feedback import flash, friendly_errors
 from components.job_progress import live_job
+from components.safe_text import md, say
 from core.curation.duplicate_flags import load_items
 from core.curation.overview import last_check
 from core.curation.threshold_help import (
@@ -52,7 +53,7 @@ def checks_panel(store: Store, project: Project) -> None:
         return
     check = last_check(store, project.id)
     if check is not None and check.result.get("language_id", {}).get("unsupported"):
-        st.info(check.result["language_id"]["message"], icon=":material/translate:")
+        st.info(md(check.result["language_id"]["message"]), icon=":material/translate:")
     if jobs and jobs[0].status != "done":
         live_job(store, jobs[0].id)  # how the last one ended (failed or cancelled)
 
@@ -87,8 +88,11 @@ def threshold_helper(store: Store, project: Project) -> None:
             profile = _profile(store, project.id, project.encoder, scope, signature)
         except _NotEmbedded:
             st.info(
-                "The samples are not all embedded yet. Run **Check samples** above once: it embeds them with the "
-                f"project's encoder ({project.encoder}); then come back here."
+                say(
+                    "The samples are not all embedded yet. Run **Check samples** above once: it embeds them with the "
+                    "project's encoder ({}); then come back here.",
+                    project.encoder,
+                )
             )
             return
         threshold = st.slider(

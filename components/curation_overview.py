@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from components.curation_charts import count_heatmap
+from components.safe_text import say
 from core.curation.overview import accepted_matrix, flag_counts, last_check
 from core.language_names import language_name
 from core.store.database import Store
@@ -35,8 +36,12 @@ def curation_overview(store: Store, project: Project) -> None:
         if weakest is not None and len({n for row in matrix.counts for n in row}) > 1:
             lang, label, n = weakest
             st.caption(
-                f"Fewest: {label} in {language_name(lang)} ({n}). Generate or accept more there to balance the "
-                "training set."
+                say(
+                    "Fewest: {} in {} ({}). Generate or accept more there to balance the training set.",
+                    label,
+                    language_name(lang),
+                    n,
+                )
             )
     with right:
         counts = flag_counts(store, project.id)

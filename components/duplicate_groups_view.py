@@ -6,6 +6,7 @@ import streamlit as st
 
 from components.bulk_actions import undo_panel
 from components.feedback import flash, friendly_errors
+from components.safe_text import md, show_text
 from core.curation.duplicate_groups import duplicate_groups, keep_one_per_group
 from core.curation.sample_actions import change_sample
 from core.language_names import language_name
@@ -17,7 +18,8 @@ PAGE_SIZE = 8
 
 
 def _describe(sample: Sample) -> str:
-    return f"#{sample.id} · {language_name(sample.language)} · {sample.label or 'no label'} · {sample.status}"
+    """A caption (Markdown): the label is the user's text, escaped."""
+    return md(f"#{sample.id} · {language_name(sample.language)} · {sample.label or 'no label'} · {sample.status}")
 
 
 def duplicate_groups_view(store: Store, project: Project) -> None:
@@ -50,12 +52,14 @@ def duplicate_groups_view(store: Store, project: Project) -> None:
         with st.container(border=True):
             left, right = st.columns(2)
             left.caption("Stays: " + _describe(group.representative))
-            left.markdown(group.representative.text)
+            with left:
+                show_text(group.representative.text)
             for member in group.members:
                 row = right.columns([5, 1])
                 kind = "word for word" if member.kind == "exact_duplicate" else f"similarity {member.similarity:.3f}"
                 row[0].caption(f"{kind} · {_describe(member.sample)}")
-                row[0].markdown(member.sample.text)
+                with row[0]:
+                    show_text(member.sample.text)
                 if row[1].button(
                     "Reject",
                     key=f"{key}_reject_{member.sample.id}",

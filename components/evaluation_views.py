@@ -12,8 +12,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from components.backend_picker import KEY_STATE, BackendChoice, backend_picker
+from components.backend_picker import BackendChoice, backend_picker, resume_env
 from components.feedback import flash, friendly_errors
+from components.safe_text import md, plot_text, say
 from core.evaluation import baseline_store
 from core.evaluation.baseline_prompts import MODE_HELP, MODES
 from core.evaluation.baselines import (
@@ -137,13 +138,14 @@ def per_label_table(group: dict[str, Any]) -> None:
 
 
 def cell_sentence(n: int, true: str, predicted: str, language: str) -> str:
+    """A Markdown sentence; the label names in it are escaped (they are the user's text)."""
     where = "" if language == OVERALL else f" in {language_name(language)}"
     samples = f"{n} test sample{'s' if n != 1 else ''}{where}"
     if predicted == true:
-        return f"**{samples}** of **{true}**, rightly predicted as {true}."
+        return say("**{}** of **{}**, rightly predicted as {}.", samples, true, true)
     if predicted == NO_ANSWER:
-        return f"**{samples}** of **{true}** for which the answer named no usable label."
-    return f"**{samples}** of **{true}** taken for **{predicted}**."
+        return say("**{}** of **{}** for which the answer named no usable label.", samples, true)
+    return say("**{}** of **{}** taken for **{}**.", samples, true, predicted)
 
 
 def error_rows(samples: list[ErrorSample], *, with_language: bool, with_answer: bool) -> list[dict[str, Any]]:
@@ -158,6 +160,11 @@ def error_rows(samples: list[ErrorSample], *, with_language: bool, with_answer: 
     return rows
 
 
+def table_cells(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows for `st.table`, whose cells are drawn as Markdown: every text escaped (numbers stay numbers)."""
+    return [{key: md(value) if isinstance(value, str) else value for key, value in row.items()} for row in rows]
+
+
 def error_browser(store: Store, evaluation: Evaluation, true: str, predicted: str, language: str) -> list[ErrorSample]:
     """The test samples behind the picked cell (text, true, predicted, confidence; an LLM's raw answer)."""
     samples = cell_samples(store, evaluation, true, predicted, language=language)
@@ -166,7 +173,7 @@ def error_browser(store: Store, evaluation: Evaluation, true: str, predicted: st
         st.caption("No test sample falls in this cell.")
         return samples
     rows = error_rows(samples, with_language=language == OVERALL, with_answer=evaluation.source == "baseline")
-    shown = pd.DataFrame(rows[:TABLE_ROWS]).set_index("sample")
+    shown = pd.DataFrame(table_cells(rows[:TABLE_ROWS])).set_index("sample")
     if "confidence" in shown and shown["confidence"].isna().all():
         shown = shown.drop(columns="confidence")
     st.table(shown.style.format({"confidence": "{:.2f}"}, na_rep="") if "confidence" in shown else shown)
@@ -203,8 +210,16 @@ def weak_cells_view(store: Store, project: Project, evaluation: Evaluation, lang
     for i, cell in enumerate(cells):
         text, action = st.columns([4, 1], vertical_alignment="center")
         text.markdown(
-            f"{language_name(cell.language)}: **{cell.true}** taken for **{cell.predicted}** — "
-            f"{cell.count} test sample{'s' if cell.count != 1 else ''} ({cell.rate:.0%} of {cell.true})"
+            say(
+                "{}: **{}** taken for **{}** — {} test sample{} ({} of {})",
+                language_name(cell.language),
+                cell.true,
+                cell.predicted,
+                cell.count,
+                "s" if cell.count != 1 else "",
+                f"{cell.rate:.0%}",
+                cell.true,
+            )
         )
         action.button(
             "Generate more here",
@@ -222,15 +237,23 @@ def weak_cells_view(store: Store, project: Project, evaluation: Evaluation, lang
 def targeted_form(store: Store, project: Project, cell: TargetCell) -> None:
     with st.container(border=True):
         st.markdown(
-            f"**Generate more {language_name(cell.language)} samples of '{cell.true}' that are clearly not "
-            f"'{cell.confused_as}'**"
+            say(
+                "**Generate more {} samples of '{}' that are clearly not '{}'**",
+                language_name(cell.language),
+                cell.true,
+                cell.confused_as,
+            )
         )
         choice = backend_picker("targeted")
-        ready = bool(choice.model)
+        ready = choice.ready
         if choice.backend == "replay" and replay_missing([f"{cell.language}|{cell.true}"]):
             st.warning(
-                f"The recorded answers hold no {language_name(cell.language)} samples of '{cell.true}': pick an "
-                "OpenAI-compatible server or a local model.",
+                say(
+                    "The recorded answers hold no {} samples of '{}': pick an OpenAI-compatible server or a local "
+                    "model.",
+                    language_name(cell.language),
+                    cell.true,
+                ),
                 icon=":material/history:",
             )
             ready = False
@@ -285,8 +308,8 @@ def comparison_figure(comparison: Comparison) -> go.Figure:
         mine = [r for r in rows if r["evaluation"] == name]
         figure.add_trace(
             go.Bar(
-                name=name,
-                x=[r["language"] for r in mine],
+                name=plot_text(name),
+                x=[plot_text(r["language"]) for r in mine],
                 y=[r["macro_f1"] for r in mine],
                 marker_color=PALETTE[n % len(PALETTE)],
                 error_y={
@@ -298,8 +321,8 @@ def comparison_figure(comparison: Comparison) -> go.Figure:
                     "width": 4,
                 },
                 customdata=[[r["low"], r["high"]] for r in mine],
-                hovertemplate=(
-                    f"{name}<br>%{{x}}: macro-F1 %{{y:.3f}}<br>95% interval %{{customdata[0]:.3f}} – "
+                hovertemplate=(  # the name through fullData: a name is the user's text, never part of a template
+                    "%{fullData.name}<br>%{x}: macro-F1 %{y:.3f}<br>95% interval %{customdata[0]:.3f} – "
                     "%{customdata[1]:.3f}<extra></extra>"
                 ),
             )
@@ -346,7 +369,7 @@ def comparison_view(
     picked = [by_name[name] for name in chosen]
     reason = comparability(picked)
     if reason:
-        st.warning(reason, icon=":material/block:")
+        st.warning(md(reason), icon=":material/block:")
         return None
     reference = st.selectbox(
         "Against", chosen, key=f"{key}_reference_{current.id}", help="The differences are each one minus this one."
@@ -361,7 +384,7 @@ def comparison_view(
     st.dataframe(pd.DataFrame(comparison.table()), hide_index=True, width="stretch")
     differences = difference_table(comparison)
     if not differences.empty:
-        st.markdown(f"**Differences from {reference}**")
+        st.markdown(say("**Differences from {}**", reference))
         st.dataframe(
             differences,
             hide_index=True,
@@ -393,7 +416,8 @@ def report_download(
         key="evaluate_report",
     )
     st.caption(
-        f"One self-contained HTML file with {listed}: the per-language table, per-label scores and the matrices"
+        say("One self-contained HTML file with {}: ", listed)
+        + "the per-language table, per-label scores and the matrices"
         + (", and the comparison above." if comparison is not None else ".")
         + " It opens in any browser, offline."
     )
@@ -473,11 +497,10 @@ def _resume(store: Store, project: Project, stopped: list[Any]) -> None:
     left, right = st.columns([3, 1], vertical_alignment="bottom")
     name = left.selectbox("Stopped baseline", names, key="baseline_resume_pick")
     if right.button("Resume", icon=":material/resume:", help="Sends only the test samples without an answer yet."):
-        key = st.session_state.get(KEY_STATE) or ""
         with friendly_errors("Resuming the baseline"):
             baseline = resume_baseline(store, project.id, name)
             job = submit_baseline(store, baseline)
-            launch(store, job, f"Baseline '{name}' resumed.", {"OPENAI_API_KEY": key} if key else {})
+            launch(store, job, f"Baseline '{name}' resumed.", resume_env())
             st.rerun()
 
 
@@ -545,7 +568,7 @@ def baseline_form(store: Store, project: Project) -> None:
             base_url=choice.base_url,
             languages=languages or None,
         )
-        ready = bool(choice.model and languages)
+        ready = bool(choice.ready and languages)
         if choice.backend == "replay":
             missing = replay_missing([f"{code}|baseline" for code in languages or project.language_codes])
             if missing:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.feedback import friendly_errors
+from components.safe_text import md
 from core.io.exporter import export_download
 from core.store.database import Store
 from core.store.projects import Project
@@ -35,7 +36,7 @@ def export_panel(store: Store, project: Project) -> None:
     if prepared and prepared[:2] == (fmt, tuple(statuses)):
         _, _, name, data = prepared
         st.download_button(
-            f"Download {name} ({len(data) / 1e6:.1f} MB)",
+            f"Download {md(name)} ({len(data) / 1e6:.1f} MB)",
             data,
             file_name=name,
             type="primary",

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import streamlit as st
 
+from components.safe_text import alert, md
 from core.errors import EditConflict, StudioError
 from core.secrets import redact
 from core.settings import get_settings
@@ -31,23 +32,27 @@ def friendly_errors(what: str = "That") -> Iterator[None]:
     try:
         yield
     except EditConflict as exc:
-        st.warning(str(exc), icon=":material/sync_problem:")
+        st.warning(md(exc), icon=":material/sync_problem:")
     except StudioError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(md(exc), icon=":material/error:")
     except Exception as exc:
         _studio_logger().error(redact(traceback.format_exc()))
+        first_line = redact(str(exc)).splitlines()[0] if str(exc) else ""
         st.error(
-            f"{what} did not work: {type(exc).__name__}: {redact(str(exc)).splitlines()[0] if str(exc) else ''}. "
-            f"Details are in {get_settings().logs_dir / 'studio.log'}.",
+            md(
+                f"{what} did not work: {type(exc).__name__}: {first_line}. "
+                f"Details are in {get_settings().logs_dir / 'studio.log'}."
+            ),
             icon=":material/error:",
         )
 
 
 def flash(message: str, kind: str = "success") -> None:
-    """A message that survives the next rerun (shown once by `show_flash`)."""
+    """A plain-text message (it may quote user text: it is shown as text) that survives the next rerun (shown once
+    by `show_flash`)."""
     st.session_state.setdefault("_flash", []).append((kind, message))
 
 
 def show_flash() -> None:
     for kind, message in st.session_state.pop("_flash", []):
-        {"success": st.success, "info": st.info, "warning": st.warning, "error": st.error}[kind](message)
+        alert(kind)(md(message))

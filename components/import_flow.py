@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from components.feedback import flash, friendly_errors
 from components.language_picker import language_label
+from components.safe_text import md, say
+from core.io.import_folders import allowed_import_folders, check_import_path
 from core.io.importer import ColumnMapping, ImportPlan, execute_import, guess_mapping, plan_import
 from core.io.table_files import read_table
+from core.io.uploads import display_name, read_upload
 from core.language_names import LANGUAGES
-from core.settings import get_settings
 from core.store.database import Store
 from core.store.projects import Project
 
@@ -23,6 +24,7 @@ NO_LABEL = "(none: the texts have no labels yet)"
 FROM_FILE = "from the file's '{}' column"
 STATE = "import_source"
 UPLOADER_ROUND = "import_uploader_round"  # a new round gives an empty uploader after an import
+PREVIEW_CHARS = 300  # longer cells are shortened in the first look at the file (the import keeps them whole)
 
 
 @dataclass
@@ -39,15 +41,13 @@ def _load_upload(upload) -> None:  # type: ignore[no-untyped-def]
     current = st.session_state.get(STATE)
     if current is not None and current.token == token:
         return
-    folder = get_settings().uploads_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{digest}-{Path(upload.name).name}"
-    path.write_bytes(data)
-    st.session_state[STATE] = LoadedFile(upload.name, read_table(path), token)
+    # saved owner-only while it is read, deleted straight after (read or refused): the rows live in the session
+    st.session_state[STATE] = LoadedFile(display_name(upload.name), read_upload(upload.name, data), token)
 
 
 def _load_path(raw: str) -> None:
-    path = Path(raw.strip()).expanduser()
+    st.session_state.pop(STATE, None)  # a refused path must not leave the previous file on the page
+    path = check_import_path(raw)
     st.session_state[STATE] = LoadedFile(path.name or str(path), read_table(path), f"path-{path}")
 
 
@@ -62,7 +62,15 @@ def _choose_source() -> LoadedFile | None:
         with friendly_errors("Reading the file"):
             _load_upload(upload)
     with st.expander("…or read a file or a Hugging Face dataset folder on this machine"):
-        raw = st.text_input("Path on this machine", placeholder="/data/my_dataset (a save_to_disk folder)")
+        folders = allowed_import_folders()
+        st.caption(
+            md(
+                f"From this page the studio reads files only in: {', '.join(str(f) for f in folders)} (a name "
+                "without a folder is looked up in the first). Whoever runs the studio can allow other folders with "
+                "STUDIO_IMPORT_FOLDERS; in a terminal, python -m core import reads any file its user can read."
+            )
+        )
+        raw = st.text_input("Path on this machine", placeholder="my_dataset (a save_to_disk folder) or rows.csv")
         if st.button("Read it", disabled=not raw.strip()):
             with friendly_errors("Reading the file"):
                 _load_path(raw)
@@ -137,6 +145,11 @@ def _mapping(loaded: LoadedFile, project: Project) -> ColumnMapping:
     )
     add_labels = left.checkbox("Add labels the project does not have yet", key=f"{key}_addlabels")
     add_languages = left.checkbox("Add languages the project does not have yet", key=f"{key}_addlangs")
+    strip_whitespace = left.checkbox(
+        "Remove spaces, tabs and line breaks at the start and end of each text",
+        key=f"{key}_strip",
+        help="Off: every text is stored exactly as the file gives it. A text of only spaces is skipped either way.",
+    )
     return ColumnMapping(
         text_column=text_column,
         label_column=None if label_column == NO_LABEL else label_column,
@@ -147,6 +160,7 @@ def _mapping(loaded: LoadedFile, project: Project) -> ColumnMapping:
         status=None if status in (None, "default") else status,
         add_labels=add_labels,
         add_languages=add_languages,
+        strip_whitespace=strip_whitespace,
     )
 
 
@@ -165,18 +179,33 @@ def _report(plan: ImportPlan) -> None:
     cols[0].metric("Rows in the file", f"{plan.total_rows:,}")
     cols[1].metric("Will be imported", f"{plan.to_import:,}" if plan.ok else "0")
     cols[2].metric("Will be skipped", f"{plan.skipped_count:,}")
-    for problem in plan.errors:
-        st.error(problem.describe()[:1].upper() + problem.describe()[1:], icon=":material/block:")
+    for problem in plan.errors:  # the messages quote labels and values from the file: shown as text
+        st.error(md(_sentence(problem.describe())), icon=":material/block:")
     for problem in plan.skipped:
-        st.warning("Skipped: " + problem.describe(), icon=":material/skip_next:")
+        st.warning(md("Skipped: " + problem.describe()), icon=":material/skip_next:")
     for problem in plan.notes:
-        st.info(problem.describe()[:1].upper() + problem.describe()[1:], icon=":material/info:")
+        st.info(md(_sentence(problem.describe())), icon=":material/info:")
     if plan.ok and plan.to_import:
         st.caption(
             f"The first {min(len(plan.records), 20)} rows as they will be stored "
             "(row = position in the file, counting from the first row under the header):"
         )
         st.dataframe(plan.preview(), hide_index=True, width="stretch")
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _first_rows(frame: pd.DataFrame, n: int = 5) -> pd.DataFrame:
+    """The first rows for a look at the file, very long cells shortened (a 5 MB text would stall the page)."""
+
+    def shorten(value: object) -> object:
+        if isinstance(value, str) and len(value) > PREVIEW_CHARS:
+            return value[:PREVIEW_CHARS] + f"… ({len(value):,} characters)"
+        return value
+
+    return frame.head(n).map(shorten)
 
 
 def import_flow(store: Store, project: Project) -> None:
@@ -188,8 +217,10 @@ def import_flow(store: Store, project: Project) -> None:
             "from columns or be set for the whole file."
         )
         return
-    st.caption(f"**{loaded.name}**: {len(loaded.frame):,} rows, columns {', '.join(loaded.frame.columns)}")
-    st.dataframe(loaded.frame.head(5), hide_index=True, width="stretch")
+    st.caption(
+        say("**{}**: {} rows, columns {}", loaded.name, f"{len(loaded.frame):,}", ", ".join(loaded.frame.columns))
+    )
+    st.dataframe(_first_rows(loaded.frame), hide_index=True, width="stretch")
     mapping = _mapping(loaded, project)
     plan = None
     with friendly_errors("Checking the file"):

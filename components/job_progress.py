@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from components.feedback import friendly_errors
+from components.safe_text import md, say
 from core.jobs.queue import Job, cancel_job, get_job, reap_dead_workers
 from core.store.database import Store
 
@@ -41,9 +42,9 @@ def log_tail(job: Job, lines: int = LOG_TAIL_LINES) -> str:
 def job_status(store: Store, job: Job) -> None:
     """One job's state: progress and a cancel button while active, else how it ended."""
     icon = STATUS_ICONS.get(job.status, "")
-    st.markdown(f"{icon} **Job #{job.id} · {job.title}** — {job.status}")
+    st.markdown(icon + say(" **Job \\#{} · {}** — {}", job.id, job.title, job.status))
     if job.active:
-        st.progress(job.progress, text=job.message or job.status)
+        st.progress(job.progress, text=md(job.message or job.status))
         if st.button("Cancel", key=f"cancel_job_{job.id}", disabled=job.cancel_requested, icon=":material/stop:"):
             with friendly_errors("Cancelling"):
                 cancel_job(store, job.id)
@@ -57,11 +58,11 @@ def job_status(store: Store, job: Job) -> None:
 def job_outcome(job: Job) -> None:
     """How a finished job ended, in one message."""
     if job.status == "failed":
-        st.error(job.message or "The job failed.")
+        st.error(md(job.message or "The job failed."))
     elif job.status == "cancelled":
-        st.warning(job.message or "Cancelled.")
+        st.warning(md(job.message or "Cancelled."))
     else:
-        st.success(f"{job.message or 'Finished'} ({_duration(job)})")
+        st.success(md(f"{job.message or 'Finished'} ({_duration(job)})"))
 
 
 def live_job(store: Store, job_id: int) -> Job:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from components.safe_text import md
 from core.store.database import Store
 from core.store.projects import Project
 from core.store.sample_stats import overview_table, project_totals
@@ -19,7 +20,7 @@ def project_summary(store: Store, project: Project) -> None:
     cols[3].metric("Accepted", f"{totals.accepted:,}")
     cols[4].metric("Languages · labels", f"{len(project.languages)} · {len(project.labels)}")
     if project.task:
-        st.caption(project.task)
+        st.caption(md(project.task))
     if totals.total:
         table = pd.DataFrame(overview_table(store, project))
         st.dataframe(table, hide_index=True, width="stretch")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from components.safe_text import alert, md, say, show_text
 from core.curation.sample_actions import change_sample
 from core.errors import EditConflict, StudioError
 from core.language_names import language_name
@@ -51,20 +52,15 @@ def _queue_filter(project: Project) -> SampleFilter:
     return SampleFilter(statuses=base.statuses, flags=base.flags, languages=tuple(languages), labels=tuple(labels))
 
 
-def _act(
-    store: Store, keys: ReviewKeys, sample: Sample, action: str, label: str | None = None, text: str | None = None
-) -> None:
+def _act(store: Store, keys: ReviewKeys, sample: Sample, action: str, label: str | None = None) -> None:
     """Button callback: change the sample, then move on (or stay and say why not)."""
     try:
-        change_sample(store, sample.id, action, version=sample.version, label=label, text=text)
+        change_sample(store, sample.id, action, version=sample.version, label=label)
     except EditConflict as exc:
         st.session_state[keys.message] = ("warning", str(exc))
         return
     except StudioError as exc:
         st.session_state[keys.message] = ("error", str(exc))
-        return
-    if action == "edit":
-        st.session_state[keys.message] = ("success", f"Saved the new text of sample #{sample.id}.")
         return
     st.session_state[keys.message] = ("success", _done_message(sample, action, label))
     st.session_state[keys.cursor] = sample.id + 1
@@ -91,7 +87,7 @@ def review_queue(store: Store, project: Project) -> None:
         sample = step_sample(store, project.id, flt, None)
     kind, message = st.session_state.pop(keys.message, (None, None))
     if message:
-        {"success": st.success, "warning": st.warning, "error": st.error}[kind](message)
+        alert(kind)(md(message))
     total = count_samples(store, project.id, flt)
     if sample is None:
         st.info("Nothing left in this queue. Pick another queue above, or generate or import more samples.")
@@ -101,31 +97,120 @@ def review_queue(store: Store, project: Project) -> None:
     _sample_card(project, sample)
     _label_buttons(store, project, keys, sample)
     _decision_buttons(store, keys, sample, flt, project)
-    with st.expander("Edit the text", icon=":material/edit:"):
-        new_text = st.text_area("Text", sample.text, key=f"review_edit_{sample.id}_{sample.version}")
-        st.button(
-            "Save text",
-            key=f"review_save_{sample.id}",
-            on_click=_act,
-            args=(store, keys, sample, "edit"),
-            kwargs={"text": new_text},
-            disabled=new_text.strip() == sample.text,
-        )
+    text_editor(store, keys, sample)
 
 
 def _sample_card(project: Project, sample: Sample) -> None:
     with st.container(border=True):
-        st.markdown(f"#### {sample.text}")
-        label = f"**{sample.label}**" if sample.label else "*no label yet*"
+        show_text(sample.text, size="large")
+        label = say("**{}**", sample.label) if sample.label else "*no label yet*"
         st.markdown(
-            f"#{sample.id} · {language_name(sample.language)} · label {label} · {sample.status} · "
-            f"{sample.origin}, {sample.split}" + (f" · {sample.model}" if sample.model else "")
+            say("\\#{} · {} · label ", sample.id, language_name(sample.language))
+            + label
+            + say(" · {} · {}, {}", sample.status, sample.origin, sample.split)
+            + (say(" · {}", sample.model) if sample.model else "")
         )
         description = next((lab.description for lab in project.labels if lab.name == sample.label), "")
         if description:
-            st.caption(f"{sample.label}: {description}")
+            st.caption(say("{}: {}", sample.label, description))
         for flag in sample.flags:
-            st.markdown(f":orange-badge[{flag.kind.replace('_', ' ')}] {flag.reason}")
+            st.markdown(f":orange-badge[{flag.kind.replace('_', ' ')}] " + md(flag.reason))
+
+
+# --- editing the text: a concurrent edit is reported, never silently replaced ----------------------------------
+
+
+@dataclass(frozen=True)
+class EditKeys:
+    box: str  # the text area
+    base: str  # (version, text) of the sample when this person started editing
+
+    @classmethod
+    def of(cls, sample: Sample) -> EditKeys:
+        return cls(box=f"review_edit_{sample.id}", base=f"review_edit_{sample.id}_base")
+
+
+def text_editor(store: Store, keys: ReviewKeys, sample: Sample) -> None:
+    """The text box keeps what this person typed, whatever others save meanwhile; a save made on an older version
+    is refused with the conflict message, both versions side by side, and a choice."""
+    edit = EditKeys.of(sample)
+    base = st.session_state.get(edit.base)
+    typed = st.session_state.get(edit.box)
+    if base is None or typed is None or (base[0] != sample.version and typed == base[1]):
+        _start_edit(edit, sample)  # nothing typed yet: the box follows the stored text
+    elif base[0] != sample.version and sample.text == base[1]:
+        st.session_state[edit.base] = (sample.version, sample.text)  # its status changed, not its text: go on
+    base_version, base_text = st.session_state[edit.base]
+    conflict = base_version != sample.version  # someone saved another text while this person was typing
+    with st.expander("Edit the text", icon=":material/edit:", expanded=conflict):
+        new_text = st.text_area("Text", key=edit.box)
+        if conflict:
+            _conflict_panel(store, keys, sample, edit, new_text)
+            return
+        st.button(
+            "Save text",
+            key=f"review_save_{sample.id}",
+            on_click=_save_text,
+            args=(store, keys, sample.id, edit),
+            disabled=new_text.strip() == base_text,
+        )
+
+
+def _start_edit(edit: EditKeys, sample: Sample) -> None:
+    st.session_state[edit.base] = (sample.version, sample.text)
+    st.session_state[edit.box] = sample.text
+
+
+def _save_text(store: Store, keys: ReviewKeys, sample_id: int, edit: EditKeys, over: Sample | None = None) -> None:
+    """Save the typed text, made on the version the person started from (or, `over`, knowingly on another's)."""
+    version = over.version if over is not None else st.session_state[edit.base][0]
+    try:
+        saved = change_sample(store, sample_id, "edit", version=version, text=st.session_state.get(edit.box, ""))
+    except EditConflict as exc:  # the box keeps the typed text; the panel shows both versions
+        st.session_state[keys.message] = ("warning", str(exc))
+        return
+    except StudioError as exc:
+        st.session_state[keys.message] = ("error", str(exc))
+        return
+    st.session_state[edit.base] = (saved.version, saved.text)
+    st.session_state[edit.box] = saved.text
+    st.session_state[keys.message] = ("success", f"Saved the new text of sample #{sample_id}.")
+
+
+def _conflict_panel(store: Store, keys: ReviewKeys, sample: Sample, edit: EditKeys, typed: str) -> None:
+    st.warning(
+        say(
+            "{} saved another text of this sample at {} while you were editing it. Your text is still in the box "
+            "and was not saved. Compare the two, then keep one.",
+            sample.updated_by,
+            f"{sample.updated_at:%H:%M:%S}",
+        ),
+        icon=":material/sync_problem:",
+    )
+    theirs, mine = st.columns(2)
+    with theirs:
+        st.caption(say("Saved now (by {})", sample.updated_by))
+        show_text(sample.text)
+        st.button(
+            "Keep their text",
+            key=f"review_keep_theirs_{sample.id}",
+            on_click=_start_edit,
+            args=(edit, sample),
+            help="Drop your text and go on from theirs.",
+        )
+    with mine:
+        st.caption("Yours (not saved)")
+        show_text(typed)
+        st.button(
+            "Save mine instead",
+            key=f"review_save_mine_{sample.id}",
+            type="primary",
+            on_click=_save_text,
+            args=(store, keys, sample.id, edit),
+            kwargs={"over": sample},
+            help="Replace their text with yours (the change is logged; it can be edited again).",
+            disabled=not typed.strip(),
+        )
 
 
 def _label_buttons(store: Store, project: Project, keys: ReviewKeys, sample: Sample) -> None:
@@ -135,7 +220,7 @@ def _label_buttons(store: Store, project: Project, keys: ReviewKeys, sample: Sam
     for index, label in enumerate(labels):
         shortcut = str(index + 1) if index < MAX_LABEL_KEYS else None
         columns[index % len(columns)].button(
-            f"{label}",
+            md(label),
             key=f"review_label_{index}",
             on_click=_act,
             args=(store, keys, sample, action),
@@ -143,7 +228,7 @@ def _label_buttons(store: Store, project: Project, keys: ReviewKeys, sample: Sam
             shortcut=shortcut,
             type="primary" if label == sample.label else "secondary",
             width="stretch",
-            help=f"Give the label '{label}' and accept (key {shortcut})" if shortcut else None,
+            help=say("Give the label '{}' and accept (key {})", label, shortcut) if shortcut else None,
         )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from components.safe_text import md
 from core.language_names import language_name
 from core.store.database import Store
 from core.store.projects import Project
@@ -102,7 +103,7 @@ def snapshot_preview(preview: SnapshotSummary) -> None:
     st.markdown(f"**{preview.total:,} samples** would be copied into the run's snapshot:")
     st.dataframe(pd.DataFrame(preview.table()), hide_index=True, width="stretch")
     for note in preview.notes:
-        st.caption(note)
+        st.caption(md(note))
 
 
 def trainer_choice(project: Project) -> tuple[str, str, dict[str, Any]]:

@@ -12,6 +12,7 @@ import streamlit as st
 
 from components.feedback import flash, friendly_errors
 from components.job_progress import job_status
+from components.safe_text import md, plot_text, say
 from core.jobs.queue import get_job, reap_dead_workers
 from core.language_names import language_name
 from core.store.database import Store
@@ -31,7 +32,7 @@ def loss_figure(run: TrainingRun) -> go.Figure | None:
     series = ["point", "split"] if "point" in frame.columns else ["split"]
     for keys, part in frame.groupby([c for c in series if c in frame.columns], dropna=False):
         name = " · ".join(str(k) for k in (keys if isinstance(keys, tuple) else (keys,)))
-        figure.add_trace(go.Scatter(x=part["step"], y=part["loss"], mode="lines+markers", name=name))
+        figure.add_trace(go.Scatter(x=part["step"], y=part["loss"], mode="lines+markers", name=plot_text(name)))
     figure.update_layout(
         xaxis_title="step", yaxis_title="loss", height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10}
     )
@@ -52,9 +53,9 @@ def curve_figure(run: TrainingRun) -> go.Figure | None:
                 x=part["size"],
                 y=part["macro_f1"],
                 mode="lines+markers",
-                name=name,
+                name=plot_text(name),
                 line={"width": 4 if language == "mean" else 2},
-                hovertemplate=f"{name}: %{{y:.3f}} at %{{x}} per language<extra></extra>",
+                hovertemplate="%{fullData.name}: %{y:.3f} at %{x} per language<extra></extra>",
             )
         )
     figure.update_layout(
@@ -102,7 +103,7 @@ def runs_list(store: Store, project: Project) -> None:
 
 def run_details(store: Store, project: Project, run: TrainingRun) -> None:
     if run.status != "done":
-        st.warning(f"{run.name}: {run.status}. {run.message}")
+        st.warning(md(f"{run.name}: {run.status}. {run.message}"))
     scores = language_scores(run)
     if scores:
         frame = pd.DataFrame(scores)
@@ -135,7 +136,7 @@ def run_details(store: Store, project: Project, run: TrainingRun) -> None:
         predict_panel(store, project, run)
     with st.expander("Delete this run"):
         st.caption("Deletes the model files and the run's record. Evaluations of it are deleted too.")
-        if st.button(f"Delete {run.name}", type="primary", key=f"delete_{run.id}"):
+        if st.button(say("Delete {}", run.name), type="primary", key=f"delete_{run.id}"):
             with friendly_errors("Deleting"):
                 delete_run(store, run)
                 flash(f"Deleted the run {run.name}.")
@@ -161,7 +162,7 @@ def predict_panel(store: Store, project: Project, run: TrainingRun) -> None:
                     f"{summary.mean_confidence:.2f}); {summary.skipped_empty:,} empty rows left unlabelled."
                 )
                 st.download_button(
-                    f"Download {summary.out.name}",
+                    say("Download {}", summary.out.name),
                     summary.out.read_bytes(),
                     file_name=summary.out.name,
                     key=f"predict_download_{run.id}",

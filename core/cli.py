@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InvalidInput, StudioError
+from core.io.disk_full import EXPORT_DISK_FULL_MESSAGE, disk_full_in_plain_words
 from core.io.exporter import EXPORT_FORMATS, export_project
 from core.io.importer import IMPORT_STATUSES, ColumnMapping, execute_import, plan_import
 from core.io.table_files import FORMATS, read_table
@@ -106,6 +108,7 @@ def cmd_import(args: argparse.Namespace, store: Store) -> int:
         status=args.status,
         add_labels=args.add_labels,
         add_languages=args.add_languages,
+        strip_whitespace=args.strip_whitespace,
     )
     plan = plan_import(store, project, frame, mapping, source=Path(args.file).name)
     if not plan.ok:
@@ -151,7 +154,8 @@ def _filter_from(args: argparse.Namespace) -> SampleFilter:
 
 
 def cmd_export(args: argparse.Namespace, store: Store) -> int:
-    count = export_project(store, args.project, args.format, Path(args.out), _filter_from(args))
+    with disk_full_in_plain_words(EXPORT_DISK_FULL_MESSAGE):
+        count = export_project(store, args.project, args.format, Path(args.out), _filter_from(args))
     print(f"Exported {count} samples to {args.out}")
     return 0
 
@@ -467,12 +471,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--add-labels", action="store_true", help="add labels the project does not have yet")
     p.add_argument("--add-languages", action="store_true", help="add languages the project does not have yet")
+    p.add_argument(
+        "--strip-whitespace",
+        action="store_true",
+        help="remove spaces, tabs and line breaks at the start and end of each text (default: kept as given)",
+    )
     p.add_argument("--format", choices=FORMATS, help="file format (default: from the file name)")
     p.add_argument("--dry-run", action="store_true", help="validate and report, store nothing")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_import)
 
-    p = sub.add_parser("export", help="export samples (CSV is formula-escaped; see README)")
+    p = sub.add_parser("export", help="export samples, readable by you only (CSV is formula-escaped; see README)")
     p.add_argument("--project", required=True)
     p.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     p.add_argument("out", help="output file (a folder for hf)")
@@ -596,12 +605,37 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--search", help="text contains (case-insensitive)")
 
 
+def _stdout_gone() -> bool:
+    """Whether nobody reads our standard output any more (a pipe whose reader has exited)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _quiet_stdout() -> None:
+    """The reader of our output has gone (`jobs | head -1`): send what is left to nowhere, as the Python docs
+    advise, so that the interpreter's last flush does not complain either."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         store = open_store()
-        return args.handler(args, store)
+        code = args.handler(args, store)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's flush at exit
+        return code
+    except BrokenPipeError as exc:
+        if not _stdout_gone():  # another pipe (a server's socket...): a problem like any other
+            return _unexpected(exc)
+        _quiet_stdout()
+        return 141  # 128 + SIGPIPE: what `yes | head -1` gives its writer
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -609,11 +643,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
-        if os.environ.get("STUDIO_DEBUG"):
-            traceback.print_exc()
-        print(
-            f"error: unexpected problem ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
-            "Run with STUDIO_DEBUG=1 for details.",
-            file=sys.stderr,
-        )
-        return 1
+        return _unexpected(exc)
+
+
+def _unexpected(exc: BaseException) -> int:
+    if os.environ.get("STUDIO_DEBUG"):
+        traceback.print_exception(exc)
+    print(
+        f"error: unexpected problem ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+        "Run with STUDIO_DEBUG=1 for details.",
+        file=sys.stderr,
+    )
+    return 1

@@ -17,3 +17,16 @@ class InvalidInput(StudioError):
 
 class EditConflict(StudioError):
     """Someone else changed the same thing since it was read (optimistic locking)."""
+
+
+class RunAlreadyRunning(StudioError):
+    """A run (generation, baseline, training) already has a queued or running job: a second one is refused."""
+
+    def __init__(self, message: str, *, run_key: str, job_id: int) -> None:
+        super().__init__(message)
+        self.run_key = run_key
+        self.job_id = job_id
+
+
+class DiskFull(StudioError):
+    """The disk holding the studio's data or its database is full (see core.io.disk_full for the messages)."""

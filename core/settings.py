@@ -8,6 +8,10 @@
 | STUDIO_DEFAULT_ENCODER | bundled:multilingual-e5-small | encoder given to new projects |
 | STUDIO_MAX_HEAVY_JOBS | 1 | heavy jobs that may run at once on one machine |
 | STUDIO_DEMO | 1 | create the demo project on first start (0 to skip) |
+| STUDIO_MAX_ARCHIVE_BYTES | 4000000000 (4 GB) | the most a zipped import may unpack to (bytes) |
+| STUDIO_MAX_ARCHIVE_FILES | 10000 | the most files a zipped import may hold |
+| STUDIO_MAX_TEXT_CHARS | 20000 | the longest sample text an import accepts (characters) |
+| STUDIO_IMPORT_FOLDERS | $STUDIO_HOME/imports | folders the pages may read files from (os.pathsep-separated) |
 """
 
 from __future__ import annotations
@@ -18,7 +22,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from core.errors import StudioError
+
 DEFAULT_ENCODER = "bundled:multilingual-e5-small"
+DEFAULT_MAX_ARCHIVE_BYTES = 4_000_000_000
+DEFAULT_MAX_ARCHIVE_FILES = 10_000
+DEFAULT_MAX_TEXT_CHARS = 20_000
 
 
 def _login() -> str:
@@ -36,6 +45,10 @@ class Settings:
     default_encoder: str = DEFAULT_ENCODER
     max_heavy_jobs: int = 1
     create_demo: bool = True
+    max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
+    max_archive_files: int = DEFAULT_MAX_ARCHIVE_FILES
+    max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
+    import_folders: tuple[Path, ...] = ()  # resolved; settings_from_env gives `imports/` in the home by default
 
     @property
     def logs_dir(self) -> Path:
@@ -55,11 +68,40 @@ class Settings:
 
     @property
     def uploads_dir(self) -> Path:
+        """Uploaded files, for the moment they are read (owner-only: 0700)."""
         return self.home / "uploads"
 
+    @property
+    def unpack_dir(self) -> Path:
+        """Where zipped imports are unpacked, each into its own folder that is removed afterwards."""
+        return self.home / "unpacking"
+
+    @property
+    def default_import_folder(self) -> Path:
+        return self.home / "imports"
+
     def ensure_dirs(self) -> None:
-        for folder in (self.home, self.logs_dir, self.models_dir, self.runs_dir, self.locks_dir, self.uploads_dir):
+        for folder in (self.home, self.logs_dir, self.models_dir, self.runs_dir, self.locks_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        self.uploads_dir.mkdir(mode=0o700, exist_ok=True)
+
+
+def _whole_number(env: dict[str, str], name: str, default: int) -> int:
+    raw = (env.get(name) or "").strip().replace("_", "")
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise StudioError(f"{name} must be a whole number (it is '{env[name]}').") from None
+    if value < 1:
+        raise StudioError(f"{name} must be 1 or more (it is {value}).")
+    return value
+
+
+def _folders(raw: str | None) -> tuple[Path, ...]:
+    parts = [part.strip() for part in (raw or "").split(os.pathsep) if part.strip()]
+    return tuple(dict.fromkeys(Path(part).expanduser().resolve() for part in parts))
 
 
 def settings_from_env(env: dict[str, str] | None = None) -> Settings:
@@ -73,6 +115,10 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         default_encoder=env.get("STUDIO_DEFAULT_ENCODER") or DEFAULT_ENCODER,
         max_heavy_jobs=max(1, int(env.get("STUDIO_MAX_HEAVY_JOBS") or 1)),
         create_demo=(env.get("STUDIO_DEMO", "1").strip().lower() not in {"0", "false", "no", "off"}),
+        max_archive_bytes=_whole_number(env, "STUDIO_MAX_ARCHIVE_BYTES", DEFAULT_MAX_ARCHIVE_BYTES),
+        max_archive_files=_whole_number(env, "STUDIO_MAX_ARCHIVE_FILES", DEFAULT_MAX_ARCHIVE_FILES),
+        max_text_chars=_whole_number(env, "STUDIO_MAX_TEXT_CHARS", DEFAULT_MAX_TEXT_CHARS),
+        import_folders=_folders(env.get("STUDIO_IMPORT_FOLDERS")) or (home / "imports",),
     )
 
 

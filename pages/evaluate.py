@@ -20,6 +20,7 @@ from components.evaluation_views import (
 )
 from components.feedback import friendly_errors, show_flash
 from components.job_progress import live_job
+from components.safe_text import md, say
 from components.studio_state import current_project, get_store, run_inside_app
 from core.evaluation.choices import evaluation_choices
 from core.evaluation.comparison import display_name
@@ -62,8 +63,9 @@ runs = [c for c in choices if c.kind == "run"]
 if not runs and not evaluations:
     st.info(
         f"Nothing to evaluate yet: the {test_size:,} human test samples are ready, but no small model has been "
-        "trained. Train one on the Train page (or `python -m core train --project "
-        f'"{project.name}" --trainer linear --name first`), or run an LLM baseline below.'
+        "trained. Train one on the Train page (or "
+        + md(f'python -m core train --project "{project.name}" --trainer linear --name first')
+        + "), or run an LLM baseline below."
     )
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
 
@@ -96,9 +98,14 @@ if evaluations:
 
     st.subheader("Scores per language")
     st.caption(
-        f"{evaluation.title}: {evaluation.test_size:,} human test samples · mean macro-F1 over languages "
-        f"**{evaluation.mean_macro_f1:.3f}** · evaluated {evaluation.created_at:%Y-%m-%d %H:%M} UTC by "
-        f"{evaluation.created_by}"
+        say(
+            "{}: {} human test samples · mean macro-F1 over languages **{}** · evaluated {} UTC by {}",
+            evaluation.title,
+            f"{evaluation.test_size:,}",
+            f"{evaluation.mean_macro_f1:.3f}",
+            f"{evaluation.created_at:%Y-%m-%d %H:%M}",
+            evaluation.created_by,
+        )
     )
     now = [i for i, code in zip(test.sample_ids, test.languages, strict=True) if code in evaluation.languages]
     if hash_test_ids(now) != evaluation.test_hash:
@@ -111,13 +118,13 @@ if evaluations:
         language_table(evaluation)
 
     group = evaluation.metrics[language]
-    st.subheader(f"Confusion matrix · {language_title(language)}")
+    st.subheader(say("Confusion matrix · {}", language_title(language)))
     true, predicted = "", ""
     with friendly_errors("Drawing the matrix"):
         worst = weak_cells(evaluation, top=1, language=None if language == OVERALL else language)
         default_cell = (worst[0].true, worst[0].predicted) if worst else None
         true, predicted = confusion_matrix(group, key=f"matrix_{evaluation.id}_{language}", default=default_cell)
-    with st.expander(f"Precision, recall and F1 per label · {language_title(language)}"):
+    with st.expander(say("Precision, recall and F1 per label · {}", language_title(language))):
         per_label_table(group)
 
     st.subheader("Test samples in the picked cell")

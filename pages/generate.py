@@ -5,9 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from components.backend_picker import KEY_STATE, backend_picker
+from components.backend_picker import backend_picker, resume_env
 from components.feedback import flash, friendly_errors, show_flash
 from components.job_progress import live_job
+from components.safe_text import md
 from components.studio_state import current_project, get_store, run_inside_app
 from core.generation import run_store
 from core.generation.engine import GenerationSettings, estimate, start_run
@@ -120,7 +121,7 @@ with st.expander("New run", expanded=not active, icon=":material/add_circle:"):
         f"{settings.request_budget:g}× their requests.",
         icon=":material/calculate:",
     )
-    if st.button("Start generating", type="primary", icon=":material/play_arrow:", disabled=not choice.model):
+    if st.button("Start generating", type="primary", icon=":material/play_arrow:", disabled=not choice.ready):
         start(settings, choice.worker_env)
 
 runs = run_store.list_runs(store, project.id)
@@ -180,9 +181,11 @@ def cell_progress() -> None:
     )
     st.dataframe(cells, hide_index=True, width="stretch")
     st.caption(
-        f"{counts.answered} answers, {counts.failed} failed, {counts.unsent} without an answer · "
-        f"settings: {chosen.strategy}, {chosen.backend} {chosen.model}"
-        + (f" at {chosen.base_url}" if chosen.base_url else "")
+        md(
+            f"{counts.answered} answers, {counts.failed} failed, {counts.unsent} without an answer · "
+            f"settings: {chosen.strategy}, {chosen.backend} {chosen.model}"
+            + (f" at {chosen.base_url}" if chosen.base_url else "")
+        )
     )
 
 
@@ -193,12 +196,11 @@ if chosen.status in ("failed", "incomplete", "cancelled", "planned", "running") 
         "nothing already answered is paid twice."
     )
     if st.button(f"Resume run #{chosen.id}", icon=":material/resume:"):
-        key = st.session_state.get(KEY_STATE) or ""  # the key typed above, if any (else the environment's)
         with friendly_errors("Resuming"):
             job = submit_job(
                 store, "generate", {"run_id": chosen.id}, project_id=project.id, heavy=chosen.backend == "local"
             )
-            start_worker(store, job.id, extra_env={"OPENAI_API_KEY": key} if key else {})
+            start_worker(store, job.id, extra_env=resume_env())
             flash(f"Run #{chosen.id} resumed.", "info")
             st.rerun()
 if job_active:

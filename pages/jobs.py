@@ -7,6 +7,7 @@ import streamlit as st
 
 from components.feedback import flash, friendly_errors, show_flash
 from components.job_progress import job_outcome, job_status, log_tail
+from components.safe_text import say
 from components.studio_state import current_project, get_store, run_inside_app
 from core.jobs.queue import list_jobs, start_worker, submit_job
 
@@ -44,7 +45,7 @@ def overview() -> None:
     for job in jobs:
         if job.active:
             job_status(store, job)
-    st.subheader("All jobs" + (f" of '{project.name}'" if project else ""))
+    st.subheader("All jobs" + (say(" of '{}'", project.name) if project else ""))
     table = pd.DataFrame(
         [
             {

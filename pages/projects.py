@@ -8,6 +8,7 @@ import streamlit as st
 from components.feedback import flash, friendly_errors, show_flash
 from components.language_picker import language_multiselect
 from components.project_summary import project_summary
+from components.safe_text import say
 from components.studio_state import current_project, get_store, run_inside_app, select_project
 from core.demo import create_demo_project
 from core.project_removal import remove_project
@@ -74,7 +75,7 @@ if project is None:
 
 project_summary(store, project)
 
-edit_tab, new_tab = st.tabs([f"Edit '{project.name}'", "New project"])
+edit_tab, new_tab = st.tabs([say("Edit '{}'", project.name), "New project"])
 
 with edit_tab, st.form("edit_project"):
     name = st.text_input("Project name", value=project.name)

@@ -7,6 +7,7 @@ import streamlit as st
 from components.backend_picker import backend_picker
 from components.feedback import flash, friendly_errors, show_flash
 from components.job_progress import live_job
+from components.safe_text import md, show_text
 from components.studio_state import current_project, get_store, run_inside_app
 from core.generation import run_store
 from core.generation.engine import GenerationSettings, start_run
@@ -82,7 +83,7 @@ with edit:
     template = PromptTemplateText(system=system, user=user)
     problems = validate(template, kind="revise" if strategy == "revise" else "generate")
     for problem in problems:
-        (st.error if problem.is_error else st.warning)(str(problem))
+        (st.error if problem.is_error else st.warning)(md(problem))
     changed = current is None or (system, user, strategy) != (current.system, current.user, current.strategy)
     if st.button(
         "Save as a new version",
@@ -132,7 +133,7 @@ choice = backend_picker("try")
 try_key = f"try_run_{project.id}"
 if st.button(
     "Try it",
-    disabled=current is None or changed or not choice.model,
+    disabled=current is None or changed or not choice.ready,
     icon=":material/science:",
     help="Save your changes first" if changed else None,
 ):
@@ -163,7 +164,7 @@ if try_key in st.session_state:
         run = run_store.get_run(store, run_id)
         texts = run_store.cell_outputs(store, run_id, (run.cells()[0][0]))
         for text in texts:
-            st.markdown(f"- {text}")
+            show_text(text)
         for request in run_store.request_rows(store, run_id):
             with st.expander(f"Raw answer ({request['parsed']} kept, {request['dropped']} dropped)"):
                 st.code(request["answer"] or request["error"], language=None, wrap_lines=True)

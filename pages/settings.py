@@ -8,6 +8,7 @@ from sqlalchemy.engine import make_url
 
 from components.feedback import flash, friendly_errors, show_flash
 from components.job_progress import live_job
+from components.safe_text import say
 from components.studio_state import current_project, get_store, run_inside_app
 from core.jobs.queue import list_jobs, start_worker, submit_job
 from core.models.resolver import BUNDLED_MODELS, list_provisioned
@@ -28,7 +29,7 @@ models = list_provisioned()
 provisioned_specs = [m.spec for m in models]
 
 if project is not None:
-    st.subheader(f"Encoder of '{project.name}'")
+    st.subheader(say("Encoder of '{}'", project.name))
     st.caption(
         "The encoder turns texts into vectors for near-duplicate detection and training. Embeddings and "
         "similarity thresholds are stored per encoder, so changing it never mixes two models: the next "

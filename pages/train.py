@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components.feedback import flash, friendly_errors, show_flash
+from components.safe_text import say
 from components.studio_state import current_project, get_store, run_inside_app
 from components.training_form import snapshot_options, snapshot_preview, trainer_choice
 from components.training_runs import active_run, runs_list
@@ -26,7 +27,7 @@ if project is None:
 sync_runs(store, project.id)  # runs whose worker died are marked failed
 running = [r for r in list_runs(store, project.id) if r.active]
 for run in running:
-    st.markdown(f"**Training {run.name}** ({run.trainer})")
+    st.markdown(say("**Training {}** ({})", run.name, run.trainer))
     active_run(store, run)
 
 with (

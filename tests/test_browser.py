@@ -127,7 +127,7 @@ def test_review_with_the_keyboard_after_a_deep_link(studio_home: Path, browser) 
         expect(sidebar.get_by_text("Project", exact=True)).to_be_visible(timeout=30_000)
         expect(page.locator('[data-testid="stSidebarNav"] a', has_text="Curate")).to_be_visible()
         expect(page.get_by_text("Sample 1 of 450 in this queue")).to_be_visible()
-        first = page.get_by_role("heading", level=4).inner_text()
+        first = page.locator("[class*='st-key-studio_large_text_'] [data-testid='stText']").inner_text()
         _idle(page)
         page.keyboard.press("1")  # weather, accepted
         accepted = page.get_by_text("Sample #1: labelled 'weather' and accepted.")

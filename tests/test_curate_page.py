@@ -18,6 +18,7 @@ from core.store import Store, open_store
 from core.store.projects import Project, create_project, parse_spec
 from core.store.samples import SampleFilter, count_samples, get_sample, page_samples
 from core.store.schema import FlagRow
+from tests.page_text import texts
 
 ROOT = Path(__file__).resolve().parents[1]
 TEXTS = [
@@ -51,7 +52,7 @@ def _curate() -> AppTest:
 
 
 def _texts(elements) -> str:  # type: ignore[no-untyped-def]
-    return " ".join(str(e.value) for e in elements)
+    return texts(elements)
 
 
 def test_without_samples_the_page_says_what_to_do(studio_home: Path) -> None:
@@ -68,13 +69,13 @@ def test_review_labels_accepts_rejects_and_reports_a_concurrent_edit(studio_home
     first, second, third, _ = [s.id for s in page_samples(store, project.id).samples]
     at = _curate()
     assert "Sample 1 of 4 in this queue" in _texts(at.caption)
-    assert "Mvua itanyesha kesho?" in _texts(at.markdown)
+    assert "Mvua itanyesha kesho?" in _texts(at.text)
     shortcuts = {b.label: b.proto.shortcut for b in at.button if b.key and b.key.startswith("review_")}
     assert shortcuts["weather"] == "1" and shortcuts["prices"] == "2" and shortcuts["Accept"].upper() == "A"
     at.button(key="review_label_1").click().run()  # "prices" for the first sample: relabel and accept
     assert (get_sample(store, first).label, get_sample(store, first).status) == ("prices", "accepted")
     assert "labelled 'prices' and accepted" in _texts(at.success)
-    assert "Bei ya mahindi" in _texts(at.markdown) and "Sample 1 of 3" in _texts(at.caption)
+    assert "Bei ya mahindi" in _texts(at.text) and "Sample 1 of 3" in _texts(at.caption)
     at.button(key="review_reject").click().run()
     assert get_sample(store, second).status == "rejected"
     # someone else changes the sample on screen; accepting it now is refused with a readable message
@@ -85,7 +86,7 @@ def test_review_labels_accepts_rejects_and_reports_a_concurrent_edit(studio_home
     assert "was changed by tester" in _texts(at.warning)
     assert get_sample(store, third).status == "pending"  # not overwritten
     at.button(key="review_next").click().run()
-    assert "Will it rain tomorrow ?" in _texts(at.markdown)
+    assert "Will it rain tomorrow ?" in _texts(at.text)
 
 
 def test_bulk_accept_by_filter_then_undo(studio_home: Path) -> None:
@@ -206,3 +207,47 @@ def test_the_page_names_languages_the_detectors_cannot_judge(studio_home: Path, 
     assert main(["flag", "--project", "Akan SMS"]) == 0
     at = _curate()
     assert "Twi is not known to the language detectors: its 1 sample was skipped" in _texts(at.info)
+
+
+def _text_box(at: AppTest):  # type: ignore[no-untyped-def]
+    return next(t for t in at.text_area if t.label == "Text")
+
+
+def test_a_concurrent_text_edit_keeps_what_was_typed_and_shows_both_versions(studio_home: Path) -> None:
+    store = open_store()
+    project = _project(store)
+    first = page_samples(store, project.id).samples[0]
+    at = _curate()
+    _text_box(at).input("Mvua itanyesha kesho asubuhi?").run()  # A types (not saved yet)
+    bob = Store(store.url, "bob")
+    change_sample(bob, first.id, "edit", version=first.version, text="Mvua itanyesha kesho jioni?")  # B saves first
+    bob.dispose()
+    next(b for b in at.button if b.label == "Save text").click().run()
+    assert not at.exception, at.exception
+    assert _text_box(at).value == "Mvua itanyesha kesho asubuhi?"  # A's text is still in the box
+    assert "was changed by bob" in _texts(at.warning) and "Your change was not saved" in _texts(at.warning)
+    shown = _texts(at.text)
+    assert "Mvua itanyesha kesho jioni?" in shown and "Mvua itanyesha kesho asubuhi?" in shown  # both versions
+    assert get_sample(store, first.id).text == "Mvua itanyesha kesho jioni?"  # B's text was not overwritten
+    # A decides: their own text replaces B's, knowingly
+    at.button(key=f"review_save_mine_{first.id}").click().run()
+    assert not at.exception, at.exception
+    saved = get_sample(store, first.id)
+    assert (saved.text, saved.updated_by) == ("Mvua itanyesha kesho asubuhi?", "tester")
+    assert "Saved the new text" in _texts(at.success)
+    assert _text_box(at).value == "Mvua itanyesha kesho asubuhi?"
+    assert all(b.key != f"review_save_mine_{first.id}" for b in at.button)  # no conflict any more
+
+
+def test_keeping_the_other_text_drops_what_was_typed(studio_home: Path) -> None:
+    store = open_store()
+    project = _project(store)
+    first = page_samples(store, project.id).samples[0]
+    at = _curate()
+    _text_box(at).input("my version").run()
+    change_sample(Store(store.url, "bob"), first.id, "edit", version=first.version, text="bob's version")
+    at.run()  # any rerun shows the conflict at once, before A saves
+    assert "bob saved another text of this sample" in _texts(at.warning)
+    at.button(key=f"review_keep_theirs_{first.id}").click().run()
+    assert _text_box(at).value == "bob's version" and get_sample(store, first.id).text == "bob's version"
+    assert "saved another text" not in _texts(at.warning)

@@ -29,6 +29,7 @@ from core.store.projects import Project, create_project, get_project, parse_spec
 from core.store.samples import get_sample
 from core.training.launch import TrainingRequest, start_training
 from tests.openai_server import ScriptedOpenAIServer
+from tests.page_text import texts
 from tests.test_training_support import CUES, LABELS, make_project, sample_rows, single_torch_thread
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,10 +73,6 @@ def open_page() -> AppTest:
     at.switch_page("pages/evaluate.py").run()
     assert not at.exception, at.exception
     return at
-
-
-def texts(elements: Any) -> str:
-    return " ".join(str(e.value) for e in elements)
 
 
 def widget(elements: Any, label: str) -> Any:

@@ -316,7 +316,7 @@ def test_a_language_is_required(lite: tuple[Store, str], tmp_path: Path) -> None
         import_file(store, project, path, ColumnMapping(text_column="text", language="klingon"))
 
 
-def test_empty_and_nan_texts_are_skipped_and_counted(lite: tuple[Store, str], tmp_path: Path) -> None:
+def test_empty_texts_are_skipped_and_counted_and_nan_is_a_text(lite: tuple[Store, str], tmp_path: Path) -> None:
     store, project = lite
     rows = [
         {"text": "kept one", "label": "billing"},
@@ -329,13 +329,13 @@ def test_empty_and_nan_texts_are_skipped_and_counted(lite: tuple[Store, str], tm
     mapping = ColumnMapping(text_column="text", label_column="label", language="en")
     plan = plan_import(store, project, read_table(path), mapping, "gaps.csv")
     assert plan.ok
-    assert [(p.message, p.rows) for p in plan.skipped] == [("empty or missing text", [2, 4, 5])]
+    assert [(p.message, p.rows) for p in plan.skipped] == [("empty or missing text", [2, 5])]
 
     result = import_file(store, project, path, mapping)
-    assert result.imported == 2
-    assert result.skipped == 3
-    assert result.skipped_reasons == {"empty or missing text": 3}
-    assert [s[0] for s in stored(store, project)] == ["kept one", "kept two"]
+    assert result.imported == 3
+    assert result.skipped == 2
+    assert result.skipped_reasons == {"empty or missing text": 2}
+    assert [s[0] for s in stored(store, project)] == ["NaN", "kept one", "kept two"]
 
 
 def test_null_texts_in_jsonl_and_parquet_are_skipped(lite: tuple[Store, str], tmp_path: Path) -> None:

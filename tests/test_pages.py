@@ -11,6 +11,7 @@ from core.settings import get_settings
 from core.store import open_store
 from core.store.projects import create_project, get_project, list_projects, parse_spec
 from core.store.samples import SampleFilter, count_samples
+from tests.page_text import texts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +24,7 @@ def _app() -> AppTest:
 
 
 def _texts(elements) -> str:  # type: ignore[no-untyped-def]
-    return " ".join(str(e.value) for e in elements)
+    return texts(elements)
 
 
 def _make_project(name: str = "Reviews") -> int:

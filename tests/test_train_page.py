@@ -12,6 +12,7 @@ from core.store import open_store
 from core.training.launch import TrainingRequest, start_training
 from core.training.run_store import get_run, list_runs
 from core.training.snapshot import SnapshotOptions
+from tests.page_text import texts
 from tests.test_training_support import make_project
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +27,7 @@ def _train_page() -> AppTest:
 
 
 def _texts(elements) -> str:  # type: ignore[no-untyped-def]
-    return " ".join(str(e.value) for e in elements)
+    return texts(elements)
 
 
 def test_without_a_project_the_page_says_what_to_do(studio_home: Path) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from core.errors import InvalidInput, StudioError
+from core.errors import InvalidInput, RunAlreadyRunning, StudioError
 from core.evaluation import baseline_store
 from core.evaluation.answer_mapping import LabelVocabulary
 from core.evaluation.baseline_prompts import MODES, classification_messages, examples_for
@@ -195,7 +195,15 @@ def submit_baseline(store: Store, baseline: BaselineRun) -> Job:
     """Queue the `baseline` job of a started (or interrupted) baseline; run it with run_job or start_worker."""
     from core.jobs.queue import submit_job
 
-    job = submit_job(store, "baseline", {"baseline_id": baseline.id}, project_id=baseline.project_id)
+    try:
+        job = submit_job(store, "baseline", {"baseline_id": baseline.id}, project_id=baseline.project_id)
+    except RunAlreadyRunning as exc:  # another resume (another page, the CLI, another machine) was first
+        raise RunAlreadyRunning(
+            f"The baseline '{baseline.name}' is already running as job #{exc.job_id}: wait for it to finish, "
+            "or cancel that job, before resuming it.",
+            run_key=exc.run_key,
+            job_id=exc.job_id,
+        ) from None
     baseline_store.set_baseline(store, baseline.id, job_id=job.id)
     return job
 

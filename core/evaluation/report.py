@@ -18,6 +18,8 @@ from core.evaluation.metrics import OVERALL
 from core.language_names import language_name
 
 CELL = 46
+# even if a text slipped through unescaped, the browser would load nothing and run nothing
+CONTENT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'"
 CHAR = 7  # rough width of a character at the report's font size, for laying out labels
 
 _STYLE = """
@@ -207,6 +209,7 @@ def render_report(
     body += [_evaluation_section(e) for e in evaluations]
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_POLICY}">'
         f"<title>Evaluation report · {escape(project_name)}</title><style>{_STYLE}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
     )

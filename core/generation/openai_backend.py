@@ -11,50 +11,34 @@ no message, repr or log line carries it.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx2  # the HTTP library the openai package is built on (its fork of httpx)
 import openai
 
+from core.generation.endpoints import (
+    DEFAULT_BASE_URL,
+    PLACEHOLDER_KEY,
+    KeyRefused,
+    worker_resolve_key,
+)
 from core.generation.llm_backend import BackendError, ChatAnswer, ChatRequest, ErrorKind, parse_retry_after
-from core.secrets import get_secret, redact
+from core.secrets import redact
 
 Redactor = Callable[[str], str]
 
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
-PLACEHOLDER_KEY = "not-needed"
-_LOCAL_NAMES = {"localhost", "host.docker.internal"}
 _SNIPPET = 120
 
 
-def is_local_url(base_url: str) -> bool:
-    """A server on this machine (vLLM, Ollama, llama.cpp...): those accept any key."""
-    host = (urlsplit(base_url).hostname or "").lower()
-    if host in _LOCAL_NAMES or host.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_unspecified
-
-
 def resolve_api_key(api_key: str | None, base_url: str) -> str:
-    """The key given, else OPENAI_API_KEY (environment, then .streamlit/secrets.toml), else a placeholder locally."""
-    key = api_key or get_secret("OPENAI_API_KEY")
-    if key:
-        return key
-    if is_local_url(base_url):
-        return PLACEHOLDER_KEY
-    raise BackendError(
-        f"No API key for {base_url}: type one on the Generate page, or set OPENAI_API_KEY in the environment "
-        "or in .streamlit/secrets.toml.",
-        kind="auth",
-    )
+    """The key given, else the one this process may send to `base_url` (see core.generation.endpoints: the CLI's
+    OPENAI_API_KEY for any address; from a page, only a key bound to this address), else a placeholder locally."""
+    try:
+        return api_key or worker_resolve_key(base_url)
+    except KeyRefused as refused:
+        raise BackendError(str(refused), kind="auth") from None
 
 
 class OpenAIBackend:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import tempfile
@@ -12,6 +13,8 @@ from typing import Any
 import pandas as pd
 
 from core.errors import InvalidInput
+from core.io.disk_full import EXPORT_DISK_FULL_MESSAGE, disk_full_in_plain_words
+from core.io.private_files import make_private_dirs, make_tree_private, write_private_file
 from core.io.spreadsheet_safety import STUDIO_FORMAT_COLUMN, STUDIO_FORMAT_PLAIN, STUDIO_FORMAT_VALUE, escape_cell
 from core.store.database import Store
 from core.store.projects import get_project
@@ -90,25 +93,35 @@ def _is_missing(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
+def parquet_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
 def export_project(store: Store, project: int | str, fmt: str, out: Path, flt: SampleFilter | None = None) -> int:
-    """Write the export to `out` (a file, or a folder for `hf`) atomically; returns the number of samples."""
+    """Write the export to `out` (a file, or a folder for `hf`) atomically; returns the number of samples.
+
+    The file (and any folder made for it) is for its owner only: 0600, folders 0700."""
     if fmt not in EXPORT_FORMATS:
         raise InvalidInput(f"Unknown export format '{fmt}': use one of {', '.join(EXPORT_FORMATS)}.")
     frame = export_frame(store, project, flt)
     if fmt != "csv":  # the marker lets a re-import keep flags and provenance (csv_bytes sets the escaped one)
         frame[STUDIO_FORMAT_COLUMN] = STUDIO_FORMAT_PLAIN
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "hf":
-        _write_hf(frame, out)
-    else:
-        data = {"csv": csv_bytes, "jsonl": jsonl_bytes}.get(fmt)
-        tmp = out.with_name(f".{out.name}.partial")
-        if data is not None:
-            tmp.write_bytes(data(frame))
+    with disk_full_in_plain_words(EXPORT_DISK_FULL_MESSAGE):
+        make_private_dirs(out.parent)
+        if fmt == "hf":
+            _write_hf(frame, out)
         else:
-            frame.to_parquet(tmp, index=False)
-        tmp.replace(out)
+            data = {"csv": csv_bytes, "jsonl": jsonl_bytes, "parquet": parquet_bytes}[fmt](frame)
+            tmp = out.with_name(f".{out.name}.partial")
+            tmp.unlink(missing_ok=True)  # a leftover of an interrupted export, with whatever mode it had
+            try:
+                write_private_file(tmp, data, EXPORT_DISK_FULL_MESSAGE)
+                tmp.replace(out)
+            finally:
+                tmp.unlink(missing_ok=True)
     return len(frame)
 
 
@@ -134,16 +147,18 @@ def _write_hf(frame: pd.DataFrame, out: Path) -> None:
         # an empty split must still get one shard: with none, datasets cannot load the folder back
         one_shard_if_empty = {name: 1 for name, part in parts.items() if len(part) == 0}
         datasets.DatasetDict(parts).save_to_disk(str(staging), num_shards=one_shard_if_empty)
+        make_tree_private(staging)  # still inside the 0700 temporary folder: nobody else saw it
         if out.exists():
             out.rmdir()
         shutil.move(str(staging), str(out))
 
 
 def export_download(store: Store, project: int | str, fmt: str, flt: SampleFilter | None = None) -> tuple[str, bytes]:
-    """The export as a file name and its bytes (a zip of the folder for `hf`), for a download button."""
+    """The export as a file name and its bytes (a zip of the folder for `hf`), for a download button; the files
+    written on the way (owner-only, in a 0700 temporary folder) are removed."""
     resolved = get_project(store, project)
     stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in resolved.name).strip("_") or "project"
-    with tempfile.TemporaryDirectory() as tmp:
+    with disk_full_in_plain_words(EXPORT_DISK_FULL_MESSAGE), tempfile.TemporaryDirectory() as tmp:
         if fmt == "hf":
             folder = Path(tmp) / f"{stem}-dataset"
             export_project(store, resolved.id, fmt, folder, flt)

@@ -15,12 +15,15 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import selectinload
 
 from core.errors import InvalidInput
+from core.io.disk_full import disk_full_in_plain_words
 from core.io.spreadsheet_safety import STUDIO_FORMAT_COLUMN, STUDIO_FORMAT_VALUE, unescape_cell
 from core.io.table_files import read_table
 from core.language_names import language_name, normalize_code
+from core.settings import get_settings
 from core.store import action_log
 from core.store.bulk import bulk_insert
 from core.store.database import Store
+from core.store.locks import hold_write_lock
 from core.store.projects import LabelSpec, Project, get_project
 from core.store.samples import content_key
 from core.store.schema import (
@@ -53,6 +56,7 @@ class ColumnMapping:
     status: str | None = None  # None: per-row column if present, else by origin and label
     add_labels: bool = False
     add_languages: bool = False
+    strip_whitespace: bool = False  # remove spaces, tabs and line breaks around each text (kept by default)
 
 
 @dataclass
@@ -198,12 +202,18 @@ def plan_import(
     unknown_labels: dict[str, list[int]] = defaultdict(list)
     new_languages: dict[str, list[int]] = defaultdict(list)
     candidates: list[dict[str, Any]] = []
+    max_chars = get_settings().max_text_chars
 
     for index in range(len(frame)):
         row_number = index + 1
-        text = (texts[index] or "").replace("\x00", "").strip()  # NUL: never text, and PostgreSQL refuses it
-        if not text or text.lower() == "nan":
+        # the text as given ('nan' is a word, whitespace is kept), less NUL: never text, and PostgreSQL refuses it
+        given = (texts[index] or "").replace("\x00", "")
+        if not given.strip():  # missing, empty, or only whitespace
             problems["skip:empty text"].append(row_number)
+            continue
+        text = given.strip() if mapping.strip_whitespace else given
+        if len(text) > max_chars:
+            problems[f"error:{_too_long(max_chars)}"].append(row_number)
             continue
         # spaces collapsed, as in the project's labels
         label = " ".join((labels[index] or "").replace("\x00", "").split()) or None
@@ -304,7 +314,7 @@ def plan_import(
     for record in candidates:
         key = content_key(record["text"], record["label"], record["language"], record["split"], record["origin"])
         record["content_key"] = key
-        if key in existing:
+        if key in existing or _stripped_key(record) in existing:
             already.append(record["row"])
             continue
         if key in seen_in_file:
@@ -375,6 +385,22 @@ def _value(fixed: str | None, per_row: list[str | None] | None, index: int, defa
     return default
 
 
+def _too_long(max_chars: int) -> str:
+    return (
+        f"the text is longer than {max_chars:,} characters, the most a sample may hold "
+        "(shorten or split it, or raise STUDIO_MAX_TEXT_CHARS)"
+    )
+
+
+def _stripped_key(record: dict[str, Any]) -> str | None:
+    """The key the row would have had when every import stripped its text (before whitespace was kept), so that
+    re-importing a file imported then adds nothing; None when stripping changes nothing."""
+    stripped = record["text"].strip()
+    if stripped == record["text"]:
+        return None
+    return content_key(stripped, record["label"], record["language"], record["split"], record["origin"])
+
+
 def _skip_message(message: str) -> str:
     return "empty or missing text" if message == "empty text" else message
 
@@ -400,8 +426,9 @@ def _existing_keys(store: Store, project_id: int) -> set[str]:
         return set(session.scalars(select(SampleRow.content_key).where(SampleRow.project_id == project_id)))
 
 
+@disk_full_in_plain_words()
 def execute_import(store: Store, project: Project | int | str, plan: ImportPlan) -> ImportResult:
-    """Store a validated plan in ONE transaction: everything or nothing."""
+    """Store a validated plan in ONE transaction: everything or nothing (a full disk: DiskFull, nothing stored)."""
     if not plan.ok:
         raise InvalidInput("Nothing was imported: " + "; ".join(p.describe() for p in plan.errors))
     if not isinstance(project, Project):
@@ -409,16 +436,21 @@ def execute_import(store: Store, project: Project | int | str, plan: ImportPlan)
     now = utcnow()
     who = store.user
     with store.session() as session:
+        # one import of this project at a time, across processes: what another import stored before this lock
+        # was granted is seen below and skipped
+        hold_write_lock(session, "import", project.id)
         row = session.scalar(
             select(ProjectRow)
             .where(ProjectRow.id == project.id)
             .options(selectinload(ProjectRow.labels), selectinload(ProjectRow.languages))
         )
-        for name in plan.labels_to_add:
+        labels_added = [n for n in plan.labels_to_add if n not in {label.name for label in row.labels}]
+        languages_added = [c for c in plan.languages_to_add if c not in {lang.code for lang in row.languages}]
+        for name in labels_added:
             row.labels.append(LabelRow(position=len(row.labels), name=name, description="", names={}))
-        for code in plan.languages_to_add:
+        for code in languages_added:
             row.languages.append(LanguageRow(position=len(row.languages), code=code, name=language_name(code)))
-        if plan.labels_to_add or plan.languages_to_add:
+        if labels_added or languages_added:
             row.updated_at, row.updated_by = now, who
         session.flush()
         # a concurrent import may have stored some rows since the plan was made
@@ -483,8 +515,8 @@ def execute_import(store: Store, project: Project | int | str, plan: ImportPlan)
                 "first_id": first_id,
                 "last_id": last_id,
                 "skipped": skipped_reasons,
-                "labels_added": plan.labels_to_add,
-                "languages_added": plan.languages_to_add,
+                "labels_added": labels_added,
+                "languages_added": languages_added,
             },
         )
     return ImportResult(
@@ -492,8 +524,8 @@ def execute_import(store: Store, project: Project | int | str, plan: ImportPlan)
         skipped=plan.skipped_count + late_skips,
         skipped_reasons=skipped_reasons,
         notes=[p.describe() for p in plan.notes],
-        labels_added=plan.labels_to_add,
-        languages_added=plan.languages_to_add,
+        labels_added=labels_added,
+        languages_added=languages_added,
     )
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
-from core.errors import NotFound, StudioError
+from core.errors import NotFound, RunAlreadyRunning, StudioError
 from core.jobs.registry import get_kind
 from core.processes import process_exists
 from core.secrets import secret_param_names
@@ -22,6 +23,14 @@ from core.store.database import Store
 from core.store.schema import JOB_ACTIVE_STATUSES, JobRow, utcnow
 
 STALE_HEARTBEAT = timedelta(seconds=120)
+# a queued job that no worker has claimed after this long never will be (whatever queued it stopped first)
+WORKER_START_GRACE = timedelta(seconds=120)
+# job kinds that work on an existing run: the parameter naming the run, and what the run is called for people
+RUN_BOUND_KINDS: dict[str, tuple[str, str]] = {
+    "generate": ("run_id", "Run"),  # as the Generate page and the CLI call it
+    "baseline": ("baseline_id", "Baseline"),
+    "train": ("run_id", "Training run"),
+}
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class Job:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    run_key: str | None = None
 
     @property
     def active(self) -> bool:
@@ -72,6 +82,7 @@ class Job:
             "created_at": self.created_at.isoformat(),
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "run_key": self.run_key,
         }
 
 
@@ -94,11 +105,20 @@ def to_job(row: JobRow) -> Job:
         created_at=row.created_at,
         started_at=row.started_at,
         finished_at=row.finished_at,
+        run_key=row.run_key,
     )
 
 
 def hostname() -> str:
     return socket.gethostname()
+
+
+def run_key(kind: str, params: dict[str, Any]) -> str | None:
+    """'generate:12' for a job working on generation run 12 (None for kinds not bound to a run)."""
+    bound = RUN_BOUND_KINDS.get(kind)
+    if bound is None or params.get(bound[0]) is None:
+        return None
+    return f"{kind}:{int(params[bound[0]])}"
 
 
 def submit_job(
@@ -109,7 +129,11 @@ def submit_job(
     project_id: int | None = None,
     heavy: bool | None = None,
 ) -> Job:
-    """Create a queued job row. Secrets are refused here: they reach workers by environment only."""
+    """Create a queued job row. Secrets are refused here: they reach workers by environment only.
+
+    A job for a run that already has a queued or running job is refused by the database itself (a unique index),
+    whichever process or machine asks: `RunAlreadyRunning` says which job has it, and nothing is queued.
+    """
     params = dict(params or {})
     job_kind = get_kind(kind)
     leaked = secret_param_names(params)
@@ -117,22 +141,54 @@ def submit_job(
         raise StudioError(
             f"Job parameters may not hold secrets ({', '.join(leaked)}): pass them through the environment."
         )
+    key = run_key(kind, params)
+    for attempt in range(3):
+        try:
+            return _insert_job(store, kind, params, project_id, job_kind.heavy if heavy is None else heavy, key)
+        except IntegrityError:
+            holder = _active_job_for(store, key) if key else None
+            if holder is None:  # not our index, or the holder ended meanwhile: insert again
+                if key is None or attempt == 2:
+                    raise
+                continue
+            if attempt < 2 and holder.id in reap_dead_workers(store):
+                continue  # its worker had died: the run is free again
+            noun = RUN_BOUND_KINDS[kind][1]
+            raise RunAlreadyRunning(
+                f"{noun} #{params[RUN_BOUND_KINDS[kind][0]]} is already running as job #{holder.id}: wait for it to "
+                "finish, or cancel that job, before starting the run again.",
+                run_key=key or "",
+                job_id=holder.id,
+            ) from None
+    raise AssertionError("unreachable")
+
+
+def _insert_job(
+    store: Store, kind: str, params: dict[str, Any], project_id: int | None, heavy: bool, key: str | None
+) -> Job:
     with store.session() as session:
         row = JobRow(
             kind=kind,
             params=params,
             project_id=project_id,
-            heavy=job_kind.heavy if heavy is None else heavy,
+            heavy=heavy,
             status="queued",
             progress=0.0,
             message="Waiting to start",
             created_by=store.user,
+            run_key=key,
         )
         session.add(row)
         session.flush()
         row.log_path = str(get_settings().logs_dir / f"job-{row.id}.log")
         session.flush()
         return to_job(row)
+
+
+def _active_job_for(store: Store, key: str) -> Job | None:
+    with store.session() as session:
+        row = session.scalar(select(JobRow).where(JobRow.run_key == key, JobRow.status.in_(JOB_ACTIVE_STATUSES)))
+        return to_job(row) if row is not None else None
 
 
 def start_worker(store: Store, job_id: int, extra_env: dict[str, str] | None = None) -> int:
@@ -215,22 +271,32 @@ def reap_dead_workers(store: Store) -> list[int]:
         for row in rows:
             job = to_job(row)
             if job.worker_pid is None:
-                continue
-            if job.worker_host == hostname():
+                if row.status != "queued" or utcnow() - row.created_at < WORKER_START_GRACE:
+                    continue  # its worker is being started
+                message = "No worker ever started it (what queued it stopped first): start it again."
+            elif job.worker_host == hostname():
                 if _worker_alive(job):
                     continue
-                reason = "Its worker process stopped unexpectedly (killed, or the machine restarted)."
+                message = (
+                    "Its worker process stopped unexpectedly (killed, or the machine restarted). See the job's log."
+                )
             else:
                 beat = row.heartbeat_at or row.created_at
                 if utcnow() - beat < STALE_HEARTBEAT:
                     continue
-                reason = f"Its worker on {job.worker_host} has not reported since {beat:%Y-%m-%d %H:%M} UTC."
-            dead.append(row.id)
-            session.execute(
+                message = (
+                    f"Its worker on {job.worker_host} has not reported since {beat:%Y-%m-%d %H:%M} UTC. "
+                    "See the job's log."
+                )
+            # the same worker as read above: a worker that claimed a queued job meanwhile keeps it
+            same_worker = JobRow.worker_pid.is_(None) if job.worker_pid is None else JobRow.worker_pid == job.worker_pid
+            reaped = session.execute(
                 update(JobRow)
-                .where(JobRow.id == row.id, JobRow.status.in_(JOB_ACTIVE_STATUSES))
-                .values(status="failed", message=f"{reason} See the job's log.", finished_at=utcnow())
+                .where(JobRow.id == row.id, JobRow.status.in_(JOB_ACTIVE_STATUSES), same_worker)
+                .values(status="failed", message=message, finished_at=utcnow())
             )
+            if reaped.rowcount:
+                dead.append(row.id)
     return dead
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -154,9 +155,17 @@ class ActionRow(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
+# a run is worked on by one active job at a time: the database refuses a second queued/running job for the same run
+ACTIVE_RUN_INDEX = "uq_jobs_active_run"
+_ACTIVE_JOB = text(f"status IN ({', '.join(repr(status) for status in JOB_ACTIVE_STATUSES)})")
+
+
 class JobRow(Base):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_status", "status"),)
+    __table_args__ = (
+        Index("ix_jobs_status", "status"),
+        Index(ACTIVE_RUN_INDEX, "run_key", unique=True, sqlite_where=_ACTIVE_JOB, postgresql_where=_ACTIVE_JOB),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="SET NULL"), nullable=True)
@@ -176,6 +185,8 @@ class JobRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # "generate:12", "baseline:3", "train:7" for a job that works on an existing run (see ACTIVE_RUN_INDEX)
+    run_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class PromptTemplateRow(Base):
