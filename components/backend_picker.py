@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from components.feedback import friendly_errors
-from components.safe_text import md, say
+from components.safe_text import md
+from core.generation.endpoint_check import ConnectionReport, check_connection
 from core.generation.endpoints import (
     KeyRefused,
     configured_endpoints,
@@ -80,12 +81,8 @@ def backend_picker(key: str) -> BackendChoice:
         "Check the connection", key=f"{key}_check", icon=":material/wifi_tethering:", disabled=bool(choice.problem)
     ):
         with friendly_errors("Checking the connection"):
-            models = asyncio.run(_list_models(choice))
-            known = choice.model in models
-            st.success(
-                md(f"Connected: {len(models)} models available.")
-                + ("" if known else say(" Note: '{}' is not among them.", choice.model))
-            )
+            report = asyncio.run(_check(choice))
+            (st.success if report.serves_model else st.warning)(md(report.text))
     return choice
 
 
@@ -133,9 +130,9 @@ def _server_choice(key: str) -> BackendChoice:
     return BackendChoice("openai", model, base_url or None, typed or None)
 
 
-async def _list_models(choice: BackendChoice) -> list[str]:
+async def _check(choice: BackendChoice) -> ConnectionReport:
     from core.generation.openai_backend import OpenAIBackend
 
     api_key = resolve_key(choice.base_url, choice.api_key, scope="endpoint")
     async with OpenAIBackend(choice.base_url, api_key, timeout=15.0) as backend:
-        return await backend.list_models()
+        return await check_connection(backend, choice.model)

@@ -23,6 +23,8 @@ FLAG_NAMES = {
     "label_leak": "label name in the text",
     "empty_after_cleaning": "empty after cleaning",
     "not_text": "not really text",
+    "multi_line": "several lines",
+    "not_a_message": "not a message",
 }
 
 

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from core.cli_llm_options import add_llm_options, llm_overrides
 from core.errors import InvalidInput, StudioError
 from core.io.disk_full import EXPORT_DISK_FULL_MESSAGE, disk_full_in_plain_words
 from core.io.exporter import EXPORT_FORMATS, export_project
@@ -333,6 +334,9 @@ def cmd_generate(args: argparse.Namespace, store: Store) -> int:
         run = run_store.get_run(store, args.resume)
         if run.project_id != project.id:
             raise InvalidInput(f"Run #{run.id} belongs to another project.")
+        changed = {**llm_overrides(args), **({"concurrency": args.concurrency} if args.concurrency else {})}
+        if changed:  # a resume may change how long to wait, how long answers may be, how many requests at once
+            run_store.set_run(store, run.id, params={**run.params, **changed})
     else:
         if not args.model or not args.per_cell:
             raise InvalidInput("generate needs --model and --per-cell (or --resume RUN).")
@@ -345,12 +349,13 @@ def cmd_generate(args: argparse.Namespace, store: Store) -> int:
             template=args.template,
             languages=_csv_list(args.languages or "") or None,
             labels=_csv_list(args.labels or "") or None,
-            concurrency=args.concurrency,
+            concurrency=args.concurrency or 8,
             temperature=args.temperature,
             seed=args.seed,
             json_output=args.json_output,
             per_request=args.per_request,
             recording=args.recording,
+            **llm_overrides(args),
         )
         run = start_run(store, project.id, settings)
     job = submit_job(store, "generate", {"run_id": run.id}, project_id=project.id, heavy=run.backend == "local")
@@ -530,13 +535,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strategy", choices=("zero-shot", "demos", "diverse", "revise"), default="zero-shot")
     p.add_argument("--languages", help="comma-separated codes (default: all the project's)")
     p.add_argument("--labels", help="comma-separated labels (default: all)")
-    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        help="requests at once (default 8; never more than the server serves at once, which the run finds out)",
+    )
     p.add_argument("--resume", type=int, metavar="RUN", help="send only the requests of RUN that have no answer")
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--seed", type=int, help="fixes the run's seeds (default: new ones, so a new run asks anew)")
     p.add_argument("--json-output", action="store_true", help="ask the server for JSON output")
     p.add_argument("--per-request", type=int, default=10, help="samples asked for in one request")
     p.add_argument("--recording", help="replay: a recording file (default: the demo's)")
+    add_llm_options(p, max_tokens_help="the longest answer, in tokens (default 1024)")
     p.add_argument("--background", action="store_true", help="run in a worker process instead of here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_generate)

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.cli_llm_options import add_llm_options, llm_overrides
 from core.errors import InvalidInput, NotFound, StudioError
 from core.store import Store
 from core.store.projects import get_project
@@ -137,13 +138,16 @@ def cmd_evaluations(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_baseline(args: argparse.Namespace, store: Store) -> int:
-    from core.evaluation.baseline_store import get_baseline_by_id
+    from core.evaluation.baseline_store import get_baseline_by_id, set_baseline
     from core.evaluation.baselines import BaselineSettings, resume_baseline, start_baseline, submit_baseline
     from core.jobs.queue import get_job, start_worker
     from core.jobs.runner import run_job
 
+    timeouts = {k: v for k, v in llm_overrides(args).items() if k != "max_tokens"}
     if args.resume:
         baseline = resume_baseline(store, args.project, args.name)
+        if timeouts:  # a resume may wait longer than the first try did
+            set_baseline(store, baseline.id, params={**baseline.params, **timeouts})
     else:
         if not args.model or not args.mode:
             raise InvalidInput("A new baseline needs --model and --mode (or --resume to finish one).")
@@ -160,6 +164,9 @@ def cmd_baseline(args: argparse.Namespace, store: Store) -> int:
             max_tokens=args.max_tokens,
             seed=args.seed,
             recording=args.recording,
+            connect_timeout=timeouts.get("connect_timeout"),
+            idle_timeout=timeouts.get("idle_timeout"),
+            timeout=timeouts.get("timeout"),
         )
         baseline = start_baseline(store, args.project, settings)
     job = submit_baseline(store, baseline)
@@ -306,6 +313,7 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, help="fixes the examples and the requests' seeds")
     p.add_argument("--recording", help="replay: a recording file")
     p.add_argument("--resume", action="store_true", help="send only the requests of baseline NAME without an answer")
+    add_llm_options(p, max_tokens_help=None)
     p.add_argument("--background", action="store_true", help="run in a worker process instead of here")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_baseline)

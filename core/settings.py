@@ -12,6 +12,9 @@
 | STUDIO_MAX_ARCHIVE_FILES | 10000 | the most files a zipped import may hold |
 | STUDIO_MAX_TEXT_CHARS | 20000 | the longest sample text an import accepts (characters) |
 | STUDIO_IMPORT_FOLDERS | $STUDIO_HOME/imports | folders the pages may read files from (os.pathsep-separated) |
+| STUDIO_LLM_CONNECT_TIMEOUT | 10 | seconds to connect to an LLM server (a run's default) |
+| STUDIO_LLM_IDLE_TIMEOUT | 300 | seconds an LLM server may stay silent (before its first token, or between tokens) |
+| STUDIO_LLM_TIMEOUT | 0 (none) | seconds one answer may take in all |
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ DEFAULT_ENCODER = "bundled:multilingual-e5-small"
 DEFAULT_MAX_ARCHIVE_BYTES = 4_000_000_000
 DEFAULT_MAX_ARCHIVE_FILES = 10_000
 DEFAULT_MAX_TEXT_CHARS = 20_000
+# an LLM server on a CPU may read a long prompt for a minute before its first token, and write a few tokens a second
+DEFAULT_LLM_CONNECT_TIMEOUT = 10.0
+DEFAULT_LLM_IDLE_TIMEOUT = 300.0
 
 
 def _login() -> str:
@@ -49,6 +55,9 @@ class Settings:
     max_archive_files: int = DEFAULT_MAX_ARCHIVE_FILES
     max_text_chars: int = DEFAULT_MAX_TEXT_CHARS
     import_folders: tuple[Path, ...] = ()  # resolved; settings_from_env gives `imports/` in the home by default
+    llm_connect_timeout: float = DEFAULT_LLM_CONNECT_TIMEOUT
+    llm_idle_timeout: float = DEFAULT_LLM_IDLE_TIMEOUT
+    llm_timeout: float | None = None  # a whole answer; None: no limit
 
     @property
     def logs_dir(self) -> Path:
@@ -99,6 +108,20 @@ def _whole_number(env: dict[str, str], name: str, default: int) -> int:
     return value
 
 
+def _seconds(env: dict[str, str], name: str, default: float | None) -> float | None:
+    """A number of seconds; 0 means no limit (None)."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise StudioError(f"{name} must be a number of seconds (it is '{raw}').") from None
+    if value < 0:
+        raise StudioError(f"{name} must be 0 (no limit) or more (it is {raw}).")
+    return value or None
+
+
 def _folders(raw: str | None) -> tuple[Path, ...]:
     parts = [part.strip() for part in (raw or "").split(os.pathsep) if part.strip()]
     return tuple(dict.fromkeys(Path(part).expanduser().resolve() for part in parts))
@@ -119,6 +142,10 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         max_archive_files=_whole_number(env, "STUDIO_MAX_ARCHIVE_FILES", DEFAULT_MAX_ARCHIVE_FILES),
         max_text_chars=_whole_number(env, "STUDIO_MAX_TEXT_CHARS", DEFAULT_MAX_TEXT_CHARS),
         import_folders=_folders(env.get("STUDIO_IMPORT_FOLDERS")) or (home / "imports",),
+        llm_connect_timeout=_seconds(env, "STUDIO_LLM_CONNECT_TIMEOUT", DEFAULT_LLM_CONNECT_TIMEOUT)
+        or DEFAULT_LLM_CONNECT_TIMEOUT,
+        llm_idle_timeout=_seconds(env, "STUDIO_LLM_IDLE_TIMEOUT", DEFAULT_LLM_IDLE_TIMEOUT) or DEFAULT_LLM_IDLE_TIMEOUT,
+        llm_timeout=_seconds(env, "STUDIO_LLM_TIMEOUT", None),
     )
 
 

@@ -16,6 +16,7 @@ from core.generation.prompt_templates import BUILTIN_TEMPLATES
 from core.generation.template_store import ensure_builtin_templates
 from core.jobs.queue import cancel_job, list_jobs, start_worker, submit_job
 from core.language_names import language_name
+from core.settings import get_settings
 
 run_inside_app()
 store = get_store()
@@ -88,13 +89,58 @@ with st.expander("New run", expanded=not active, icon=":material/add_circle:"):
         a, b, c = st.columns(3)
         temperature = a.slider("Temperature", 0.0, 2.0, 1.0, 0.05, key="gen_temperature")
         top_p = b.slider("Top p", 0.05, 1.0, 1.0, 0.05, key="gen_top_p")
-        max_tokens = c.number_input("Max tokens per answer", 64, 32_000, 1024, key="gen_max_tokens")
+        max_tokens = c.number_input(
+            "Max tokens per answer",
+            16,
+            32_000,
+            1024,
+            key="gen_max_tokens",
+            help="A small model that loops spends minutes per answer: a lower limit stops it sooner. Answers cut at "
+            "the limit lose their last samples; the run says so.",
+        )
         per_request = a.number_input("Samples asked per request", 1, 100, 10, key="gen_per_request")
-        concurrency = b.number_input("Requests at once", 1, 256, 8, key="gen_concurrency")
+        concurrency = b.number_input(
+            "Requests at once",
+            1,
+            256,
+            8,
+            key="gen_concurrency",
+            help="At most this many; never more than the server works on at once (the run finds out).",
+        )
         seed_text = c.text_input("Seed (empty: a new one, so a new run asks anew)", key="gen_seed")
         json_output = a.checkbox("Ask the server for JSON output", key="gen_json")
         examples_k = b.number_input("Examples in the prompt (demos)", 0, 50, 5, key="gen_examples_k")
         examples_method = c.selectbox("Example choice", ["random", "diverse"], key="gen_examples_method")
+        defaults = get_settings()
+        idle_timeout = a.number_input(
+            "Silence allowed (s)",
+            1.0,
+            86_400.0,
+            float(defaults.llm_idle_timeout),
+            step=30.0,
+            format="%.0f",
+            key="gen_idle_timeout",
+            help="The longest the server may send nothing: before its first token (reading the prompt) or between "
+            "tokens. A model on a CPU may need minutes before its first token.",
+        )
+        total_timeout = b.number_input(
+            "Time limit per answer (s, 0: none)",
+            0.0,
+            86_400.0,
+            float(defaults.llm_timeout or 0.0),
+            step=60.0,
+            format="%.0f",
+            key="gen_timeout",
+            help="Answers stream, so no limit is needed for a slow server; set one to stop a model that goes on.",
+        )
+        connect_timeout = c.number_input(
+            "Connect within (s)",
+            1.0,
+            600.0,
+            float(defaults.llm_connect_timeout),
+            format="%.0f",
+            key="gen_connect_timeout",
+        )
     settings = GenerationSettings(
         backend=choice.backend,
         model=choice.model,
@@ -112,6 +158,9 @@ with st.expander("New run", expanded=not active, icon=":material/add_circle:"):
         json_output=json_output,
         examples_k=int(examples_k),
         examples_method=examples_method,
+        connect_timeout=float(connect_timeout),
+        idle_timeout=float(idle_timeout),
+        timeout=float(total_timeout) or None,
     )
     guess = estimate(project, settings)
     cost = f"about ${guess.cost:,.2f}" if guess.cost is not None else "unknown for this model"

@@ -182,7 +182,7 @@ def test_hostile_texts_are_shown_as_text_on_every_page(  # type: ignore[no-untyp
 ) -> None:
     bad = Hostile.at(trap.origin)
     answer = f"1. Mvua {bad.suffix}\n2. Jua {bad.suffix}"
-    with ScriptedOpenAIServer(responder=lambda body: answer) as server, single_torch_thread():
+    with ScriptedOpenAIServer(models=[bad.model], responder=lambda body: answer) as server, single_torch_thread():
         project = hostile_project(sqlite_store, tiny_encoder, bad, server)
         llm_url = server.base_url
     sample_text = next(r["text"] for r in sample_rows() if r["status"] == "pending") + f" {bad.suffix}"

@@ -146,7 +146,7 @@ def test_the_generate_page_never_sends_the_server_key_to_a_typed_address(server_
         at.text_input(key="gen_model").input("test-model").run()
         at.button(key="gen_check").click().run()
         assert not at.exception, at.exception
-        assert "Connected: 1 models available" in texts(at.success)
+        assert "Connected: the server serves 'test-model'" in texts(at.success)
         next(n for n in at.number_input if n.label == "Default per cell").set_value(2).run()
         next(b for b in at.button if b.label == "Start generating").click().run()
         assert not at.exception, at.exception
@@ -176,7 +176,7 @@ def test_the_page_refuses_an_address_it_has_no_key_for(server_key: str, studio_h
 def test_the_configured_endpoint_is_offered_with_its_models(
     server_key: str, studio_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with ScriptedOpenAIServer(require_key=GROQ_KEY) as server:
+    with ScriptedOpenAIServer(require_key=GROQ_KEY, models=["m1", "m2"]) as server:
         monkeypatch.setenv("GROQ_API_KEY", GROQ_KEY)
         _secrets(
             tmp_path,

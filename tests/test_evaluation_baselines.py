@@ -258,7 +258,7 @@ def test_a_baseline_whose_worker_died_is_marked_failed_and_resumed_by_the_cli(
 
     with ScriptedOpenAIServer(responder=responder) as server:
         settings = BaselineSettings(
-            name="llm", backend="openai", model="m", base_url=server.base_url, concurrency=1, seed=1
+            name="llm", backend="openai", model="test-model", base_url=server.base_url, concurrency=1, seed=1
         )
         baseline = start_baseline(store, project.id, settings)
         job = submit_baseline(store, baseline)
@@ -310,7 +310,7 @@ def test_cancelling_a_baseline_job_stops_it_and_a_resume_finishes_it(sqlite_stor
     project = make_project(store, "bundled:multilingual-e5-small")
     with ScriptedOpenAIServer(responder=responder, latency=0.05) as server:
         settings = BaselineSettings(
-            name="llm", backend="openai", model="m", base_url=server.base_url, concurrency=1, seed=1
+            name="llm", backend="openai", model="test-model", base_url=server.base_url, concurrency=1, seed=1
         )
         baseline = start_baseline(store, project.id, settings)
         job = submit_baseline(store, baseline)

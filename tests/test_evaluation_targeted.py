@@ -73,7 +73,7 @@ def test_a_targeted_run_asks_for_the_true_label_with_the_confused_train_texts(st
     cell = TargetCell.of(WeakCell("sw", "weather", "price", 3, 0.25))
     with ScriptedOpenAIServer(responder=json_responder) as server:
         run = start_targeted_run(
-            store, project.id, cell, backend="openai", model="m", per_cell=6, base_url=server.base_url, seed=1,
+            store, project.id, cell, backend="openai", model="test-model", per_cell=6, base_url=server.base_url, seed=1,
             per_request=3, examples_k=3,
         )  # fmt: skip
         outcome = execute_run(store, run.id, OpenAIBackend(server.base_url, "sk-local"), policy=FAST)
@@ -108,8 +108,8 @@ def test_the_targeted_command(store: Store, project: Project, capsys: pytest.Cap
         code = main(
             [
                 "targeted", "--project", "crops", "--language", "en", "--label", "disease", "--confused-as",
-                "weather", "--backend", "openai", "--base-url", server.base_url, "--model", "m", "--per-cell", "4",
-                "--json",
+                "weather", "--backend", "openai", "--base-url", server.base_url, "--model", "test-model",
+                "--per-cell", "4", "--json",
             ]
         )  # fmt: skip
     out, err = capsys.readouterr()

@@ -72,7 +72,7 @@ def project(store):  # type: ignore[no-untyped-def]
 def _settings(server: ScriptedOpenAIServer, **overrides: Any) -> GenerationSettings:
     values: dict[str, Any] = {
         "backend": "openai",
-        "model": "gpt-test",
+        "model": "test-model",
         "per_cell": 6,
         "base_url": server.base_url,
         "per_request": 3,
@@ -101,9 +101,9 @@ def test_a_run_fills_every_cell_and_records_provenance(store, project) -> None: 
         ("en", "prices"): 6,
     }
     assert {(s.origin, s.split, s.status, s.model, s.prompt_version) for s in samples} == {
-        ("synthetic", "train", "pending", "gpt-test", "zero-shot@1")
+        ("synthetic", "train", "pending", "test-model", "zero-shot@1")
     }
-    assert len(bodies) == 8 and all(b["model"] == "gpt-test" and b["seed"] is not None for b in bodies)
+    assert len(bodies) == 8 and all(b["model"] == "test-model" and b["seed"] is not None for b in bodies)
     assert run_store.get_run(store, run.id).status == "done"
     assert run_store.get_run(store, run.id).completion_tokens > 0
 

@@ -13,6 +13,7 @@ from core.curation.language_id import (
     WRONG_LANGUAGE,
     check_languages,
     default_detector,
+    display_name,
     same_language,
     wrong_language_flags,
 )
@@ -39,16 +40,31 @@ def _paper_texts(root: Path, task: str, language: str, limit: int | None = None)
     return texts[:limit]
 
 
+SCRIPT_REASON = re.compile(r"^Written in [A-Z][\w ]+ (letters|script|characters); [A-Z][\w ]+ is written in .+\.$")
+UNSURE_REASON = re.compile(
+    r"^Does not read as ([A-Z][\w ]+): the language detectors give \1 \d+% "
+    r"\((their best guess, [A-Z][\w ]+, only \d+%|and have no best guess)\)\.$"
+)
+
+
 def _check_flag_shape(flag: dict, items: list[Item]) -> None:
     assert set(flag) == {"sample_id", "kind", "reason", "details"}
     assert flag["kind"] == WRONG_LANGUAGE
-    assert REASON.match(flag["reason"]), flag["reason"]
     details = flag["details"]
     assert 0.0 <= details["confidence"] <= 1.0
-    assert f"{details['confidence']:.2f}" in flag["reason"]
     item = next(i for i in items if i.id == flag["sample_id"])
     assert details["expected"] == item.language
-    assert not same_language(details["detected"], item.language)
+    if details["rule"] == "detected":
+        assert REASON.match(flag["reason"]), flag["reason"]
+        assert f"{details['confidence']:.2f}" in flag["reason"]
+        assert not same_language(details["detected"], item.language)
+    elif details["rule"] == "script":
+        assert SCRIPT_REASON.match(flag["reason"]), flag["reason"]
+        assert sum(details["scripts"].values()) >= 0.9
+    else:
+        assert details["rule"] == "unsure"
+        assert UNSURE_REASON.match(flag["reason"]), flag["reason"]
+        assert details["expected_share"] < 0.1 and details["confidence"] < 0.8
 
 
 # --- languages the detectors know -----------------------------------------------------------------------------
@@ -225,3 +241,136 @@ def test_texts_in_the_wrong_cell_are_flagged_with_the_language_they_are_in(paper
     for language in PAPER_LANGUAGES:
         topic = [i for i, s in source.items() if s == (language, "topic")]
         assert sum(i in right for i in topic) / len(topic) >= 0.9, language
+
+
+# --- garbage a small model writes: the wrong script, text that reads as no language -----------------------------
+THAI_ROMANISED = "Sawasdee krap, pom yak ja jong hong pak thi Bangkok prung nee"
+THAI_WITH_BRAND = "ชอบ iPhone 15 Pro Max มาก ถ่ายรูปสวยทุกรูปเลยค่ะ"  # a Thai sentence naming an English brand
+HINDI_ROMANISED = "Kal se mera internet kaam nahi kar raha hai yaar"
+RUSSIAN_ROMANISED = "Privet, kak dela? Ya hochu kupit bilet na poezd do Moskvy"
+HEBREW_ROMANISED = "Ani rotse lehazmin shulchan le-arba anashim ba-erev"
+# what small models write when asked for Swahili: English words and Swahili-looking fillers mixed up
+SWAHILI_GIBBERISH = [
+    "Invoices payment hapana fomu processing kwa",
+    "Swahili payment processing invoices kwa customer fomu haraka",
+    "kwa invoices hapana payment fomu na processing ya account",
+]
+SWAHILI_REAL = [
+    "Asante sana!",
+    "Habari yako? Nimefurahi kukuona tena leo asubuhi.",
+    "Nataka kulipa ankara yangu ya mwezi huu kwa M-Pesa",
+    "Je, naweza kubadilisha anwani yangu ya kupeleka bidhaa?",
+    "Kwamba ndizi mtandao bora kuhusu haraka sana",  # word salad, but every word is Swahili
+]
+
+
+def test_a_text_in_a_script_its_language_does_not_use_is_flagged_with_the_script() -> None:
+    items = _items(
+        [
+            (THAI_ROMANISED, "th"),
+            (HINDI_ROMANISED, "hi"),
+            (RUSSIAN_ROMANISED, "ru"),
+            (HEBREW_ROMANISED, "he"),
+            (THAI_WITH_BRAND, "th"),
+            ("วันนี้ไปกิน Starbucks ที่สยามพารากอนกับเพื่อนๆ อร่อยมาก", "th"),
+            ("Zdravo, kako si? Idem sutra u Beograd vozom.", "sr"),  # Serbian is written in both alphabets
+            ("Здраво, како си? Идем сутра у Београд возом.", "sr"),
+        ]
+    )
+    flags = {f["sample_id"]: f for f in check_languages(items, ["th", "hi", "ru", "he", "sr"]).flags}
+    assert set(flags) == {1, 2, 3, 4}
+    for flag in flags.values():
+        assert flag["kind"] == WRONG_LANGUAGE and flag["details"]["rule"] == "script"
+        assert flag["details"]["scripts"] == {"Latin": 1.0}
+    assert flags[1]["reason"] == "Written in Latin letters; Thai is written in Thai script."
+    assert flags[2]["reason"] == "Written in Latin letters; Hindi is written in Devanagari script."
+    assert flags[3]["reason"] == "Written in Latin letters; Russian is written in Cyrillic letters."
+    assert flags[4]["reason"] == "Written in Latin letters; Hebrew is written in Hebrew letters."
+
+
+def test_romanised_text_is_accepted_where_the_project_s_own_people_write_that_way() -> None:
+    """A Hindi project whose human samples are romanised (chat data): romanised synthetic Hindi is what it wants."""
+    human = [
+        "Mera order kab tak aayega? Bahut der ho gayi hai",
+        "Mujhe kal subah Dilli jaane ke liye train ka ticket chahiye",
+        "Aaj mausam bahut accha hai, bahar chalte hain",
+        "Kya aap mujhe naya phone dikha sakte ho?",
+        "Mera paisa wapas kab milega bhai?",
+    ]
+    items = [Item(n, t, None, "hi", "test", "human", "accepted") for n, t in enumerate(human, 1)]
+    items.append(Item(9, HINDI_ROMANISED, None, "hi", "train", "synthetic", "pending"))
+    assert check_languages(items, ["hi"]).flags == []  # nor "does not read as Hindi": detectors know Devanagari
+    # the same synthetic sample in a project whose people write Devanagari is flagged
+    order = "मेरा ऑर्डर कब तक आएगा? बहुत देर हो गई है"
+    devanagari = [Item(n, order, None, "hi", "test", "human", "accepted") for n in (1, 2)]
+    flags = check_languages([*devanagari, items[-1]], ["hi"]).flags
+    assert [(f["sample_id"], f["details"]["rule"]) for f in flags] == [(9, "script")]
+
+
+def test_text_that_reads_as_no_language_is_flagged_though_no_detector_is_sure() -> None:
+    items = _items([(text, "sw") for text in SWAHILI_GIBBERISH + SWAHILI_REAL])
+    flags = {f["sample_id"]: f for f in check_languages(items, ["sw", "en"]).flags}
+    assert set(flags) == {1, 2, 3}
+    pattern = re.compile(
+        r"^Does not read as Swahili: the language detectors give Swahili (\d+)% "
+        r"\(their best guess, ([A-Z][\w ]+), only (\d+)%\)\.$"
+    )
+    for flag in flags.values():
+        match = pattern.match(flag["reason"])
+        assert match, flag["reason"]
+        details = flag["details"]
+        assert details["rule"] == "unsure" and details["expected"] == "sw"
+        assert int(match.group(1)) == round(100 * details["expected_share"]) < 10
+        assert int(match.group(3)) == round(100 * details["confidence"]) < 80
+        assert display_name(details["detected"]) == match.group(2)
+
+
+def test_german_that_is_dutch_and_english_is_flagged_and_real_short_texts_are_not() -> None:
+    items = _items(
+        [
+            ("Invoice processing betaling account niet status update", "de"),
+            ("De rekening payment is niet processing, bitte check account", "de"),
+            ("Wann kommt meine Rechnung? Ich warte seit Tagen.", "de"),
+            ("Asante!", "sw"),
+            ("Where is my order?", "en"),
+            ("Rechnung bitte", "de"),  # too short to judge
+        ]
+    )
+    flags = check_languages(items, ["sw", "en", "de"]).flags
+    # the first is English enough for both detectors; the second reads as no language at all
+    assert [(f["sample_id"], f["details"]["rule"]) for f in flags] == [(1, "detected"), (2, "unsure")]
+    assert flags[0]["reason"].startswith("Looks like English (confidence ")
+    assert flags[1]["reason"].startswith("Does not read as German: the language detectors give German ")
+
+
+def test_the_script_and_unsure_rules_seldom_flag_people_s_texts(paper_data: Path) -> None:
+    """All human test texts of the 3 tasks (20,611). Measured: 4 script flags (3 English tweets in the Thai file,
+    "not relevant" in the Hebrew one) and 2 unsure ones ("A taut , intelligent psychological drama ." in English,
+    "Pata burger nzuri the best in town ..." in Swahili)."""
+    items: list[Item] = []
+    for language in PAPER_LANGUAGES:
+        for task in ("intent", "topic", "sentiment"):
+            texts = _paper_texts(paper_data, task, language)
+            items += [Item(len(items) + n, t, None, language, "test", "human", "accepted") for n, t in enumerate(texts)]
+    report = check_languages(items, PAPER_LANGUAGES)
+    new = [f for f in report.flags if f["details"]["rule"] != "detected"]
+    for flag in new:
+        _check_flag_shape(flag, items)
+    assert len(items) > 20_000
+    assert len(new) <= 10  # under 5 per 10,000
+    assert report.summary()["by_rule"]["script"] + report.summary()["by_rule"]["unsure"] == len(new)
+
+
+def test_every_language_has_its_scripts_except_those_left_unchecked() -> None:
+    from core.language_names import LANGUAGES
+    from core.language_scripts import language_scripts
+    from core.text_scripts import script_of
+
+    unchecked = {code for code in LANGUAGES if language_scripts(code) is None}
+    assert unchecked == {"ae", "cu", "pi", "sa"}  # Avestan, Church Slavonic, Pali, Sanskrit: too many scripts
+    assert language_scripts("sr") == ("Cyrillic", "Latin") and language_scripts("pt-BR") == ("Latin",)
+    for code, native in ((code, language.native) for code, language in LANGUAGES.items() if language.native):
+        scripts = language_scripts(code)
+        if scripts is not None:  # each language's own name is written in one of its scripts
+            found = {script_of(ch) for ch in native} - {None}
+            assert found <= set(scripts), (code, native, found)

@@ -82,7 +82,7 @@ def test_two_resumes_at_once_run_one_job_and_pay_each_request_once(store: Store)
 
     with ScriptedOpenAIServer(responder=held_back) as server:
         settings = GenerationSettings(
-            backend="openai", model="gpt-test", per_cell=4, per_request=2, base_url=server.base_url, seed=7
+            backend="openai", model="test-model", per_cell=4, per_request=2, base_url=server.base_url, seed=7
         )
         run = start_run(store, project.id, settings)
         processes = [resume_process(run.id), resume_process(run.id)]

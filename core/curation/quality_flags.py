@@ -1,5 +1,6 @@
 """Flags for samples that are poor training material: too short or too long, empty once cleaned, not really text,
-several texts run together, or naming their label (a "label leak").
+several texts run together, naming their label (a "label leak"), or a bare category name where the samples are
+messages (`not_a_message`, core.curation.bare_names).
 
 Pure functions over samples, the project's labels and each sample's length in the encoder's subword tokens
 (`core.curation.subword_tokens.token_counts`: Thai and Chinese have no spaces, so words are no measure). Nothing
@@ -30,15 +31,24 @@ import statistics
 import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from core.curation.bare_names import MessageContext, MessageRules, bare_name, bare_name_reason
 from core.curation.duplicate_flags import Item
 from core.language_names import language_name
 from core.store.projects import LabelSpec
 from core.text_scripts import written_without_spaces
 
-QUALITY_KINDS = ("too_short", "too_long", "label_leak", "empty_after_cleaning", "not_text", "multi_line")
+QUALITY_KINDS = (
+    "too_short",
+    "too_long",
+    "label_leak",
+    "empty_after_cleaning",
+    "not_text",
+    "multi_line",
+    "not_a_message",
+)
 
 _URL = re.compile(r"(?:https?://|ftp://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}/\S*", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -73,6 +83,8 @@ class QualityRules:
     # ("alarms"), long (reviews), on several lines (tweets) and name topics naturally: flagging that is noise,
     # while an LLM doing it is a habit to catch. An empty text or one that is not text is worth a look anywhere.
     human_kinds: tuple[str, ...] = ("empty_after_cleaning", "not_text")
+    # a bare category name or heading among messages (core.curation.bare_names says how "messages" is decided)
+    messages: MessageRules = field(default_factory=MessageRules)
 
 
 DEFAULT_RULES = QualityRules()
@@ -316,8 +328,9 @@ def quality_flags(
         raise ValueError(f"expected one token count per sample ({len(items)}), got {len(counts)}")
     terms = [term for label in labels for term in label_terms(label)]
     medians = _cell_medians(items, counts, rules.long_min_cell)
+    messages = MessageContext(items, rules.messages)
     flags: list[dict[str, Any]] = []
-    for item, count in zip(items, counts, strict=True):
+    for item, count, words in zip(items, counts, messages.lengths, strict=True):
         checks = QUALITY_KINDS if item.origin == "synthetic" else rules.human_kinds
         if not clean_text(item.text):
             if "empty_after_cleaning" in checks:
@@ -330,7 +343,8 @@ def quality_flags(
                 )
             continue
         share = letter_share(item.text)
-        if "not_text" in checks and share < rules.min_letter_share:
+        not_text = share < rules.min_letter_share
+        if "not_text" in checks and not_text:
             flags.append(
                 _flag(
                     item,
@@ -371,4 +385,15 @@ def quality_flags(
                         ],
                     )
                 )
+        if "not_a_message" in checks and not not_text and (usual := bare_name(item, words, messages)) is not None:
+            flags.append(
+                _flag(
+                    item,
+                    "not_a_message",
+                    bare_name_reason(item, usual, language_name(item.language)),
+                    words=words,
+                    usual_words=usual.words,
+                    compared_with=usual.compared_with,
+                )
+            )
     return flags

@@ -25,12 +25,15 @@ from core.evaluation.baseline_prompts import MODES, classification_messages, exa
 from core.evaluation.baseline_store import BaselineRun, PendingRequest
 from core.evaluation.evaluations import Evaluation, save_evaluation
 from core.evaluation.metrics import hash_test_ids
+from core.generation.backends import default_timeouts
+from core.generation.endpoint_check import check_endpoint
 from core.generation.engine import BACKENDS, Estimate
 from core.generation.llm_backend import (
     BackendError,
     ChatRequest,
     LLMBackend,
     RetryPolicy,
+    Timeouts,
     estimate_cost,
 )
 from core.generation.request_sender import RequestSender, RunCancelled
@@ -61,6 +64,10 @@ class BaselineSettings:
     max_tokens: int = 64
     seed: int | None = None
     recording: str | None = None  # replay: a recording file
+    # seconds, as for generation runs (None: the settings' defaults)
+    connect_timeout: float | None = None
+    idle_timeout: float | None = None
+    timeout: float | None = None
 
     def validate(self, project: Project) -> None:
         self.name = " ".join((self.name or "").split())
@@ -219,6 +226,16 @@ def resume_baseline(store: Store, project_ref: int | str, name: str) -> Baseline
     return baseline
 
 
+def baseline_timeouts(params: dict[str, Any]) -> Timeouts:
+    """The baseline's timeouts, the settings' defaults where it has none."""
+    default = default_timeouts()
+    return Timeouts(
+        connect=float(params.get("connect_timeout") or default.connect),
+        idle=float(params.get("idle_timeout") or default.idle),
+        total=float(params["timeout"]) if params.get("timeout") else default.total,
+    )
+
+
 class BaselineRunner:
     def __init__(
         self,
@@ -229,6 +246,7 @@ class BaselineRunner:
         progress: Callable[[float, str], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
         policy: RetryPolicy | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.baseline = baseline_store.get_baseline_by_id(store, baseline_id)
@@ -238,15 +256,32 @@ class BaselineRunner:
         self.params = self.baseline.params
         self.counts = baseline_store.request_counts(store, baseline_id)
         self.failed_now = 0
-        concurrency = int(self.params.get("concurrency", 8))
-        self.sender = RequestSender(backend, policy or RetryPolicy(), cancelled or (lambda: False), concurrency)
+        self.backend = backend
+        self.policy = policy or RetryPolicy()
+        self.cancelled = cancelled or (lambda: False)
+        self.log = log or (lambda message: None)
+        self.concurrency = int(self.params.get("concurrency", 8))
+        self.sender = RequestSender(backend, self.policy, self.cancelled, self.concurrency)
 
     @property
     def fatal(self) -> BackendError | None:
         return self.sender.fatal
 
     async def execute(self) -> BaselineOutcome:
-        baseline_store.set_baseline(self.store, self.baseline.id, status="running", message="Classifying")
+        baseline_store.set_baseline(self.store, self.baseline.id, status="running", message="Checking the server")
+        endpoint = await check_endpoint(self.backend, self.baseline.model)  # a model it does not serve: no request
+        if endpoint.served is not None:
+            self.log(endpoint.describe(self.baseline.model).capitalize() + ".")
+        self.sender = RequestSender(
+            self.backend,
+            self.policy,
+            self.cancelled,
+            self.concurrency,
+            slots=endpoint.slots,
+            log=self.log,
+            tick=self._report,
+        )
+        baseline_store.set_baseline(self.store, self.baseline.id, message="Classifying")
         pending = baseline_store.unanswered_requests(self.store, self.baseline.id)
         await self.sender.run_all([self._send(request) for request in pending])
         return self._finish()
@@ -275,15 +310,17 @@ class BaselineRunner:
             baseline_store.record_failure(self.store, request.id, str(error), error.attempts)
             self._report()
 
-        await self.sender.send(chat, answered, failed)
+        await self.sender.send(chat, answered, failed, what=f"Test sample #{request.sample_id}")
 
     def _report(self) -> None:
         total = self.counts["total"]
         done = self.counts["answered"]
         unusable = self.counts["ambiguous"] + self.counts["unparseable"]
+        live = self.sender.live_text()
         self.progress(
             done / total if total else 1.0,
-            f"{done:,} of {total:,} test samples answered · {unusable} unusable answers · {self.failed_now} failed",
+            f"{done:,} of {total:,} test samples answered · {unusable} unusable answers · {self.failed_now} failed"
+            + (f" · {live}" if live else ""),
         )
 
     def _finish(self) -> BaselineOutcome:

@@ -7,7 +7,7 @@ from typing import Any
 
 from core.errors import StudioError
 from core.evaluation import baseline_store
-from core.evaluation.baselines import evaluate_baseline, execute_baseline
+from core.evaluation.baselines import baseline_timeouts, evaluate_baseline, execute_baseline
 from core.evaluation.run_evaluation import evaluate_run
 from core.generation.backends import make_backend
 from core.generation.engine import RunCancelled
@@ -40,14 +40,20 @@ def run_baseline(ctx: JobContext) -> dict[str, Any]:
     baseline = baseline_store.get_baseline_by_id(ctx.store, baseline_id)
     baseline_store.set_baseline(ctx.store, baseline_id, job_id=ctx.job_id, finished_at=None)
     try:
-        backend = make_backend(baseline.backend, baseline.model, baseline.base_url, baseline.params.get("recording"))
+        backend = make_backend(
+            baseline.backend,
+            baseline.model,
+            baseline.base_url,
+            baseline.params.get("recording"),
+            timeouts=baseline_timeouts(baseline.params),
+        )
     except StudioError as exc:
         baseline_store.set_baseline(ctx.store, baseline_id, status="failed", message=str(exc), finished_at=utcnow())
         raise
     ctx.log(f"baseline #{baseline_id} '{baseline.name}': {baseline.mode} (k={baseline.k}), {baseline.backend}")
     try:
         outcome = execute_baseline(
-            ctx.store, baseline_id, backend, progress=ctx.progress, cancelled=ctx.cancel_requested
+            ctx.store, baseline_id, backend, progress=ctx.progress, cancelled=ctx.cancel_requested, log=ctx.log
         )
     except (RunCancelled, JobCancelled):
         baseline_store.set_baseline(

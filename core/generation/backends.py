@@ -5,14 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.errors import InvalidInput
-from core.generation.llm_backend import LLMBackend
+from core.generation.llm_backend import LLMBackend, Timeouts
+from core.settings import get_settings
 
 
-def make_backend(backend: str, model: str, base_url: str | None = None, recording: str | None = None) -> LLMBackend:
+def default_timeouts() -> Timeouts:
+    settings = get_settings()
+    return Timeouts(settings.llm_connect_timeout, settings.llm_idle_timeout, settings.llm_timeout)
+
+
+def make_backend(
+    backend: str,
+    model: str,
+    base_url: str | None = None,
+    recording: str | None = None,
+    *,
+    timeouts: Timeouts | None = None,
+    stream: bool = True,
+) -> LLMBackend:
     if backend == "openai":
         from core.generation.openai_backend import OpenAIBackend
 
-        return OpenAIBackend(base_url=base_url, api_key=None)
+        return OpenAIBackend(base_url=base_url, api_key=None, timeout=timeouts or default_timeouts(), stream=stream)
     if backend == "local":
         from core.generation.local_backend import LocalBackend
 

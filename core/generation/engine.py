@@ -18,13 +18,15 @@ from typing import Any
 from core.errors import InvalidInput, StudioError
 from core.generation import run_store
 from core.generation.answer_parsing import parse_revision, parse_samples
-from core.generation.llm_backend import BackendError, ChatRequest, LLMBackend, RetryPolicy, estimate_cost
+from core.generation.endpoint_check import NOT_A_SERVER, EndpointCheck, check_endpoint
+from core.generation.llm_backend import BackendError, ChatRequest, LLMBackend, RetryPolicy, Timeouts, estimate_cost
 from core.generation.prompt_context import build_context
 from core.generation.prompt_templates import PromptTemplateText, referenced_variables, render, validate
 from core.generation.request_sender import RequestSender, RunCancelled
 from core.generation.run_store import AnswerRecord, Cell, GenerationRun, PlannedRequest
 from core.generation.template_store import ensure_builtin_templates, get_template
 from core.language_names import language_name
+from core.settings import get_settings
 from core.store.database import Store
 from core.store.projects import Project, get_project
 from core.store.schema import utcnow
@@ -58,6 +60,14 @@ class GenerationSettings:
     recording: str | None = None  # replay: a recording file (default: the demo's)
     plan: dict[str, dict[str, int]] | None = None  # per-cell counts {language: {label: n}}; overrides per_cell
     confused_label: str | None = None  # targeted: the label the planned cells' texts are mistaken for
+    # seconds (see llm_backend.Timeouts; defaults from the settings): to connect, the longest silence, one answer
+    connect_timeout: float = field(default_factory=lambda: get_settings().llm_connect_timeout)
+    idle_timeout: float = field(default_factory=lambda: get_settings().llm_idle_timeout)
+    timeout: float | None = field(default_factory=lambda: get_settings().llm_timeout)
+    stream: bool = True  # answers token by token (off only for a server whose streaming is broken)
+
+    def timeouts(self) -> Timeouts:
+        return Timeouts(connect=self.connect_timeout, idle=self.idle_timeout, total=self.timeout or None)
 
     def validate(self, project: Project) -> None:
         if self.backend not in BACKENDS:
@@ -68,6 +78,10 @@ class GenerationSettings:
             raise InvalidInput("Name the model to generate with.")
         if self.per_cell < 1 or self.per_request < 1 or self.concurrency < 1:
             raise InvalidInput("Samples per cell, samples per request and concurrency must be at least 1.")
+        if self.max_tokens < 1:
+            raise InvalidInput("Max tokens per answer must be at least 1.")
+        if self.connect_timeout <= 0 or self.idle_timeout <= 0 or (self.timeout is not None and self.timeout < 0):
+            raise InvalidInput("Timeouts are seconds above 0 (the limit per answer may be 0: no limit).")
         if self.plan is not None and not any(int(n) > 0 for labels in self.plan.values() for n in labels.values()):
             raise InvalidInput("The plan asks for no sample at all: put a number in at least one cell.")
         for code in [*(self.languages or []), *(self.plan or {})]:
@@ -191,6 +205,7 @@ class RunOutcome:
     failed: int
     shortfall: dict[str, int] = field(default_factory=dict)
     message: str = ""
+    cut: int = 0  # answers that ended at max tokens
 
 
 class GenerationEngine:
@@ -203,6 +218,7 @@ class GenerationEngine:
         progress: Callable[[float, str], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
         policy: RetryPolicy | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.run = run_store.get_run(store, run_id)
@@ -211,6 +227,9 @@ class GenerationEngine:
         self.backend = backend
         self.progress = progress or (lambda fraction, message: None)
         self.cancelled = cancelled or (lambda: False)
+        self.log = log or (lambda message: None)
+        self.policy = policy or RetryPolicy()
+        self.endpoint: EndpointCheck = NOT_A_SERVER
         template = get_template(store, self.project.id, self._template_ref())
         self.template = PromptTemplateText(system=template.system, user=template.user)
         self.uses = referenced_variables(self.template)
@@ -220,12 +239,16 @@ class GenerationEngine:
         self.samples: dict[Cell, int] = {cell: counts.samples.get(cell, 0) for cell in self.targets}
         self.requests_made: dict[Cell, int] = {cell: counts.requests.get(cell, 0) for cell in self.targets}
         self.answered = counts.answered
-        self.failed = counts.failed
-        self.sender = RequestSender(backend, policy or RetryPolicy(), self.cancelled, self.settings.concurrency)
+        self.failed_ids: set[int] = set(run_store.failed_request_ids(store, run_id))  # what is true now, after resumes
+        self.sender = RequestSender(backend, self.policy, self.cancelled, self.settings.concurrency)
 
     @property
     def fatal(self) -> BackendError | None:
         return self.sender.fatal
+
+    @property
+    def failed(self) -> int:
+        return len(self.failed_ids)
 
     def _template_ref(self) -> str:
         if self.run.template_id is None:
@@ -238,7 +261,9 @@ class GenerationEngine:
         return math.ceil(math.ceil(self.targets[cell] / self.settings.per_request) * self.settings.request_budget)
 
     async def execute(self) -> RunOutcome:
-        run_store.set_run(self.store, self.run.id, status="running", message="Generating")
+        run_store.set_run(self.store, self.run.id, status="running", message="Checking the server")
+        await self._check_endpoint()
+        run_store.set_run(self.store, self.run.id, message="Generating")
         await self._send_all(run_store.unanswered_requests(self.store, self.run.id))
         round_ = run_store.next_round(self.store, self.run.id)
         while self.fatal is None:
@@ -253,6 +278,23 @@ class GenerationEngine:
             run_store.save_requests(self.store, self.run.id, revisions)
             await self._send_all(revisions)
         return self._finish()
+
+    async def _check_endpoint(self) -> None:
+        """Before any request: the model is one the server serves, and no more requests go out than it serves."""
+        self.endpoint = await check_endpoint(self.backend, self.run.model)
+        if self.endpoint.served is not None or self.endpoint.slots is not None:
+            self.log(self.endpoint.describe(self.run.model).capitalize() + ".")
+        self.sender = RequestSender(
+            self.backend,
+            self.policy,
+            self.cancelled,
+            self.settings.concurrency,
+            slots=self.endpoint.slots,
+            log=self.log,
+            tick=self._report,
+        )
+        if self.run.backend == "openai":
+            self.log(f"Timeouts: {self.settings.timeouts().describe()}; {self.sender.limit.describe()}.")
 
     def _plan_revision(self) -> list[PlannedRequest]:
         """The second pass: the LLM checks each sample's language and label and keeps, fixes or drops it."""
@@ -332,11 +374,12 @@ class GenerationEngine:
             self._report()
 
         def failed(error: BackendError) -> None:
-            self.failed += 1
+            self.failed_ids.add(int(request.id or 0))
             run_store.record_failure(self.store, int(request.id or 0), str(error), error.attempts)
             self._report()
 
-        await self.sender.send(chat, answered, failed, on_start=self._report)
+        what = f"Request #{request.id} ({language_name(request.language)} × {request.label})"
+        await self.sender.send(chat, answered, failed, on_start=self._report, what=what)
 
     def _store_answer(self, request: PlannedRequest, answer: Any) -> None:
         cell = (request.language, request.label)
@@ -347,11 +390,18 @@ class GenerationEngine:
         dropped += [{"text": text, "reason": "more than the cell needed"} for text in parsed.samples[room:]]
         cost = estimate_cost(self.run.model, answer.prompt_tokens or 0, answer.completion_tokens or 0)
         record = AnswerRecord(
-            answer.text, answer.finish_reason, answer.prompt_tokens, answer.completion_tokens, kept, dropped
+            answer.text,
+            answer.finish_reason,
+            answer.prompt_tokens,
+            answer.completion_tokens,
+            kept,
+            dropped,
+            model=answer.model or self.endpoint.model_id,  # the server's own id, as it reports it
         )
         run_store.record_answer(self.store, self.run, request, record, self.prompt_version, cost)
         self.samples[cell] += len(kept)
         self.answered += 1
+        self.failed_ids.discard(int(request.id or 0))
 
     def _store_revision(self, request: PlannedRequest, answer: Any) -> None:
         verdicts = parse_revision(answer.text, len(request.sample_ids))
@@ -363,14 +413,16 @@ class GenerationEngine:
             self.store, self.run, request, answer.text, answer.prompt_tokens, answer.completion_tokens, records
         )
         self.answered += 1
+        self.failed_ids.discard(int(request.id or 0))
 
     def _report(self) -> None:
         total = sum(self.targets.values())
         done = sum(min(self.samples[c], t) for c, t in self.targets.items())
+        live = self.sender.live_text()
         self.progress(
             done / total if total else 1.0,
-            f"{done:,} of {total:,} samples · {self.answered} answers, {self.failed} failed, "
-            f"{self.sender.in_flight} in flight",
+            f"{done:,} of {total:,} samples · {self.answered} answers, {self.failed} failed"
+            + (f" · {live}" if live else ""),
         )
 
     def _finish(self) -> RunOutcome:
@@ -389,6 +441,10 @@ class GenerationEngine:
             )
         else:
             status, message = "done", f"{total:,} samples generated"
+        cut = self.sender.speed.cut
+        if cut and self.fatal is None:
+            message += "; " + cut_hint(cut, self.settings)
+            self.log(cut_hint(cut, self.settings))
         if self.run.strategy == "revise" and self.fatal is None:
             revised = run_store.revision_summary(self.store, self.run.id)
             message += (
@@ -396,7 +452,17 @@ class GenerationEngine:
                 f"{revised.get('drop', 0)} dropped, {revised.get('missing', 0)} without a verdict"
             )
         run_store.set_run(self.store, self.run.id, status=status, message=message, finished_at=utcnow())
-        return RunOutcome(total, sum(self.targets.values()), self.answered, self.failed, shortfall, message)
+        return RunOutcome(total, sum(self.targets.values()), self.answered, self.failed, shortfall, message, cut)
+
+
+def cut_hint(cut: int, settings: GenerationSettings) -> str:
+    """Answers that ended at max tokens lose their last samples: say so, and what to change."""
+    answers = "1 answer was" if cut == 1 else f"{cut} answers were"
+    return (
+        f"{answers} cut off at the token limit ({settings.max_tokens} tokens per answer): raise max tokens "
+        f"(--max-tokens, or Max tokens per answer on the Generate page) or ask for fewer samples per request "
+        f"(now {settings.per_request})"
+    )
 
 
 def execute_run(store: Store, run_id: int, backend: LLMBackend, **options: Any) -> RunOutcome:

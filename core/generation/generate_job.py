@@ -7,7 +7,7 @@ from typing import Any
 from core.errors import StudioError
 from core.generation import run_store
 from core.generation.backends import make_backend
-from core.generation.engine import RunCancelled, execute_run
+from core.generation.engine import RunCancelled, execute_run, settings_of
 from core.jobs.context import JobCancelled, JobContext
 from core.jobs.registry import job_kind
 from core.store.schema import utcnow
@@ -19,13 +19,23 @@ def run_generate(ctx: JobContext) -> dict[str, Any]:
     run = run_store.get_run(ctx.store, run_id)
     run_store.set_run(ctx.store, run_id, job_id=ctx.job_id)
     try:
-        backend = make_backend(run.backend, run.model, run.base_url, run.params.get("recording"))
+        settings = settings_of(run)
+        backend = make_backend(
+            run.backend,
+            run.model,
+            run.base_url,
+            settings.recording,
+            timeouts=settings.timeouts(),
+            stream=settings.stream,
+        )
     except StudioError as exc:
         run_store.set_run(ctx.store, run_id, status="failed", message=str(exc), finished_at=utcnow())
         raise
     ctx.log(f"generation run #{run_id}: {run.backend} {run.model}, strategy {run.strategy}")
     try:
-        outcome = execute_run(ctx.store, run_id, backend, progress=ctx.progress, cancelled=ctx.cancel_requested)
+        outcome = execute_run(
+            ctx.store, run_id, backend, progress=ctx.progress, cancelled=ctx.cancel_requested, log=ctx.log
+        )
     except (RunCancelled, JobCancelled):  # the engine's cancel check, or the one inside ctx.progress
         run_store.set_run(ctx.store, run_id, status="cancelled", message="Cancelled", finished_at=utcnow())
         raise JobCancelled() from None

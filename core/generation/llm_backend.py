@@ -12,6 +12,7 @@ import asyncio
 import math
 import random
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +47,60 @@ class ChatRequest:
     json_output: bool = False
     metadata: dict[str, str] = field(default_factory=dict, compare=False)
     """Not sent to the server: what the request is for (e.g. language and label), for backends such as replay."""
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long to wait for a server, in seconds. Answers are streamed, so there is no need for one total limit that
+    a slow model on a CPU would exceed: `idle` is the longest silence (no token, and before the first token: no
+    answer at all, which includes the time the server takes to read the prompt); `total` (None: none) caps a whole
+    answer."""
+
+    connect: float = 10.0
+    idle: float = 300.0
+    total: float | None = None
+
+    def describe(self) -> str:
+        total = f", at most {self.total:g} s per answer" if self.total else ""
+        return f"connect within {self.connect:g} s, no silence over {self.idle:g} s{total}"
+
+
+@dataclass
+class StreamWatch:
+    """One request as it happens: the backend counts the tokens of its answer as they stream in (the sender reads
+    it for progress, and to learn how many requests the server works on at once)."""
+
+    sent_at: float = field(default_factory=time.monotonic)
+    first_token_at: float | None = None
+    last_token_at: float | None = None
+    tokens: int = 0
+    on_first_token: Callable[[StreamWatch], None] | None = field(default=None, repr=False)
+
+    def token(self, count: int = 1) -> None:
+        now = time.monotonic()
+        first = self.first_token_at is None
+        if first:
+            self.first_token_at = now
+        self.last_token_at = now
+        self.tokens += count
+        if first and self.on_first_token is not None:
+            self.on_first_token(self)
+
+    def restart(self) -> None:
+        """A new attempt: what the failed one received does not count."""
+        self.sent_at, self.first_token_at, self.last_token_at, self.tokens = time.monotonic(), None, None, 0
+
+    @property
+    def waited(self) -> float | None:
+        """Seconds from sending to the first token."""
+        return None if self.first_token_at is None else self.first_token_at - self.sent_at
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        if self.first_token_at is None or self.last_token_at is None or self.tokens < 2:
+            return None
+        spent = self.last_token_at - self.first_token_at
+        return (self.tokens - 1) / spent if spent > 0 else None
 
 
 @dataclass(frozen=True)
@@ -99,7 +154,7 @@ class LLMBackend(Protocol):
     recorded: bool
     """True only for the replay backend: its answers were recorded earlier and the UI says so."""
 
-    async def complete(self, request: ChatRequest) -> ChatAnswer: ...
+    async def complete(self, request: ChatRequest, watch: StreamWatch | None = None) -> ChatAnswer: ...
 
 
 @dataclass(frozen=True)
@@ -133,20 +188,27 @@ async def complete_with_retries(
     *,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     on_retry: Callable[[int, BackendError, float], None] | None = None,
+    on_attempt: Callable[[int], None] | None = None,
     rng: random.Random | None = None,
+    watch: StreamWatch | None = None,
 ) -> ChatAnswer:
     """Ask `backend`, retrying retryable errors; non-retryable errors and the last error are raised.
 
-    `on_retry(attempt, error, delay)` is called before each wait (attempt = the 1-based number of the try that
-    failed); an exception it raises stops the retries and propagates (a way to honour a cancel flag).
-    Cancelling the task interrupts both an in-flight request and a wait.
+    `on_attempt(attempt)` is called before each try; `on_retry(attempt, error, delay)` before each wait (attempt =
+    the 1-based number of the try that failed); an exception either raises stops the retries and propagates (a way
+    to honour a cancel flag). `watch` follows each attempt's streamed tokens. Cancelling the task interrupts both an
+    in-flight request (its connection is closed, so a streaming server stops generating) and a wait.
     """
     policy = policy or RetryPolicy()
     rng = rng or random.Random()
     attempts = max(1, policy.max_attempts)
     for attempt in range(1, attempts + 1):
+        if on_attempt is not None:
+            on_attempt(attempt)
+        if watch is not None:
+            watch.restart()
         try:
-            return await backend.complete(request)
+            return await (backend.complete(request, watch) if watch is not None else backend.complete(request))
         except BackendError as error:
             error.attempts = attempt
             if not error.retryable or attempt == attempts:

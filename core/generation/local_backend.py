@@ -11,7 +11,7 @@ import asyncio
 import threading
 from dataclasses import dataclass
 
-from core.generation.llm_backend import BackendError, ChatAnswer, ChatRequest
+from core.generation.llm_backend import BackendError, ChatAnswer, ChatRequest, StreamWatch
 from core.models.resolver import resolve_model
 
 MAX_BATCH = 8
@@ -99,7 +99,8 @@ class LocalBackend:
             )
         return answers
 
-    async def complete(self, request: ChatRequest) -> ChatAnswer:
+    async def complete(self, request: ChatRequest, watch: StreamWatch | None = None) -> ChatAnswer:
+        """The whole answer at once (`watch` is not used: nothing streams)."""
         future: asyncio.Future[ChatAnswer] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(request, future))
         if self._batcher is None or self._batcher.done():

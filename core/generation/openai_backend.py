@@ -6,6 +6,11 @@ exactly the dict built here, and the per-request cost is about a third lower tha
 which walks the messages to transform them. Answers are read as raw JSON and checked here, so a malformed answer
 becomes a `BackendError` in plain words instead of a half-parsed object. The API key lives only in the client:
 no message, repr or log line carries it.
+
+Answers are streamed (`stream=True`): a slow model on a CPU may take minutes for one answer, so instead of one
+total timeout there is a connect timeout and an idle timeout (no token for N seconds, which httpx enforces on every
+read), and an optional limit per answer. Cancelling a request closes its stream, and llama.cpp and vLLM stop
+generating when their client leaves (a non-streaming request would keep the server busy for nobody).
 """
 
 from __future__ import annotations
@@ -18,13 +23,22 @@ from typing import Any
 import httpx2  # the HTTP library the openai package is built on (its fork of httpx)
 import openai
 
+from core.generation.chat_stream import collect_stream
 from core.generation.endpoints import (
     DEFAULT_BASE_URL,
     PLACEHOLDER_KEY,
     KeyRefused,
     worker_resolve_key,
 )
-from core.generation.llm_backend import BackendError, ChatAnswer, ChatRequest, ErrorKind, parse_retry_after
+from core.generation.llm_backend import (
+    BackendError,
+    ChatAnswer,
+    ChatRequest,
+    ErrorKind,
+    StreamWatch,
+    Timeouts,
+    parse_retry_after,
+)
 from core.secrets import redact
 
 Redactor = Callable[[str], str]
@@ -48,6 +62,9 @@ class OpenAIBackend:
     its loop), so one backend may serve several `asyncio.run` calls; `aclose()` (or `async with`) closes the
     current one. The default pool (1000 connections, 100 kept alive) serves up to 100 requests in flight without
     reconnecting; pass `max_connections` for more.
+
+    `timeout`: the Timeouts, or one number of seconds for connecting and for the longest silence. `stream=False`
+    asks for whole answers (for servers whose streaming is broken).
     """
 
     name = "openai"
@@ -57,12 +74,14 @@ class OpenAIBackend:
         self,
         base_url: str | None = None,
         api_key: str | None = None,
-        timeout: float = 60.0,
+        timeout: Timeouts | float | None = None,
         *,
         max_connections: int | None = None,
+        stream: bool = True,
     ) -> None:
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
-        self.timeout = timeout
+        self.timeouts = _as_timeouts(timeout)
+        self.stream = stream
         self.max_connections = max_connections
         self._api_key = resolve_api_key(api_key, self.base_url)
         self._client_obj: openai.AsyncOpenAI | None = None
@@ -72,11 +91,12 @@ class OpenAIBackend:
     def _client(self) -> openai.AsyncOpenAI:
         loop = asyncio.get_running_loop()
         if self._client_obj is None or self._client_loop is not loop:
-            http_client = None if self.max_connections is None else _pooled_client(self.max_connections, self.timeout)
+            timeout = _httpx_timeout(self.timeouts)
+            http_client = None if self.max_connections is None else _pooled_client(self.max_connections, timeout)
             self._client_obj = openai.AsyncOpenAI(
                 base_url=self.base_url,
                 api_key=self._api_key,
-                timeout=self.timeout,
+                timeout=timeout,
                 max_retries=0,
                 http_client=http_client,
             )
@@ -84,9 +104,31 @@ class OpenAIBackend:
         return self._client_obj
 
     def __repr__(self) -> str:
-        return f"OpenAIBackend(base_url={self.base_url!r}, timeout={self.timeout!r})"
+        return f"OpenAIBackend(base_url={self.base_url!r}, timeouts={self.timeouts!r}, stream={self.stream})"
 
-    async def complete(self, request: ChatRequest) -> ChatAnswer:
+    @property
+    def streams(self) -> bool:
+        """Whether answers come token by token (so the sender can watch them and learn the server's slots)."""
+        return self.stream
+
+    async def complete(self, request: ChatRequest, watch: StreamWatch | None = None) -> ChatAnswer:
+        if not self.stream:
+            return await self._whole_answer(request)
+        watch = watch or StreamWatch()  # its count of tokens makes the messages of a timeout precise
+        if not self.timeouts.total:
+            return await self._streamed_answer(request, watch)
+        try:
+            async with asyncio.timeout(self.timeouts.total):
+                return await self._streamed_answer(request, watch)
+        except TimeoutError:
+            came = f" ({watch.tokens} tokens had come)" if watch.tokens else ""
+            raise BackendError(
+                f"The server at {self.base_url} did not finish the answer within {seconds_text(self.timeouts.total)}"
+                f"{came}, the time limit per answer: raise the limit, or ask for fewer samples per request.",
+                kind="timeout",
+            ) from None
+
+    async def _whole_answer(self, request: ChatRequest) -> ChatAnswer:
         try:
             response = await self._client.post(
                 "/chat/completions", body=request_params(request), cast_to=httpx2.Response
@@ -94,6 +136,28 @@ class OpenAIBackend:
         except openai.OpenAIError as error:
             raise self._backend_error(error, request.model) from None
         return parse_chat_answer(response.content, redact_text=self._redact)
+
+    async def _streamed_answer(self, request: ChatRequest, watch: StreamWatch | None) -> ChatAnswer:
+        body = {**request_params(request), "stream": True, "stream_options": {"include_usage": True}}
+        try:
+            response = await self._client.post("/chat/completions", body=body, cast_to=httpx2.Response, stream=True)
+        except openai.OpenAIError as error:
+            raise self._backend_error(error, request.model, watch) from None
+        try:  # a cancel lands here too: closing the response closes the stream, and the server stops generating
+            if "text/event-stream" not in response.headers.get("content-type", ""):
+                return parse_chat_answer(await response.aread(), redact_text=self._redact)  # answered in one piece
+            streamed = await collect_stream(response.aiter_lines(), watch, self._redact)
+            return parse_chat_body(streamed.as_completion(), redact_text=self._redact)
+        except httpx2.TimeoutException:
+            raise silence_error(self.base_url, self.timeouts, watch) from None
+        except httpx2.TransportError:
+            came = watch.tokens if watch is not None else 0
+            raise BackendError(
+                f"The connection to {self.base_url} broke in the middle of the answer ({came} tokens had come).",
+                kind="unreachable",
+            ) from None
+        finally:
+            await response.aclose()
 
     async def list_models(self) -> list[str]:
         """The model ids the server offers (GET /models): the "check connection" button."""
@@ -108,6 +172,20 @@ class OpenAIBackend:
                 "The server's list of models is not in the OpenAI format (no 'data' list).", kind="bad_answer"
             )
         return [str(item["id"]) for item in data if isinstance(item, dict) and item.get("id") is not None]
+
+    async def served_slots(self) -> int | None:
+        """How many requests the server works on at once, where it says (llama.cpp's /props or /slots at the
+        server's root); None when it does not."""
+        root = self.base_url.removesuffix("/v1")
+        for path, read in (("/props", _slots_from_props), ("/slots", _slots_from_slots)):
+            try:
+                response = await self._client.get(f"{root}{path}", cast_to=httpx2.Response)
+                slots = read(json.loads(response.content))
+            except (openai.OpenAIError, ValueError, UnicodeDecodeError):
+                continue
+            if slots:
+                return slots
+        return None
 
     async def aclose(self) -> None:
         client, self._client_obj, self._client_loop = self._client_obj, None, None
@@ -124,15 +202,55 @@ class OpenAIBackend:
         extra = [] if self._api_key == PLACEHOLDER_KEY else [self._api_key]
         return redact(text, extra=extra)
 
-    def _backend_error(self, error: openai.OpenAIError, model: str | None) -> BackendError:
+    def _backend_error(
+        self, error: openai.OpenAIError, model: str | None, watch: StreamWatch | None = None
+    ) -> BackendError:
         return map_openai_error(
-            error, base_url=self.base_url, model=model, timeout=self.timeout, redact_text=self._redact
+            error, base_url=self.base_url, model=model, timeouts=self.timeouts, redact_text=self._redact, watch=watch
         )
 
 
-def _pooled_client(max_connections: int, timeout: float) -> httpx2.AsyncClient:
+def _as_timeouts(timeout: Timeouts | float | None) -> Timeouts:
+    if isinstance(timeout, Timeouts):
+        return timeout
+    if timeout is None:
+        return Timeouts()
+    return Timeouts(connect=float(timeout), idle=float(timeout))
+
+
+def _httpx_timeout(timeouts: Timeouts) -> httpx2.Timeout:
+    """httpx applies `read` to every wait for data: with a streamed answer, the longest silence."""
+    return httpx2.Timeout(connect=timeouts.connect, read=timeouts.idle, write=timeouts.idle, pool=timeouts.idle)
+
+
+def _pooled_client(max_connections: int, timeout: httpx2.Timeout) -> httpx2.AsyncClient:
     limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     return openai.DefaultAsyncHttpxClient(limits=limits, timeout=timeout)
+
+
+def _slots_from_props(body: object) -> int | None:
+    value = body.get("total_slots") if isinstance(body, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _slots_from_slots(body: object) -> int | None:
+    return len(body) if isinstance(body, list) and body else None
+
+
+def silence_error(base_url: str, timeouts: Timeouts, watch: StreamWatch | None) -> BackendError:
+    """The server said nothing for the idle timeout: before its first token, or in the middle of the answer."""
+    quiet = seconds_text(timeouts.idle)
+    if watch is None or watch.first_token_at is None:
+        message = (
+            f"The server at {base_url} sent nothing for {quiet}: it may be busy with other requests, still loading "
+            "the model, or slow to read a long prompt. If it is just slow, raise the idle timeout."
+        )
+    else:
+        message = (
+            f"The server at {base_url} went silent for {quiet} after {watch.tokens} tokens of the answer. If it "
+            "is just slow, raise the idle timeout."
+        )
+    return BackendError(message, kind="timeout")
 
 
 def request_params(request: ChatRequest) -> dict[str, Any]:
@@ -155,16 +273,19 @@ def map_openai_error(
     *,
     base_url: str,
     model: str | None,
-    timeout: float,
+    timeouts: Timeouts,
     redact_text: Redactor = redact,
+    watch: StreamWatch | None = None,
 ) -> BackendError:
     """Every exception of the openai package as a BackendError with the right kind and plain words."""
     if isinstance(error, openai.APITimeoutError):
-        return BackendError(
-            f"The server at {base_url} did not answer within {timeout:g} s: it may be overloaded, or the model slow "
-            "to load.",
-            kind="timeout",
-        )
+        if isinstance(error.__cause__, httpx2.ConnectTimeout):
+            return BackendError(
+                f"Could not connect to {base_url} within {seconds_text(timeouts.connect)}: is the server running, "
+                "and is the address right?",
+                kind="timeout",
+            )
+        return silence_error(base_url, timeouts, watch)
     if isinstance(error, openai.APIConnectionError):
         if _connection_dropped(error):
             return BackendError(
@@ -285,7 +406,11 @@ def _load_json(content: bytes, redact_text: Redactor) -> Any:
 
 def parse_chat_answer(content: bytes, *, redact_text: Redactor = redact) -> ChatAnswer:
     """Check a chat completion's JSON and take its text, usage and finish reason, or explain what is wrong."""
-    body = _load_json(content, redact_text)
+    return parse_chat_body(_load_json(content, redact_text), redact_text=redact_text)
+
+
+def parse_chat_body(body: Any, *, redact_text: Redactor = redact) -> ChatAnswer:
+    """Check a chat completion object (whole, or put together from a stream)."""
     if not isinstance(body, dict):
         raise BackendError("The server's answer was JSON but not a chat completion object.", kind="bad_answer")
     if body.get("error"):

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from core.errors import InvalidInput
-from core.generation.llm_backend import BackendError, ChatAnswer, ChatRequest
+from core.generation.llm_backend import BackendError, ChatAnswer, ChatRequest, StreamWatch
 
 DEMO_RECORDING = Path(__file__).resolve().parents[1] / "demo_data" / "demo_recording.json"
 
@@ -29,7 +29,8 @@ class ReplayBackend:
     def cells(self) -> list[str]:
         return sorted(self.answers)
 
-    async def complete(self, request: ChatRequest) -> ChatAnswer:
+    async def complete(self, request: ChatRequest, watch: StreamWatch | None = None) -> ChatAnswer:
+        """The whole answer at once (`watch` is not used: nothing streams)."""
         key = f"{request.metadata.get('language', '')}|{request.metadata.get('label', '')}"
         answers = self.answers.get(key)
         if not answers:

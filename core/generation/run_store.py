@@ -231,6 +231,20 @@ def run_counts(store: Store, run_id: int) -> RunCounts:
     return counts
 
 
+def failed_request_ids(store: Store, run_id: int) -> list[int]:
+    """Requests whose last attempt failed (a resume asks them again)."""
+    with store.session() as session:
+        return list(
+            session.scalars(
+                select(GenerationRequestRow.id).where(
+                    GenerationRequestRow.run_id == run_id,
+                    GenerationRequestRow.status == "failed",
+                    GenerationRequestRow.kind == "generate",
+                )
+            )
+        )
+
+
 def next_round(store: Store, run_id: int) -> int:
     with store.session() as session:
         highest = session.scalar(
@@ -260,6 +274,7 @@ class AnswerRecord:
     completion_tokens: int | None
     samples: list[str]
     dropped: list[dict[str, str]]
+    model: str | None = None  # the model as the server names it (None: the run's)
 
 
 def record_answer(
@@ -287,7 +302,7 @@ def record_answer(
                 "generation_run_id": run.id,
                 "generation_request_id": request.id,
                 "prompt_version": prompt_version,
-                "model": run.model,
+                "model": answer.model or run.model,
                 "version": 1,
                 "created_at": now,
                 "created_by": run.created_by,
