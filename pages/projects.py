@@ -7,6 +7,7 @@ import streamlit as st
 
 from components.feedback import flash, friendly_errors, show_flash
 from components.language_picker import language_multiselect
+from components.loop_guide import loop_guide
 from components.project_summary import project_summary
 from components.safe_text import say
 from components.studio_state import current_project, get_store, run_inside_app, select_project
@@ -73,6 +74,8 @@ if project is None:
     new_project_form()
     st.stop()
 
+with friendly_errors("Reading where the project stands"):
+    loop_guide(store, project)
 project_summary(store, project)
 
 edit_tab, new_tab = st.tabs([say("Edit '{}'", project.name), "New project"])

@@ -24,7 +24,8 @@ class ProjectTotals:
     rejected: int
 
 
-def _grouped(store: Store, project_id: int) -> list[tuple[str, str, str, str, int]]:
+def grouped_counts(store: Store, project_id: int) -> list[tuple[str, str, str, str, int]]:
+    """(language, origin, split, status, samples) for every combination the project has."""
     with store.session() as session:
         query = (
             select(SampleRow.language, SampleRow.origin, SampleRow.split, SampleRow.status, func.count(SampleRow.id))
@@ -37,7 +38,7 @@ def _grouped(store: Store, project_id: int) -> list[tuple[str, str, str, str, in
 def project_totals(store: Store, project_id: int) -> ProjectTotals:
     by_origin: Counter[str] = Counter()
     by_status: Counter[str] = Counter()
-    for _lang, origin, _split, status, n in _grouped(store, project_id):
+    for _lang, origin, _split, status, n in grouped_counts(store, project_id):
         by_origin[origin] += n
         by_status[status] += n
     return ProjectTotals(
@@ -54,7 +55,7 @@ def project_totals(store: Store, project_id: int) -> ProjectTotals:
 def overview_table(store: Store, project: Project) -> list[dict[str, object]]:
     """One row per project language (and any other language found in the samples)."""
     cells: dict[str, Counter[str]] = {}
-    for lang, origin, split, status, n in _grouped(store, project.id):
+    for lang, origin, split, status, n in grouped_counts(store, project.id):
         counter = cells.setdefault(lang, Counter())
         counter[f"{origin} {split}"] += n
         counter[status] += n
