@@ -13,6 +13,7 @@ import streamlit as st
 
 from components.feedback import friendly_errors
 from components.safe_text import md
+from core.generation.backend_needs import BACKEND_NEEDS, local_model_problem
 from core.generation.endpoint_check import ConnectionReport, check_connection
 from core.generation.endpoints import (
     KeyRefused,
@@ -31,6 +32,7 @@ BACKEND_NAMES = {
 KEY_STATE = "openai_api_key"  # lives only in this browser session (and a worker's environment)
 KEY_URL_STATE = "openai_api_key_for"  # the address that key was typed for
 OTHER_SERVER = "_other"
+NO_MODEL = "Type the name of the model, as the server calls it (Check the connection lists them)."
 
 
 @dataclass(frozen=True)
@@ -57,10 +59,13 @@ def resume_env() -> dict[str, str]:
     return session_key_env(st.session_state.get(KEY_STATE) or None, st.session_state.get(KEY_URL_STATE))
 
 
-def backend_picker(key: str) -> BackendChoice:
+def backend_picker(key: str, *, show_problem: bool = True) -> BackendChoice:
+    """The backend, model and address; `problem` says why it cannot start yet (shown here unless the page shows it
+    next to its own Start button: `show_problem=False`)."""
     backend = st.selectbox(
         "Who writes the samples", list(BACKEND_NAMES), format_func=BACKEND_NAMES.get, key=f"{key}_backend"
     )
+    st.caption(":material/checklist: " + BACKEND_NEEDS[backend])
     if backend == "replay":
         st.caption(
             ":material/history: **Recorded** answers from earlier runs are served again — the studio shows "
@@ -72,10 +77,13 @@ def backend_picker(key: str) -> BackendChoice:
             "Model (hub id or folder on this machine)",
             key=f"{key}_local_model",
             placeholder="/models/Llama-3.2-1B-Instruct or org/name (must be cached)",
-        )
-        return BackendChoice("local", model.strip(), None, None)
+        ).strip()
+        choice = BackendChoice("local", model, None, None, local_model_problem(model))
+        if choice.problem and show_problem:
+            st.warning(md(choice.problem), icon=":material/folder_off:")
+        return choice
     choice = _server_choice(key)
-    if choice.problem:
+    if choice.problem and show_problem:
         st.warning(md(choice.problem), icon=":material/key_off:")
     if st.button(
         "Check the connection", key=f"{key}_check", icon=":material/wifi_tethering:", disabled=bool(choice.problem)
@@ -105,7 +113,8 @@ def _server_choice(key: str) -> BackendChoice:
             if endpoint.models
             else st.text_input("Model", value="gpt-4o-mini", key=f"{key}_model_{server}")
         )
-        return BackendChoice("openai", model.strip(), endpoint.base_url, None)
+        model = model.strip()
+        return BackendChoice("openai", model, endpoint.base_url, None, None if model else NO_MODEL)
     left, right = st.columns(2)
     base_url = left.text_input(
         "Server address (base URL)",
@@ -127,7 +136,7 @@ def _server_choice(key: str) -> BackendChoice:
         resolve_key(base_url, typed or None, scope="endpoint")
     except KeyRefused as refused:
         return BackendChoice("openai", model, base_url or None, None, str(refused))
-    return BackendChoice("openai", model, base_url or None, typed or None)
+    return BackendChoice("openai", model, base_url or None, typed or None, None if model else NO_MODEL)
 
 
 async def _check(choice: BackendChoice) -> ConnectionReport:

@@ -1,10 +1,14 @@
-"""Bulk actions on the samples a curator picked in the table, or on everything the filters match; and undo."""
+"""Bulk actions on the samples a curator picked in the table, or on everything the filters match; and undo.
+
+The buttons act in callbacks (before the page is drawn again), so every figure on the page is drawn after the
+change, and the page stays on the tab where the button was pressed."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from components.feedback import flash, friendly_errors
+from components.kept_widgets import kept
 from components.safe_text import say
 from components.sample_browser import BrowseState
 from core.curation.sample_actions import bulk_change, last_bulk_action, undo_last_bulk
@@ -28,11 +32,15 @@ def bulk_actions(store: Store, project: Project, state: BrowseState) -> None:
         targets = [f"the {selected} selected"] if selected else []
         targets.append(f"all {state.page.total:,} matching the filters")
         target = columns[0].radio("Apply to", targets, key=f"bulk_{project.id}_target")
-        action_name = columns[1].selectbox("Action", list(BULK_ACTIONS), key=f"bulk_{project.id}_action")
-        action = BULK_ACTIONS[action_name]
+        action_name = columns[1].selectbox(
+            "Action", list(BULK_ACTIONS), **kept(f"bulk_{project.id}_action", options=list(BULK_ACTIONS))
+        )
+        action = BULK_ACTIONS[action_name or "Accept"]
         label = None
         if action == "relabel":
-            label = columns[2].selectbox("Label", project.label_names, key=f"bulk_{project.id}_label")
+            label = columns[2].selectbox(
+                "Label", project.label_names, **kept(f"bulk_{project.id}_label", options=project.label_names)
+            )
         on_all = not target.startswith("the ")
         confirmed = True
         if on_all and state.page.total > CONFIRM_ABOVE:
@@ -41,39 +49,59 @@ def bulk_actions(store: Store, project: Project, state: BrowseState) -> None:
             )
         if not selected:
             st.caption("Tip: tick rows in the table to act on just those.")
-        if columns[3].button("Apply", type="primary", disabled=not confirmed, key=f"bulk_{project.id}_apply"):
-            with friendly_errors("The bulk action"):
-                if on_all:
-                    result = bulk_change(store, project.id, action, flt=state.flt, label=label)
-                else:
-                    result = bulk_change(
-                        store,
-                        project.id,
-                        action,
-                        ids=[s.id for s in state.selected],
-                        versions={s.id: s.version for s in state.selected},
-                        label=label,
-                    )
-                flash(result.message, "success" if result.changed else "info")
-                st.rerun()
-    undo_panel(store, project)
+        columns[3].button(
+            "Apply",
+            type="primary",
+            disabled=not confirmed,
+            key=f"bulk_{project.id}_apply",
+            on_click=_apply,
+            args=(store, project, state, action, label, on_all),
+        )
+    undo_panel(store, project, "browse")
 
 
-def undo_panel(store: Store, project: Project) -> None:
+def _apply(store: Store, project: Project, state: BrowseState, action: str, label: str | None, on_all: bool) -> None:
+    with friendly_errors("The bulk action"):
+        if on_all:
+            result = bulk_change(store, project.id, action, flt=state.flt, label=label)
+        else:
+            result = bulk_change(
+                store,
+                project.id,
+                action,
+                ids=[s.id for s in state.selected],
+                versions={s.id: s.version for s in state.selected},
+                label=label,
+            )
+        flash(result.message, "success" if result.changed else "info")
+
+
+def undo_panel(store: Store, project: Project, where: str) -> None:
+    """The last bulk action and a button to undo it; `where` names the place it is drawn (a tab), so that it can be
+    drawn in several places of one page."""
     last = last_bulk_action(store, project.id)
     if last is None:
         return
     columns = st.columns([5, 1])
     columns[0].caption(
         say(
-            "Last bulk action: **{}** of {} samples by {} at {}.",
+            "Last bulk action: **{}** of {} sample{} by {} at {} UTC.",
             last.action,
             f"{last.samples:,}",
+            "" if last.samples == 1 else "s",
             last.who,
             f"{last.at:%Y-%m-%d %H:%M}",
         )
     )
-    if columns[1].button("Undo it", icon=":material/undo:", key=f"bulk_{project.id}_undo"):
-        with friendly_errors("Undo"):
-            flash(undo_last_bulk(store, project.id).message)
-            st.rerun()
+    columns[1].button(
+        "Undo it",
+        icon=":material/undo:",
+        key=f"bulk_{project.id}_{where}_undo",
+        on_click=_undo,
+        args=(store, project),
+    )
+
+
+def _undo(store: Store, project: Project) -> None:
+    with friendly_errors("Undo"):
+        flash(undo_last_bulk(store, project.id).message)

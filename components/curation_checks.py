@@ -5,12 +5,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from components.curate_tabs import BROWSE, REVIEW, open_tab
 from components.curation_charts import similarity_histogram
+from components.curation_overview import FLAG_NAMES
 from components.feedback import flash, friendly_errors
 from components.job_progress import live_job
+from components.kept_widgets import kept
+from components.review_queue import open_flag_queue
 from components.safe_text import md, say
+from components.sample_browser import show_flag
 from core.curation.duplicate_flags import load_items
-from core.curation.overview import last_check
+from core.curation.overview import CheckSummary, FlagTally, check_summary, last_check, time_ago
 from core.curation.threshold_help import (
     SimilarityProfile,
     save_threshold_choice,
@@ -51,11 +56,64 @@ def checks_panel(store: Store, project: Project) -> None:
     if active is not None:
         live_job(store, active.id)
         return
+    if jobs and jobs[0].status != "done":
+        live_job(store, jobs[0].id)  # how the last one ended (failed or cancelled)
+    summary = check_summary(store, project.id)
+    if summary is not None:
+        last_check_panel(project, summary)
     check = last_check(store, project.id)
     if check is not None and check.result.get("language_id", {}).get("unsupported"):
         st.info(md(check.result["language_id"]["message"]), icon=":material/translate:")
-    if jobs and jobs[0].status != "done":
-        live_job(store, jobs[0].id)  # how the last one ended (failed or cancelled)
+
+
+def last_check_panel(project: Project, summary: CheckSummary) -> None:
+    """What the last check found (kept after its job ended), and a button per flag that opens its samples."""
+    with st.container(border=True, key=f"last_check_{project.id}"):
+        when = (
+            f"{time_ago(summary.finished_at)} ({summary.finished_at:%Y-%m-%d %H:%M} UTC)"
+            if summary.finished_at is not None
+            else ""
+        )
+        found = " · ".join(f"{FLAG_NAMES.get(t.kind, t.kind)} {t.found:,}" for t in summary.flags if t.found)
+        st.markdown(
+            f"**Last check** {when}: {summary.samples:,} sample{'' if summary.samples == 1 else 's'} checked; "
+            + (f"flagged: {found}." if found else "nothing to flag.")
+        )
+        if not summary.flags:
+            return
+        with st.container(horizontal=True, gap="small"):
+            for tally in summary.flags:
+                _flag_button(project, tally)
+        st.caption(
+            "Each button opens that flag's samples still to review in the Review tab; when none are left, it shows "
+            "all of them in the Browse tab."
+        )
+
+
+def _flag_button(project: Project, tally: FlagTally) -> None:
+    name = FLAG_NAMES.get(tally.kind, tally.kind.replace("_", " "))
+    if tally.to_review:
+        label, help_text = f"{name}: review {tally.to_review:,}", "Review them one by one (Review tab)"
+    else:
+        label, help_text = f"{name}: none to review", "Show the samples with this flag (Browse tab)"
+    st.button(
+        label,
+        key=f"last_check_{project.id}_{tally.kind}",
+        icon=":material/flag:",
+        help=help_text,
+        disabled=not tally.flagged,
+        on_click=_open_flag,
+        args=(project, tally),
+    )
+
+
+def _open_flag(project: Project, tally: FlagTally) -> None:
+    if tally.to_review:
+        open_flag_queue(project, tally.kind)
+        open_tab(REVIEW)
+    else:
+        show_flag(f"curate_{project.id}", tally.kind)
+        open_tab(BROWSE)
 
 
 class _NotEmbedded(Exception):
@@ -74,13 +132,13 @@ def _profile(_store: Store, project_id: int, encoder: str, scope: str, signature
 def threshold_helper(store: Store, project: Project) -> None:
     choice = threshold_choice(store, project.id, project.encoder)
     key = f"threshold_{project.id}"
+    scopes = ["cell", "project"]
     scope = st.radio(
         "Compare samples",
-        ["cell", "project"],
-        index=["cell", "project"].index(choice.scope),
+        scopes,
         format_func=lambda s: "within the same label and language" if s == "cell" else "across the whole project",
         horizontal=True,
-        key=f"{key}_scope",
+        **kept(f"{key}_scope", choice.scope, options=scopes),
     )
     signature = (count_samples(store, project.id), choice)
     with friendly_errors("Reading the embeddings"):
@@ -99,10 +157,9 @@ def threshold_helper(store: Store, project: Project) -> None:
             "Threshold: a sample at least this similar to another counts as a repeat",
             min_value=0.70,
             max_value=1.0,
-            value=float(choice.threshold),
             step=0.0025,
             format="%.4f",
-            key=f"{key}_value",
+            **kept(f"{key}_value", float(choice.threshold)),
         )
         st.plotly_chart(similarity_histogram(profile, threshold), width="stretch")
         st.caption(

@@ -62,6 +62,11 @@ def curation_overview(store: Store, project: Project) -> None:
 VERDICT_COLOURS = {"collapsed": "background-color: #f8d7da", "watch": "background-color: #fff3cd"}
 
 
+def _figure(value: float | None, digits: int) -> str:
+    """A figure as text, a dash where a cell has too few samples for it (a table shows a missing value as 'None')."""
+    return "–" if value is None or value != value else f"{value:.{digits}f}"
+
+
 def diversity_frame(rows: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(
         [
@@ -69,8 +74,8 @@ def diversity_frame(rows: list[dict]) -> pd.DataFrame:
                 "language": language_name(row["language"]),
                 "label": row["label"],
                 "samples": row["n"],
-                "mean similarity": row["mean_similarity"],
-                "distinct-2": row["distinct_2"],
+                "mean similarity": _figure(row["mean_similarity"], 3),
+                "distinct-2": _figure(row["distinct_2"], 2),
                 "groups": row["groups"],
                 "verdict": row["collapse"].replace("_", " "),
                 "why": " ".join(row["reasons"]),
@@ -88,10 +93,15 @@ def diversity_panel(store: Store, project: Project) -> None:
         st.caption("Run **Check samples** to measure it.")
         return
     frame = diversity_frame(check.result["diversity"])
-    styled = frame.style.apply(lambda row: [VERDICT_COLOURS.get(row["verdict"], "")] * len(row), axis=1).format(
-        {"mean similarity": "{:.3f}", "distinct-2": "{:.2f}"}, na_rep="–"
+    styled = frame.style.apply(lambda row: [VERDICT_COLOURS.get(row["verdict"], "")] * len(row), axis=1)
+    st.dataframe(
+        styled,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            name: st.column_config.TextColumn(name, alignment="right") for name in ("mean similarity", "distinct-2")
+        },
     )
-    st.dataframe(styled, hide_index=True, width="stretch")
     st.caption(
         "Mean similarity: how alike the samples of a cell are (higher = more alike). Distinct-2: the share of "
         "different subword pairs (lower = more repetition). Groups: near-duplicate groups at the threshold; far "

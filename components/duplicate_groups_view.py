@@ -7,12 +7,14 @@ import streamlit as st
 from components.bulk_actions import undo_panel
 from components.feedback import flash, friendly_errors
 from components.safe_text import md, show_text
-from core.curation.duplicate_groups import duplicate_groups, keep_one_per_group
+from core.curation.duplicate_groups import REPEAT_KINDS, duplicate_groups, keep_one_per_group
+from core.curation.overview import flag_counts
 from core.curation.sample_actions import change_sample
 from core.language_names import language_name
 from core.store.database import Store
 from core.store.projects import Project
 from core.store.samples import Sample
+from core.store.schema import SAMPLE_STATUSES
 
 PAGE_SIZE = 8
 
@@ -27,27 +29,31 @@ def duplicate_groups_view(store: Store, project: Project) -> None:
     page_number = int(st.session_state.get(f"{key}_page", 1))
     page = duplicate_groups(store, project.id, page=page_number, page_size=PAGE_SIZE)
     if page.total == 0:
-        st.info(
-            "No repeats flagged. Run **Check samples** above to find exact and near duplicates "
-            "(the threshold tab helps to choose how close counts as a repeat)."
-        )
+        flagged = flag_counts(store, project.id, statuses=SAMPLE_STATUSES)
+        if any(flagged.get(kind) for kind in REPEAT_KINDS):
+            st.info("No group of repeats left to resolve: every flagged repeat is rejected.")
+        else:
+            st.info(
+                "No repeats flagged. Run **Check samples** above to find exact and near duplicates "
+                "(the threshold tab helps to choose how close counts as a repeat)."
+            )
+        undo_panel(store, project, "repeats")
         return
     columns = st.columns([3, 2])
     columns[0].markdown(
-        f"**{page.total:,} groups** of repeats. The representative (left) stays; its repeats (right) add little "
-        "to training."
+        f"**{page.total:,} group{'' if page.total == 1 else 's'}** of repeats. The representative (left) stays; its "
+        "repeats (right) add little to training."
     )
-    if columns[1].button(
+    columns[1].button(
         "Keep one per group",
         type="primary",
         icon=":material/filter_1:",
         help="Reject every repeat nobody accepted; each group's representative stays. You can undo it.",
         key=f"{key}_keep_one",
-    ):
-        with friendly_errors("Keeping one per group"):
-            flash(keep_one_per_group(store, project.id).message)
-            st.rerun()
-    undo_panel(store, project)
+        on_click=_keep_one,
+        args=(store, project),
+    )
+    undo_panel(store, project, "repeats")
     for group in page.groups:
         with st.container(border=True):
             left, right = st.columns(2)
@@ -60,19 +66,30 @@ def duplicate_groups_view(store: Store, project: Project) -> None:
                 row[0].caption(f"{kind} · {_describe(member.sample)}")
                 with row[0]:
                     show_text(member.sample.text)
-                if row[1].button(
+                row[1].button(
                     "Reject",
                     key=f"{key}_reject_{member.sample.id}",
                     disabled=member.sample.status == "rejected",
-                ):
-                    with friendly_errors("Rejecting"):
-                        change_sample(store, member.sample.id, "reject", version=member.sample.version)
-                        st.rerun()
+                    on_click=_reject,
+                    args=(store, member.sample),
+                )
     nav = st.columns([1, 1, 5])
-    if nav[0].button("← Previous", key=f"{key}_prev", disabled=page.page <= 1):
-        st.session_state[f"{key}_page"] = page.page - 1
-        st.rerun()
-    if nav[1].button("Next →", key=f"{key}_next", disabled=page.page >= page.pages):
-        st.session_state[f"{key}_page"] = page.page + 1
-        st.rerun()
+    nav[0].button("← Previous", key=f"{key}_prev", disabled=page.page <= 1, on_click=_turn, args=(key, page.page - 1))
+    nav[1].button(
+        "Next →", key=f"{key}_next", disabled=page.page >= page.pages, on_click=_turn, args=(key, page.page + 1)
+    )
     nav[2].caption(f"page {page.page} of {page.pages}")
+
+
+def _keep_one(store: Store, project: Project) -> None:
+    with friendly_errors("Keeping one per group"):
+        flash(keep_one_per_group(store, project.id).message)
+
+
+def _reject(store: Store, sample: Sample) -> None:
+    with friendly_errors("Rejecting"):
+        change_sample(store, sample.id, "reject", version=sample.version)
+
+
+def _turn(key: str, page: int) -> None:
+    st.session_state[f"{key}_page"] = page

@@ -1,12 +1,11 @@
-"""Exporting a project's samples as a download."""
+"""Exporting a project's samples as a download: one click writes the file and downloads it."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from components.feedback import friendly_errors
 from components.safe_text import md
-from core.io.exporter import export_download
+from core.io.exporter import export_download, export_file_name
 from core.store.database import Store
 from core.store.projects import Project
 from core.store.samples import SampleFilter, count_samples
@@ -18,6 +17,8 @@ FORMAT_NAMES = {
     "parquet": "Parquet",
     "hf": "Hugging Face dataset (train/test DatasetDict, zipped)",
 }
+MIME_TYPES = {"csv": "text/csv", "jsonl": "application/x-ndjson", "parquet": "application/octet-stream",
+              "hf": "application/zip"}  # fmt: skip
 
 
 def export_panel(store: Store, project: Project) -> None:
@@ -28,17 +29,20 @@ def export_panel(store: Store, project: Project) -> None:
     flt = SampleFilter(statuses=tuple(statuses))
     count = count_samples(store, project.id, flt)
     st.caption(f"{count:,} samples, with their split, origin, status, flags and provenance.")
-    prepared_key = f"export_file_{project.id}"
-    if st.button("Prepare the file", disabled=count == 0, key=f"export_go_{project.id}"):
-        with friendly_errors("Exporting"), st.spinner("Writing the export…"):
-            st.session_state[prepared_key] = (fmt, tuple(statuses), *export_download(store, project.id, fmt, flt))
-    prepared = st.session_state.get(prepared_key)
-    if prepared and prepared[:2] == (fmt, tuple(statuses)):
-        _, _, name, data = prepared
-        st.download_button(
-            f"Download {md(name)} ({len(data) / 1e6:.1f} MB)",
-            data,
-            file_name=name,
-            type="primary",
-            key=f"export_dl_{project.id}",
-        )
+    name = export_file_name(project.name, fmt)
+
+    def write_file() -> bytes:  # when the button is clicked (in a thread of the server, not in this script run)
+        return export_download(store, project.id, fmt, flt)[1]
+
+    st.download_button(
+        md(f"Download {name}"),
+        write_file,
+        file_name=name,
+        mime=MIME_TYPES[fmt],
+        type="primary",
+        icon=":material/download:",
+        disabled=count == 0,
+        key=f"export_dl_{project.id}",
+        on_click="ignore",  # the download needs no rerun of the page
+        help="One click writes the file and downloads it.",
+    )

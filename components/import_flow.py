@@ -12,7 +12,9 @@ from components.feedback import flash, friendly_errors
 from components.language_picker import language_label
 from components.safe_text import md, say
 from core.io.import_folders import allowed_import_folders, check_import_path
+from core.io.import_words import ADD_LABELS_OPTION, ADD_LANGUAGES_OPTION, PAGE_WORDS
 from core.io.importer import ColumnMapping, ImportPlan, execute_import, guess_mapping, plan_import
+from core.io.skipped_rows import skipped_rows_csv, skipped_rows_file_name
 from core.io.table_files import read_table
 from core.io.uploads import display_name, read_upload
 from core.language_names import LANGUAGES
@@ -143,8 +145,8 @@ def _mapping(loaded: LoadedFile, project: Project) -> ColumnMapping:
         key,
         "Default: accepted for human data, pending review for synthetic data, unlabeled without a label.",
     )
-    add_labels = left.checkbox("Add labels the project does not have yet", key=f"{key}_addlabels")
-    add_languages = left.checkbox("Add languages the project does not have yet", key=f"{key}_addlangs")
+    add_labels = left.checkbox(ADD_LABELS_OPTION, key=f"{key}_addlabels")
+    add_languages = left.checkbox(ADD_LANGUAGES_OPTION, key=f"{key}_addlangs")
     strip_whitespace = left.checkbox(
         "Remove spaces, tabs and line breaks at the start and end of each text",
         key=f"{key}_strip",
@@ -173,24 +175,48 @@ def _whole_file_choice(
     return None if chosen.startswith("from the file") else chosen
 
 
-def _report(plan: ImportPlan) -> None:
+def _report(plan: ImportPlan, token: str) -> bool:
+    """The checks, and the choice to skip invalid rows when there are some; returns whether to skip them."""
     st.markdown("**3. Check before importing**")
-    cols = st.columns(3)
-    cols[0].metric("Rows in the file", f"{plan.total_rows:,}")
-    cols[1].metric("Will be imported", f"{plan.to_import:,}" if plan.ok else "0")
-    cols[2].metric("Will be skipped", f"{plan.skipped_count:,}")
     for problem in plan.errors:  # the messages quote labels and values from the file: shown as text
         st.error(md(_sentence(problem.describe())), icon=":material/block:")
+    skip = False
+    if plan.can_skip_invalid:
+        rows = "row" if plan.invalid_count == 1 else "rows"
+        skip = st.checkbox(
+            f"Import the {plan.to_import:,} valid rows and skip the {plan.invalid_count:,} {rows} listed above",
+            key=f"skip_invalid_{token}",
+            help="Still one import: all the valid rows are stored, or none. The skipped rows can be downloaded, "
+            "fixed and imported again.",
+        )
+        st.download_button(
+            f"Download the {plan.invalid_count:,} skipped {rows} (CSV)",
+            skipped_rows_csv(plan),
+            file_name=skipped_rows_file_name(plan),
+            mime="text/csv",
+            icon=":material/download:",
+            key=f"skipped_rows_{token}",
+            help="Each row with the reason it is skipped; cells that a spreadsheet would run as a formula start "
+            "with an apostrophe.",
+        )
+    elif plan.errors:
+        st.caption("No row of this file can be imported as it is: fix the rows named above and choose it again.")
+    importing = plan.ok or skip
+    cols = st.columns(3)
+    cols[0].metric("Rows in the file", f"{plan.total_rows:,}")
+    cols[1].metric("Will be imported", f"{plan.to_import:,}" if importing else "0")
+    cols[2].metric("Will be skipped", f"{plan.skipped_count + (plan.invalid_count if skip else 0):,}")
     for problem in plan.skipped:
         st.warning(md("Skipped: " + problem.describe()), icon=":material/skip_next:")
     for problem in plan.notes:
         st.info(md(_sentence(problem.describe())), icon=":material/info:")
-    if plan.ok and plan.to_import:
+    if importing and plan.to_import:
         st.caption(
             f"The first {min(len(plan.records), 20)} rows as they will be stored "
             "(row = position in the file, counting from the first row under the header):"
         )
         st.dataframe(plan.preview(), hide_index=True, width="stretch")
+    return skip
 
 
 def _sentence(text: str) -> str:
@@ -224,18 +250,19 @@ def import_flow(store: Store, project: Project) -> None:
     mapping = _mapping(loaded, project)
     plan = None
     with friendly_errors("Checking the file"):
-        plan = plan_import(store, project, loaded.frame, mapping, source=loaded.name)
+        plan = plan_import(store, project, loaded.frame, mapping, source=loaded.name, words=PAGE_WORDS)
     if plan is None:
         return
-    _report(plan)
+    skip = _report(plan, loaded.token)
     if st.button(
         f"Import {plan.to_import:,} samples",
         type="primary",
-        disabled=not plan.ok or not plan.to_import,
+        disabled=not (plan.ok or skip) or not plan.to_import,
         key=f"do_import_{loaded.token}",
+        help=None if plan.ok or skip else "Fix the rows above, or choose to skip them.",
     ):
         with friendly_errors("Importing"):
-            result = execute_import(store, project, plan)
+            result = execute_import(store, project, plan, skip_invalid=skip)
             del st.session_state[STATE]
             st.session_state[UPLOADER_ROUND] = st.session_state.get(UPLOADER_ROUND, 0) + 1
             skipped = f", skipped {result.skipped:,}" if result.skipped else ""

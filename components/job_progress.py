@@ -1,4 +1,5 @@
-"""Live job progress: polls the job row once a second only while the job is active."""
+"""Live job progress: polls the job row once a second only while the job is active; shows how long it has run
+and, roughly, how long it has left."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import streamlit as st
 from components.feedback import friendly_errors
 from components.safe_text import md, say
 from core.jobs.queue import Job, cancel_job, get_job, reap_dead_workers
+from core.jobs.time_left import job_timing
 from core.store.database import Store
 
 STATUS_ICONS = {
@@ -45,6 +47,7 @@ def job_status(store: Store, job: Job) -> None:
     st.markdown(icon + say(" **Job \\#{} · {}** — {}", job.id, job.title, job.status))
     if job.active:
         st.progress(job.progress, text=md(job.message or job.status))
+        st.caption(job_timing(job).sentence())
         if st.button("Cancel", key=f"cancel_job_{job.id}", disabled=job.cancel_requested, icon=":material/stop:"):
             with friendly_errors("Cancelling"):
                 cancel_job(store, job.id)

@@ -1,5 +1,6 @@
 """One sample at a time, fast with the keyboard: number keys give a label (and accept), A accepts, X rejects,
-N and P move on and back. Every change names the version it was made on, so a concurrent edit is reported."""
+N and P move on and back, U undoes this person's last decision. Every change names the version it was made on, so
+a concurrent edit is reported (and an undo of a decision someone changed since is refused)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from components.curation_overview import FLAG_NAMES
+from components.kept_widgets import kept, set_kept
 from components.safe_text import alert, md, say, show_text
-from core.curation.sample_actions import change_sample
+from core.curation.sample_actions import Decision, decide, undo_decision
 from core.errors import EditConflict, StudioError
 from core.language_names import language_name
 from core.store.database import Store
 from core.store.projects import Project
-from core.store.samples import Sample, SampleFilter, count_before, count_samples, step_sample
+from core.store.samples import Sample, SampleFilter, count_before, count_samples, flag_kinds, step_sample
 
 QUEUES = {
     "To review (pending)": SampleFilter(statuses=("pending",)),
@@ -22,48 +25,113 @@ QUEUES = {
     "Accepted": SampleFilter(statuses=("accepted",)),
     "Rejected": SampleFilter(statuses=("rejected",)),
 }
+FLAGGED = "Flagged, to review"
 MAX_LABEL_KEYS = 9
+ANY_FLAG = ""  # the Flag picker's "no flag filter"
+MAX_UNDO = 50  # decisions remembered for undo, per project and browser session
 
 
 @dataclass(frozen=True)
 class ReviewKeys:
     cursor: str
     message: str
+    decisions: str  # this person's decisions in this browser session, newest last: (action-log id, sample id)
+    queue: str
+    lang: str
+    label: str
+    flag: str
 
     @classmethod
     def of(cls, project: Project) -> ReviewKeys:
-        return cls(cursor=f"review_{project.id}_cursor", message=f"review_{project.id}_message")
+        prefix = f"review_{project.id}"
+        return cls(
+            cursor=f"{prefix}_cursor",
+            message=f"{prefix}_message",
+            decisions=f"{prefix}_decisions",
+            queue=f"{prefix}_queue",
+            lang=f"{prefix}_lang",
+            label=f"{prefix}_label",
+            flag=f"{prefix}_flag",
+        )
 
 
-def _queue_filter(project: Project) -> SampleFilter:
-    columns = st.columns([2, 2, 2])
-    name = columns[0].selectbox("Queue", list(QUEUES), key=f"review_{project.id}_queue")
+def open_flag_queue(project: Project, kind: str) -> None:
+    """Set the review queue to the pending samples that carry one flag kind, from its first sample (a callback)."""
+    keys = ReviewKeys.of(project)
+    set_kept(keys.queue, FLAGGED)
+    set_kept(keys.lang, [])
+    set_kept(keys.label, [])
+    set_kept(keys.flag, kind)
+    st.session_state.pop(keys.cursor, None)
+    st.session_state.pop(keys.message, None)
+
+
+def _flag_name(kind: str) -> str:
+    return FLAG_NAMES.get(kind, kind.replace("_", " ")) if kind else "No flag filter"
+
+
+def _queue_filter(store: Store, project: Project, keys: ReviewKeys) -> SampleFilter:
+    columns = st.columns([2, 2, 2, 2])
+    name = columns[0].selectbox("Queue", list(QUEUES), **kept(keys.queue, options=list(QUEUES)))
     languages = columns[1].multiselect(
         "Language",
         project.language_codes,
         format_func=language_name,
-        key=f"review_{project.id}_lang",
         placeholder="All languages",
+        **kept(keys.lang, options=project.language_codes),
     )
     labels = columns[2].multiselect(
-        "Label", project.label_names, key=f"review_{project.id}_label", placeholder="All labels"
+        "Label", project.label_names, placeholder="All labels", **kept(keys.label, options=project.label_names)
     )
-    base = QUEUES[name]
-    return SampleFilter(statuses=base.statuses, flags=base.flags, languages=tuple(languages), labels=tuple(labels))
+    kinds = [ANY_FLAG, *flag_kinds(store, project.id)]
+    flag = columns[3].selectbox("Flag", kinds, format_func=_flag_name, **kept(keys.flag, ANY_FLAG, options=kinds))
+    base = QUEUES[name or next(iter(QUEUES))]
+    return SampleFilter(
+        statuses=base.statuses,
+        flags=(flag,) if flag else base.flags,
+        languages=tuple(languages),
+        labels=tuple(labels),
+    )
 
 
 def _act(store: Store, keys: ReviewKeys, sample: Sample, action: str, label: str | None = None) -> None:
     """Button callback: change the sample, then move on (or stay and say why not)."""
     try:
-        change_sample(store, sample.id, action, version=sample.version, label=label)
+        decision = decide(store, sample.id, action, version=sample.version, label=label)
     except EditConflict as exc:
         st.session_state[keys.message] = ("warning", str(exc))
         return
     except StudioError as exc:
         st.session_state[keys.message] = ("error", str(exc))
         return
-    st.session_state[keys.message] = ("success", _done_message(sample, action, label))
+    _remember(keys, decision)
+    st.session_state[keys.message] = ("success", _done_message(sample, action, label) + " Press U to undo it.")
     st.session_state[keys.cursor] = sample.id + 1
+
+
+def _remember(keys: ReviewKeys, decision: Decision) -> None:
+    if decision.action_id is not None:
+        decisions = st.session_state.setdefault(keys.decisions, [])
+        decisions.append((decision.action_id, decision.sample.id))
+        del decisions[:-MAX_UNDO]
+
+
+def _undo(store: Store, keys: ReviewKeys) -> None:
+    """Button callback: undo this person's last decision and show that sample again (or say why it cannot)."""
+    decisions = st.session_state.get(keys.decisions) or []
+    if not decisions:
+        return
+    action_id, sample_id = decisions.pop()
+    st.session_state[keys.cursor] = sample_id
+    try:
+        undone = undo_decision(store, action_id)
+    except EditConflict as exc:
+        st.session_state[keys.message] = ("warning", str(exc))
+        return
+    except StudioError as exc:
+        st.session_state[keys.message] = ("error", str(exc))
+        return
+    st.session_state[keys.message] = ("success", undone.message)
 
 
 def _done_message(sample: Sample, action: str, label: str | None) -> str:
@@ -80,7 +148,7 @@ def _move(keys: ReviewKeys, target: int | None) -> None:
 
 def review_queue(store: Store, project: Project) -> None:
     keys = ReviewKeys.of(project)
-    flt = _queue_filter(project)
+    flt = _queue_filter(store, project, keys)
     cursor = st.session_state.get(keys.cursor)
     sample = step_sample(store, project.id, flt, cursor - 1 if cursor else None)
     if sample is None and cursor:  # past the end: back to the first one left
@@ -91,6 +159,7 @@ def review_queue(store: Store, project: Project) -> None:
     total = count_samples(store, project.id, flt)
     if sample is None:
         st.info("Nothing left in this queue. Pick another queue above, or generate or import more samples.")
+        _undo_button(store, keys)
         return
     position = count_before(store, project.id, flt, sample.id) + 1
     st.caption(f"Sample {position:,} of {total:,} in this queue")
@@ -114,7 +183,7 @@ def _sample_card(project: Project, sample: Sample) -> None:
         if description:
             st.caption(say("{}: {}", sample.label, description))
         for flag in sample.flags:
-            st.markdown(f":orange-badge[{flag.kind.replace('_', ' ')}] " + md(flag.reason))
+            st.markdown(f":orange-badge[{_flag_name(flag.kind)}] " + md(flag.reason))
 
 
 # --- editing the text: a concurrent edit is reported, never silently replaced ----------------------------------
@@ -165,13 +234,15 @@ def _save_text(store: Store, keys: ReviewKeys, sample_id: int, edit: EditKeys, o
     """Save the typed text, made on the version the person started from (or, `over`, knowingly on another's)."""
     version = over.version if over is not None else st.session_state[edit.base][0]
     try:
-        saved = change_sample(store, sample_id, "edit", version=version, text=st.session_state.get(edit.box, ""))
+        decision = decide(store, sample_id, "edit", version=version, text=st.session_state.get(edit.box, ""))
     except EditConflict as exc:  # the box keeps the typed text; the panel shows both versions
         st.session_state[keys.message] = ("warning", str(exc))
         return
     except StudioError as exc:
         st.session_state[keys.message] = ("error", str(exc))
         return
+    _remember(keys, decision)
+    saved = decision.sample
     st.session_state[edit.base] = (saved.version, saved.text)
     st.session_state[edit.box] = saved.text
     st.session_state[keys.message] = ("success", f"Saved the new text of sample #{sample_id}.")
@@ -232,8 +303,24 @@ def _label_buttons(store: Store, project: Project, keys: ReviewKeys, sample: Sam
         )
 
 
+def _undo_button(store: Store, keys: ReviewKeys, column: object = None) -> None:
+    decisions = st.session_state.get(keys.decisions) or []
+    where = column if column is not None else st
+    where.button(  # type: ignore[attr-defined]
+        "Undo",
+        key="review_undo",
+        icon=":material/undo:",
+        on_click=_undo,
+        args=(store, keys),
+        shortcut="U",
+        disabled=not decisions,
+        width="stretch",
+        help=f"Undo your last decision, on sample #{decisions[-1][1]} (key U)" if decisions else "Nothing to undo yet",
+    )
+
+
 def _decision_buttons(store: Store, keys: ReviewKeys, sample: Sample, flt: SampleFilter, project: Project) -> None:
-    columns = st.columns(4)
+    columns = st.columns(5)
     columns[0].button(
         "Accept",
         key="review_accept",
@@ -274,3 +361,4 @@ def _decision_buttons(store: Store, keys: ReviewKeys, sample: Sample, flt: Sampl
         shortcut="N",
         width="stretch",
     )
+    _undo_button(store, keys, columns[4])

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from components.curation_overview import FLAG_NAMES
+from components.kept_widgets import kept, set_kept
+from components.safe_text import say, show_text
 from core.language_names import language_name
 from core.store.database import Store
 from core.store.projects import Project
@@ -24,28 +27,50 @@ class BrowseState:
     selected: list[Sample]  # rows picked in the table (selectable browsers only)
 
 
+FILTER_KEYS = ("lang", "label", "split", "origin", "status", "search", "flag")  # widget key suffixes
+
+
+def filter_key(key: str, name: str) -> str:
+    """The session key of one filter widget of the browser `key` (see FILTER_KEYS)."""
+    return f"{key}_{name}"
+
+
+def show_flag(key: str, kind: str) -> None:
+    """Set the browser `key` to the samples carrying one flag kind, every other filter cleared (a callback)."""
+    for name in FILTER_KEYS:
+        set_kept(filter_key(key, name), "" if name == "search" else [])
+    set_kept(filter_key(key, "flag"), [kind])
+
+
 def sample_filters(store: Store, project: Project, key: str) -> tuple[SampleFilter, int]:
     """Filter widgets (language, label, split, origin, status, text, flag) and the page size."""
     row1 = st.columns([2, 2, 1, 1, 1.4])
+    label_options = [*project.label_names, NO_LABEL]
     languages = row1[0].multiselect(
-        "Language", project.language_codes, format_func=language_name, key=f"{key}_lang", placeholder="All languages"
+        "Language",
+        project.language_codes,
+        format_func=language_name,
+        placeholder="All languages",
+        **kept(filter_key(key, "lang"), options=project.language_codes),
     )
     labels = row1[1].multiselect(
-        "Label", [*project.label_names, NO_LABEL], key=f"{key}_label", placeholder="All labels"
+        "Label", label_options, placeholder="All labels", **kept(filter_key(key, "label"), options=label_options)
     )
-    splits = row1[2].multiselect("Split", SAMPLE_SPLITS, key=f"{key}_split", placeholder="All")
-    origins = row1[3].multiselect("Origin", SAMPLE_ORIGINS, key=f"{key}_origin", placeholder="All")
-    statuses = row1[4].multiselect("Status", SAMPLE_STATUSES, key=f"{key}_status", placeholder="All")
+    splits = row1[2].multiselect("Split", SAMPLE_SPLITS, placeholder="All", **kept(filter_key(key, "split")))
+    origins = row1[3].multiselect("Origin", SAMPLE_ORIGINS, placeholder="All", **kept(filter_key(key, "origin")))
+    statuses = row1[4].multiselect("Status", SAMPLE_STATUSES, placeholder="All", **kept(filter_key(key, "status")))
     row2 = st.columns([4, 2, 1])
-    search = row2[0].text_input("Search text", key=f"{key}_search", placeholder="Words the text contains")
+    search = row2[0].text_input("Search text", placeholder="Words the text contains", **kept(filter_key(key, "search")))
+    flag_options = ["none", "any", *flag_kinds(store, project.id)]
     flags = row2[1].multiselect(
         "Flag",
-        ["none", "any", *flag_kinds(store, project.id)],
-        key=f"{key}_flag",
+        flag_options,
+        format_func=lambda kind: FLAG_NAMES.get(kind, kind),
         placeholder="Any",
         help="'none': samples without any flag; 'any': samples with at least one",
+        **kept(filter_key(key, "flag"), options=flag_options),
     )
-    page_size = row2[2].selectbox("Per page", PAGE_SIZES, index=1, key=f"{key}_size")
+    page_size = row2[2].selectbox("Per page", PAGE_SIZES, **kept(f"{key}_size", PAGE_SIZES[1], options=PAGE_SIZES))
     flt = SampleFilter(
         languages=tuple(languages),
         labels=tuple("" if x == NO_LABEL else x for x in labels),
@@ -70,6 +95,11 @@ def _step(key: str, delta: int, pages: int) -> None:
     st.session_state[f"{key}_page"] = max(1, min(pages, int(st.session_state.get(f"{key}_page", 1)) + delta))
 
 
+def _flag_words(kind: str, reason: str) -> str:
+    name = FLAG_NAMES.get(kind, kind)
+    return f"{name}: {reason}" if reason else name
+
+
 def page_frame(page: SamplePage) -> pd.DataFrame:
     return pd.DataFrame(
         [
@@ -81,8 +111,8 @@ def page_frame(page: SamplePage) -> pd.DataFrame:
                 "split": s.split,
                 "origin": s.origin,
                 "status": s.status,
-                "flags": "; ".join(f"{f.kind}: {f.reason}" if f.reason else f.kind for f in s.flags),
-                "source": s.source,
+                "flags": "; ".join(_flag_words(f.kind, f.reason) for f in s.flags),
+                "source": s.source or "",
                 "changed": f"{s.updated_at:%Y-%m-%d %H:%M} by {s.updated_by}",
             }
             for s in page.samples
@@ -131,4 +161,47 @@ def sample_browser(
         },
     )
     rows = event.selection.rows if selectable else []  # type: ignore[union-attr]
-    return BrowseState(flt=flt, page=page, selected=[page.samples[r] for r in rows if r < len(page.samples)])
+    selected = [page.samples[r] for r in rows if r < len(page.samples)]
+    full_texts(page, selected, f"{key}_read_{page.page}_{hash(flt)}", tick_hint=selectable)
+    return BrowseState(flt=flt, page=page, selected=selected)
+
+
+MAX_OPEN = 5  # selected rows whose full text is shown under the table
+
+
+def _preview(text: str, width: int = 70) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def full_texts(page: SamplePage, selected: list[Sample], key: str, *, tick_hint: bool = False) -> None:
+    """Under the table, where a cell cuts a long text: the whole text of a sample picked here, or of the rows
+    ticked in the table."""
+    by_id = {s.id: s for s in page.samples}
+    picked = st.selectbox(
+        "Read a sample in full",
+        list(by_id),
+        index=None,
+        format_func=lambda i: f"#{i} · {_preview(by_id[i].text)}",
+        placeholder="Pick a sample of this page" + (" (or tick its row in the table)" if tick_hint else ""),
+        key=key,
+    )
+    shown = [by_id[picked]] if picked is not None else []
+    shown += [s for s in selected if s.id != picked]
+    for sample in shown[:MAX_OPEN]:
+        with st.container(border=True):
+            st.caption(
+                say(
+                    "Sample \\#{} · {} · label {} · {} · {}",
+                    sample.id,
+                    language_name(sample.language),
+                    sample.label or "(none)",
+                    sample.status,
+                    sample.split,
+                )
+            )
+            show_text(sample.text)
+            for flag in sample.flags:
+                st.caption(say("{}: {}", FLAG_NAMES.get(flag.kind, flag.kind), flag.reason or ""))
+    if len(shown) > MAX_OPEN:
+        st.caption(f"{len(shown) - MAX_OPEN:,} more ticked rows are not shown: tick fewer to read them here.")

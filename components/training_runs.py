@@ -1,5 +1,6 @@
-"""Training runs on the Train page: live progress with the loss curve, the finished runs, download, delete,
-and labelling a file with a run."""
+"""Training runs on the Train page: live progress with the loss curve (fine-tuning) or nothing, the runs table
+(following each active run's job), the finished runs with what means something for their trainer, download,
+delete, and labelling a file with a run."""
 
 from __future__ import annotations
 
@@ -13,19 +14,32 @@ import streamlit as st
 from components.feedback import flash, friendly_errors
 from components.job_progress import job_status
 from components.safe_text import md, plot_text, say
+from core.evaluation.evaluations import run_evaluation_of
 from core.jobs.queue import get_job, reap_dead_workers
 from core.language_names import language_name
 from core.store.database import Store
 from core.store.projects import Project
 from core.training.predict import predict_file
 from core.training.run_store import TrainingRun, delete_run, get_run_by_id, list_runs
-from core.training.run_views import curve_rows, language_scores, loss_rows, runs_table, zip_run
+from core.training.run_views import (
+    curve_rows,
+    language_score_rows,
+    language_scores,
+    loss_rows,
+    page_rows,
+    shows_loss,
+    zip_run,
+)
+
+RUNS_REFRESH_SECONDS = 2.0  # the runs table follows an active run's job this often
+PARTS = {"validation": "#8fb4d9", "test": "#2166ac"}
 
 
 def loss_figure(run: TrainingRun) -> go.Figure | None:
-    """Training (and validation) loss per step; a learning-curve run draws one line per point."""
+    """Training (and validation) loss per step; a learning-curve run draws one line per point. None when the
+    history is no curve (the linear probe and the hybrid: one point per fit)."""
     rows = loss_rows(run)
-    if not rows:
+    if not rows or not shows_loss(run):
         return None
     frame = pd.DataFrame(rows)
     figure = go.Figure()
@@ -35,6 +49,36 @@ def loss_figure(run: TrainingRun) -> go.Figure | None:
         figure.add_trace(go.Scatter(x=part["step"], y=part["loss"], mode="lines+markers", name=plot_text(name)))
     figure.update_layout(
         xaxis_title="step", yaxis_title="loss", height=300, margin={"l": 10, "r": 10, "t": 10, "b": 10}
+    )
+    return figure
+
+
+def language_scores_figure(run: TrainingRun) -> go.Figure | None:
+    """Macro-F1 per language on the validation part and on the test split, as grouped bars: what a run without a
+    loss curve has to show. None unless the run held out a validation part (the test scores alone are the table)."""
+    rows = language_score_rows(run)
+    if not any(r["part"] == "validation" for r in rows):
+        return None
+    figure = go.Figure()
+    for part, colour in PARTS.items():
+        mine = [r for r in rows if r["part"] == part]
+        if mine:
+            figure.add_trace(
+                go.Bar(
+                    name=f"{part} ({sum(r['samples'] for r in mine):,} samples)",
+                    x=[plot_text(language_name(r["language"])) for r in mine],
+                    y=[r["macro_f1"] for r in mine],
+                    customdata=[r["samples"] for r in mine],
+                    marker_color=colour,
+                    hovertemplate="%{x}: macro-F1 %{y:.3f} on %{customdata} samples<extra></extra>",
+                )
+            )
+    figure.update_layout(
+        barmode="group",
+        yaxis={"title": "macro-F1", "range": [0, 1.05]},
+        height=300,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        legend={"orientation": "h", "y": 1.15, "x": 0},
     )
     return figure
 
@@ -86,12 +130,24 @@ def active_run(store: Store, run: TrainingRun) -> None:
     panel()
 
 
+def runs_table_view(store: Store, project: Project, active: bool) -> None:
+    """The runs table; while a run is active it is redrawn every few seconds from the runs' jobs."""
+
+    @st.fragment(run_every=RUNS_REFRESH_SECONDS if active else None)
+    def table() -> None:
+        runs = list_runs(store, project.id)
+        jobs = {r.job_id: get_job(store, r.job_id) for r in runs if r.active and r.job_id is not None}
+        st.dataframe(pd.DataFrame(page_rows(runs, jobs)), hide_index=True, width="stretch")
+
+    table()
+
+
 def runs_list(store: Store, project: Project) -> None:
     runs = list_runs(store, project.id)
     if not runs:
         st.info("No trained model yet. Choose what to learn from above and start training.")
         return
-    st.dataframe(pd.DataFrame(runs_table(runs)), hide_index=True, width="stretch")
+    runs_table_view(store, project, any(r.active for r in runs))
     finished = [r for r in runs if not r.active]
     if not finished:
         return
@@ -110,11 +166,28 @@ def run_details(store: Store, project: Project, run: TrainingRun) -> None:
         frame["language"] = [f"{language_name(c)} ({c})" for c in frame["language"]]
         st.markdown(f"**Human test split** — mean macro-F1 **{run.test_macro_f1:.3f}**")
         st.dataframe(frame.style.format({"accuracy": "{:.3f}", "macro_f1": "{:.3f}"}), hide_index=True, width="stretch")
+        evaluation = run_evaluation_of(store, project.id, run.id)
+        if evaluation is not None:
+            st.page_link(
+                "pages/evaluate.py",
+                label="Evaluated on the test split: open its confusion matrices on Evaluate",
+                icon=":material/analytics:",
+                query_params={"evaluation": str(evaluation.id)},
+            )
     left, right = st.columns(2)
     figure = loss_figure(run)
+    scores_figure = language_scores_figure(run) if figure is None else None
     if figure is not None:
         left.markdown("**Loss**")
         left.plotly_chart(figure, width="stretch", key=f"loss_{run.id}")
+    elif scores_figure is not None:
+        left.markdown("**Macro-F1 per language: validation part and test split**")
+        left.plotly_chart(scores_figure, width="stretch", key=f"scores_{run.id}", config={"displayModeBar": False})
+    elif run.trainer in ("linear", "hybrid") and run.status == "done":
+        left.caption(
+            "This trainer is fitted in one go: it has no loss curve to follow. Give it a validation share "
+            "(Advanced options) to see its validation scores per language here."
+        )
     curve = curve_figure(run)
     if curve is not None:
         right.markdown("**Learning curve**")

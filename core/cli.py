@@ -112,24 +112,33 @@ def cmd_import(args: argparse.Namespace, store: Store) -> int:
         strip_whitespace=args.strip_whitespace,
     )
     plan = plan_import(store, project, frame, mapping, source=Path(args.file).name)
-    if not plan.ok:
-        raise InvalidInput("Nothing was imported: " + "; ".join(p.describe() for p in plan.errors))
+    skipping = not plan.ok and args.skip_invalid and plan.can_skip_invalid
+    if not plan.ok and not skipping:
+        way_forward = (
+            f"; or use --skip-invalid to import the {plan.to_import} valid rows and skip the {plan.invalid_count} named"
+            if plan.can_skip_invalid
+            else ""
+        )
+        raise InvalidInput("Nothing was imported: " + "; ".join(p.describe() for p in plan.errors) + way_forward)
     if args.dry_run:
         summary = plan.summary()
         if args.json:
             _print_json(summary)
         else:
-            print(f"Would import {plan.to_import} of {plan.total_rows} rows; would skip {plan.skipped_count}.")
-            for problem in [*plan.skipped, *plan.notes]:
+            skipped = plan.skipped_count + (plan.invalid_count if skipping else 0)
+            print(f"Would import {plan.to_import} of {plan.total_rows} rows; would skip {skipped}.")
+            for problem in [*(plan.errors if skipping else []), *plan.skipped, *plan.notes]:
                 print(f"  - {problem.describe()}")
         return 0
-    result = execute_import(store, project, plan)
+    result = execute_import(store, project, plan, skip_invalid=bool(skipping))
     if args.json:
         _print_json(result.to_dict())
         return 0
     print(f"Imported {result.imported} samples into '{project.name}'; skipped {result.skipped}.")
     for reason, count in result.skipped_reasons.items():
         print(f"  skipped {count}: {reason}")
+    if result.invalid_skipped:
+        print(f"  rows skipped as invalid: {', '.join(str(r) for r in result.invalid_skipped)}")
     for note in result.notes:
         print(f"  note: {note}")
     if result.labels_added:
@@ -480,6 +489,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--strip-whitespace",
         action="store_true",
         help="remove spaces, tabs and line breaks at the start and end of each text (default: kept as given)",
+    )
+    p.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="import the valid rows and skip the invalid ones, each named (default: an invalid row stops the import)",
     )
     p.add_argument("--format", choices=FORMATS, help="file format (default: from the file name)")
     p.add_argument("--dry-run", action="store_true", help="validate and report, store nothing")

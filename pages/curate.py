@@ -1,10 +1,14 @@
-"""Curate: review one by one with the keyboard, change many at once, resolve repeats, choose the threshold."""
+"""Curate: review one by one with the keyboard, change many at once, resolve repeats, choose the threshold.
+
+Only the open tab runs (st.tabs with on_change="rerun"): a key press in the review runs the review alone, and an
+action taken in a tab leaves the page on that tab."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from components.bulk_actions import bulk_actions
+from components.curate_tabs import TAB_KEY, TABS
 from components.curation_checks import checks_panel, threshold_helper
 from components.curation_overview import curation_overview
 from components.duplicate_groups_view import duplicate_groups_view
@@ -31,17 +35,25 @@ if count_samples(store, project.id) == 0:
 
 with friendly_errors("The checks"):
     checks_panel(store, project)
-review, browse, repeats, threshold, overview = st.tabs(["Review", "Browse & bulk", "Repeats", "Threshold", "Overview"])
-with review, friendly_errors("Reviewing"):
-    st.caption("Keys: **1–9** give a label and accept · **A** accept · **X** reject · **N** next · **P** previous")
-    review_queue(store, project)
-with browse, friendly_errors("Loading samples"):
-    state = sample_browser(store, project, key_prefix="curate", selectable=True)
-    if state is not None:
-        bulk_actions(store, project, state)
-with repeats, friendly_errors("Loading the repeats"):
-    duplicate_groups_view(store, project)
-with threshold:
-    threshold_helper(store, project)
-with overview, friendly_errors("The overview"):
-    curation_overview(store, project)
+review, browse, repeats, threshold, overview = st.tabs(list(TABS), key=TAB_KEY, on_change="rerun")
+if review.open:
+    with review, friendly_errors("Reviewing"):
+        st.caption(
+            "Keys: **1–9** give a label and accept · **A** accept · **X** reject · **N** next · **P** previous · "
+            "**U** undo your last decision"
+        )
+        review_queue(store, project)
+if browse.open:
+    with browse, friendly_errors("Loading samples"):
+        state = sample_browser(store, project, key_prefix="curate", selectable=True)
+        if state is not None:
+            bulk_actions(store, project, state)
+if repeats.open:
+    with repeats, friendly_errors("Loading the repeats"):
+        duplicate_groups_view(store, project)
+if threshold.open:
+    with threshold:
+        threshold_helper(store, project)
+if overview.open:
+    with overview, friendly_errors("The overview"):
+        curation_overview(store, project)

@@ -11,8 +11,10 @@ from components.job_progress import live_job
 from components.safe_text import md
 from components.studio_state import current_project, get_store, run_inside_app
 from core.generation import run_store
+from core.generation.backend_needs import start_problem
 from core.generation.engine import GenerationSettings, estimate, start_run
 from core.generation.prompt_templates import BUILTIN_TEMPLATES
+from core.generation.run_failures import resume_check
 from core.generation.template_store import ensure_builtin_templates
 from core.jobs.queue import cancel_job, list_jobs, start_worker, submit_job
 from core.language_names import language_name
@@ -65,7 +67,7 @@ with st.expander("New run", expanded=not active, icon=":material/add_circle:"):
         key=f"gen_template_{strategy}",
         help="Edit templates on the Prompts page; each saved edit is a new version.",
     )
-    choice = backend_picker("gen")
+    choice = backend_picker("gen", show_problem=False)  # its problem is shown next to Start
     st.markdown("**Samples per label × language** (0 skips a cell)")
     per_cell = st.number_input("Default per cell", min_value=1, max_value=10_000, value=10, key="gen_per_cell")
     grid = pd.DataFrame(
@@ -162,15 +164,19 @@ with st.expander("New run", expanded=not active, icon=":material/add_circle:"):
         idle_timeout=float(idle_timeout),
         timeout=float(total_timeout) or None,
     )
-    guess = estimate(project, settings)
-    cost = f"about ${guess.cost:,.2f}" if guess.cost is not None else "unknown for this model"
-    st.info(
-        f"About **{guess.requests:,} requests**, {guess.prompt_tokens:,} prompt and "
-        f"{guess.completion_tokens:,} answer tokens; cost {cost}. Cells that fall short ask again, up to "
-        f"{settings.request_budget:g}× their requests.",
-        icon=":material/calculate:",
-    )
-    if st.button("Start generating", type="primary", icon=":material/play_arrow:", disabled=not choice.ready):
+    planned_cells = [(code, label) for code, labels in plan.items() for label, n in labels.items() if n > 0]
+    blocker = start_problem(choice.backend, choice.model, choice.problem, planned_cells)
+    if planned_cells and not (blocker and choice.backend == "replay"):  # the recording cannot serve this plan
+        st.info(estimate(project, settings).describe(), icon=":material/calculate:")
+    if blocker:
+        st.warning(md(blocker), icon=":material/block:")
+    if st.button(
+        "Start generating",
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=blocker is not None,
+        help=md("Not yet: " + blocker) if blocker else None,
+    ):
         start(settings, choice.worker_env)
 
 runs = run_store.list_runs(store, project.id)
@@ -189,7 +195,7 @@ table = pd.DataFrame(
             "model": r.model,
             "planned": r.planned_samples,
             "tokens": r.prompt_tokens + r.completion_tokens,
-            "cost $": r.cost,
+            "cost $": r.cost_text,
             "message": r.message,
             "started": r.created_at,
         }
@@ -202,7 +208,6 @@ st.dataframe(
     width="stretch",
     column_config={
         "started": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm"),
-        "cost $": st.column_config.NumberColumn("cost $", format="%.4f"),
     },
 )
 ids = [r.id for r in runs]
@@ -239,7 +244,17 @@ def cell_progress() -> None:
 
 
 cell_progress()
-if chosen.status in ("failed", "incomplete", "cancelled", "planned", "running") and not job_active:
+resume = resume_check(store, chosen)
+if chosen.status == "failed" and not job_active:
+    st.error(
+        md(f"Run #{chosen.id} failed: {chosen.message or 'no reason was recorded.'}")
+        + "\n\n**What to do:** "
+        + resume.next_step,
+        icon=":material/error:",
+    )
+elif chosen.status == "incomplete" and not job_active:
+    st.warning(md(f"Run #{chosen.id} is incomplete: {chosen.message}") + "\n\n" + resume.next_step)
+if resume.helps and not job_active:
     st.caption(
         "Resume sends only the requests without an answer, then asks again where cells fall short: "
         "nothing already answered is paid twice."
@@ -258,7 +273,7 @@ if job_active:
         cancel_job(store, running_job.id)
         st.rerun()
 with st.expander("Requests and raw answers"):
-    requests = run_store.request_rows(store, chosen.id)
+    requests = [{**r, "error": r["error"] or ""} for r in run_store.request_rows(store, chosen.id)]
     st.dataframe(
         pd.DataFrame(requests),
         hide_index=True,

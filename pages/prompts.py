@@ -10,6 +10,7 @@ from components.job_progress import live_job
 from components.safe_text import md, show_text
 from components.studio_state import current_project, get_store, run_inside_app
 from core.generation import run_store
+from core.generation.backend_needs import start_problem
 from core.generation.engine import GenerationSettings, start_run
 from core.generation.prompt_context import build_context
 from core.generation.prompt_templates import (
@@ -37,8 +38,10 @@ if project is None:
 
 templates = ensure_builtin_templates(store, project.id)
 names = [t.name for t in templates]
-if "_prompt_select" in st.session_state:  # after a save: show the saved template
-    st.session_state["prompt_name"] = st.session_state.pop("_prompt_select")
+if "_prompt_select" in st.session_state:  # after a save: show the saved template and version as current
+    saved_name, saved_version = st.session_state.pop("_prompt_select")
+    st.session_state["prompt_name"] = saved_name
+    st.session_state[f"prompt_version_{saved_name}"] = saved_version
 top = st.columns([2, 1, 1])
 if st.session_state.get("prompt_name") not in [*names, NEW]:
     st.session_state["prompt_name"] = "zero-shot" if "zero-shot" in names else names[0]
@@ -93,7 +96,7 @@ with edit:
     ):
         with friendly_errors("Saving the template"):
             saved = save_template(store, project.id, new_name, strategy=strategy, system=system, user=user)
-            st.session_state["_prompt_select"] = saved.name
+            st.session_state["_prompt_select"] = (saved.name, saved.version)
             flash(f"Saved {saved.ref}.")
             st.rerun()
 
@@ -129,11 +132,14 @@ st.caption(
     "Generates 5 samples for the cell in the preview with the saved version shown above. They are kept as "
     "pending samples like any other; reject them during curation if you do not want them."
 )
-choice = backend_picker("try")
+choice = backend_picker("try", show_problem=False)
+blocker = start_problem(choice.backend, choice.model, choice.problem, [(language, label)])
+if blocker:
+    st.warning(md(blocker), icon=":material/block:")
 try_key = f"try_run_{project.id}"
 if st.button(
     "Try it",
-    disabled=current is None or changed or not choice.ready,
+    disabled=current is None or changed or blocker is not None,
     icon=":material/science:",
     help="Save your changes first" if changed else None,
 ):

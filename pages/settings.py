@@ -10,6 +10,7 @@ from components.feedback import flash, friendly_errors, show_flash
 from components.job_progress import live_job
 from components.safe_text import say
 from components.studio_state import current_project, get_store, run_inside_app
+from core.generation.key_places import configured_servers
 from core.jobs.queue import list_jobs, start_worker, submit_job
 from core.models.resolver import BUNDLED_MODELS, list_provisioned
 from core.settings import get_settings
@@ -86,6 +87,39 @@ if (
         job = submit_job(store, "provision", {"spec": missing_bundled[0]})
         start_worker(store, job.id)
         st.rerun()
+
+st.subheader("API keys")
+st.markdown(
+    "The studio never saves a key: not in the database, a job, a log or a page. Keys go in one of two places:\n"
+    "- **On the Generate page**, for this browser session: under *Who writes the samples*, pick *OpenAI or any "
+    "OpenAI-compatible server*, then *another server*, and type the address and the key. The key is sent only to "
+    "that address and is gone when the session ends.\n"
+    "- **On the studio's server**, set up by whoever runs the studio: `OPENAI_API_KEY` (with `OPENAI_BASE_URL` for "
+    "a server other than OpenAI) in the environment or in `.streamlit/secrets.toml`, and more servers as named "
+    "endpoints in `.streamlit/secrets.toml` (see the README). Each of these keys is sent only to its own address.\n"
+    "\nA server on this machine (Ollama, llama.cpp, vLLM or LM Studio at `127.0.0.1` or `localhost`) needs no key. "
+    "Recorded answers (replay) need none either."
+)
+servers = configured_servers()
+if servers:
+    st.caption("Servers set up on the studio's server (offered by name on the Generate page):")
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {"name": s.name, "address": s.base_url, "models": ", ".join(s.models) or "any (typed)",
+                 "key": s.key_state}
+                for s in servers
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )  # fmt: skip
+else:
+    st.info(
+        "No server is set up on the studio's server yet: type an address and a key on the Generate page, or ask "
+        "whoever runs the studio to set OPENAI_API_KEY or add a named endpoint to .streamlit/secrets.toml.",
+        icon=":material/key:",
+    )
 
 st.subheader("Studio configuration")
 st.caption("Set by environment variables when the studio starts (see the README).")

@@ -7,7 +7,7 @@ import streamlit as st
 from components.feedback import flash, friendly_errors, show_flash
 from components.safe_text import say
 from components.studio_state import current_project, get_store, run_inside_app
-from components.training_form import snapshot_options, snapshot_preview, trainer_choice
+from components.training_form import snapshot_options, snapshot_preview, trainer_choice, training_estimate
 from components.training_runs import active_run, runs_list
 from core.jobs.queue import start_worker
 from core.training.launch import TrainingRequest, start_training
@@ -39,6 +39,9 @@ with (
     snapshot_preview(preview)
     st.divider()
     trainer, name, values = trainer_choice(project)
+    estimate = training_estimate(store, project, trainer, values, preview, curve) if preview.total else None
+    if estimate is not None:
+        st.info(estimate.sentence(), icon=":material/timer:")
     if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=preview.total == 0):
         request = TrainingRequest(name=name, trainer=trainer, params=values, options=options, curve=curve)
         run, job = start_training(store, project.id, request)

@@ -7,10 +7,11 @@ from pathlib import Path
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
+from components.curate_tabs import BROWSE, OVERVIEW, REPEATS, REVIEW, TAB_KEY, THRESHOLD
 from components.curation_charts import count_heatmap, similarity_histogram
 from core.curation.duplicate_flags import load_items
 from core.curation.overview import accepted_matrix
-from core.curation.sample_actions import change_sample
+from core.curation.sample_actions import bulk_change, change_sample
 from core.curation.threshold_help import similarity_profile, threshold_choice
 from core.embeddings.service import embed
 from core.io.importer import ColumnMapping, execute_import, plan_import
@@ -43,10 +44,20 @@ def _project(store: Store, encoder: str | None = None) -> Project:
     return project
 
 
-def _curate() -> AppTest:
+def _curate(tab: str = REVIEW) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
     at.switch_page("pages/curate.py").run()
+    assert not at.exception, at.exception
+    if tab != REVIEW:
+        _open(at, tab)
+    return at
+
+
+def _open(at: AppTest, tab: str) -> AppTest:
+    """Click a tab of the Curate page (only the open tab runs)."""
+    at.session_state[TAB_KEY] = tab
+    at.run()
     assert not at.exception, at.exception
     return at
 
@@ -92,7 +103,7 @@ def test_review_labels_accepts_rejects_and_reports_a_concurrent_edit(studio_home
 def test_bulk_accept_by_filter_then_undo(studio_home: Path) -> None:
     store = open_store()
     project = _project(store)
-    at = _curate()
+    at = _curate(BROWSE)
     at.multiselect(key=f"curate_{project.id}_lang").select("en").run()
     at.radio(key=f"bulk_{project.id}_target").set_value("all 2 matching the filters").run()
     at.button(key=f"bulk_{project.id}_apply").click().run()
@@ -100,9 +111,30 @@ def test_bulk_accept_by_filter_then_undo(studio_home: Path) -> None:
     assert "2 samples accepted" in _texts(at.success)
     assert count_samples(store, project.id, SampleFilter(statuses=("accepted",))) == 2
     assert "Last bulk action: **accept** of 2 samples" in _texts(at.caption)
-    at.button(key=f"bulk_{project.id}_undo").click().run()
+    at.button(key=f"bulk_{project.id}_browse_undo").click().run()
     assert "2 samples restored" in _texts(at.success)
     assert count_samples(store, project.id, SampleFilter(statuses=("accepted",))) == 0
+
+
+def test_bulk_apply_and_undo_stay_on_the_browse_tab_and_only_it_runs(studio_home: Path) -> None:
+    store = open_store()
+    project = _project(store)
+    at = _curate(BROWSE)
+    assert not [b for b in at.button if b.key == "review_accept"]  # the closed Review tab did not run
+    at.multiselect(key=f"curate_{project.id}_lang").select("en").run()
+    at.radio(key=f"bulk_{project.id}_target").set_value("all 2 matching the filters").run()
+    at.button(key=f"bulk_{project.id}_apply").click().run()
+    assert at.session_state[TAB_KEY] == BROWSE and "2 samples accepted" in _texts(at.success)
+    assert at.multiselect(key=f"curate_{project.id}_lang").value == ["en"]
+    at.button(key=f"bulk_{project.id}_browse_undo").click().run()
+    assert at.session_state[TAB_KEY] == BROWSE and "2 samples restored" in _texts(at.success)
+    assert not [b for b in at.button if b.key == "review_accept"]
+    # the filters are still there after a visit to another tab
+    _open(at, REVIEW)
+    assert [b for b in at.button if b.key == "review_accept"]
+    _open(at, BROWSE)
+    assert at.multiselect(key=f"curate_{project.id}_lang").value == ["en"]
+    assert "Samples **1–2** of **2**" in _texts(at.markdown)
 
 
 def test_repeats_side_by_side_and_keep_one_per_group(studio_home: Path) -> None:
@@ -119,22 +151,65 @@ def test_repeats_side_by_side_and_keep_one_per_group(studio_home: Path) -> None:
                 details={"representative": ids[2], "similarity": 0.9912},
             )
         )
-    at = _curate()
-    assert "**1 groups** of repeats" in _texts(at.markdown)
+    at = _curate(REPEATS)
+    assert "**1 group** of repeats" in _texts(at.markdown)
     assert "similarity 0.991" in _texts(at.caption)
     at.button(key=f"groups_{project.id}_keep_one").click().run()
     assert "1 sample rejected" in _texts(at.success)
     assert get_sample(store, ids[3]).status == "rejected" and get_sample(store, ids[2]).status == "pending"
-    assert "No repeats flagged" in _texts(at.info)
+    assert "No group of repeats left to resolve: every flagged repeat is rejected." in _texts(at.info)
+
+
+def _repeat(store: Store, project: Project, member: int, representative: int) -> None:
+    with store.session() as session:
+        session.add(
+            FlagRow(
+                sample_id=member,
+                project_id=project.id,
+                kind="near_duplicate",
+                reason=f"Almost the same as sample #{representative} (similarity 0.99).",
+                details={"representative": representative, "similarity": 0.99},
+            )
+        )
+
+
+def test_repeats_after_a_bulk_action_keep_one_and_undo(studio_home: Path) -> None:
+    """Issue 14.1: after a bulk action the Repeats tab crashed (the undo button drawn in two tabs), and its group
+    count was the one from before "Keep one per group"."""
+    store = open_store()
+    project = _project(store)
+    ids = [s.id for s in page_samples(store, project.id).samples]
+    _repeat(store, project, ids[3], ids[2])  # a pending repeat: keep-one rejects it
+    _repeat(store, project, ids[1], ids[0])  # an accepted repeat: a person decided, keep-one leaves it
+    bulk_change(store, project.id, "accept", ids=[ids[1]])  # a bulk action not undone: its undo button shows
+    at = _curate(REPEATS)
+    assert not at.error, _texts(at.error)  # was: "Loading the repeats did not work: StreamlitDuplicateElementKey"
+    assert "**2 groups** of repeats" in _texts(at.markdown)
+    assert "Last bulk action: **accept** of 1 sample by tester" in _texts(at.caption)
+    at.button(key=f"groups_{project.id}_keep_one").click().run()
+    assert not at.exception and not at.error, _texts(at.error)
+    assert "1 sample rejected" in _texts(at.success)
+    assert at.session_state[TAB_KEY] == REPEATS
+    assert "**1 group** of repeats" in _texts(at.markdown)
+    assert "Last bulk action: **reject** of 1 sample by tester" in _texts(at.caption)
+    at.button(key=f"bulk_{project.id}_repeats_undo").click().run()
+    assert not at.exception, at.exception
+    assert "1 sample restored" in _texts(at.success)
+    assert "**2 groups** of repeats" in _texts(at.markdown)
+    assert at.session_state[TAB_KEY] == REPEATS
+    assert get_sample(store, ids[3]).status == "pending"
+    # the Browse tab draws its own undo button for the same bulk action
+    _open(at, BROWSE)
+    assert [b for b in at.button if b.key == f"bulk_{project.id}_browse_undo"]
 
 
 def test_threshold_tab_waits_for_embeddings_then_saves_the_choice(studio_home: Path, tiny_encoder: Path) -> None:
     store = open_store()
     project = _project(store, encoder=str(tiny_encoder))
-    at = _curate()
+    at = _curate(THRESHOLD)
     assert "not all embedded yet" in _texts(at.info)
     embed([s.text for s in page_samples(store, project.id).samples], str(tiny_encoder))
-    at = _curate()
+    at = _curate(THRESHOLD)
     slider = at.slider(key=f"threshold_{project.id}_value")
     assert slider.value == threshold_choice(store, project.id, project.encoder).threshold
     slider.set_value(0.9).run()
@@ -168,7 +243,7 @@ def test_overview_shows_what_the_last_check_found(studio_home: Path, tiny_encode
     store = open_store()
     project = _project(store, encoder=str(tiny_encoder))
     assert main(["flag", "--project", "Farm SMS", "--threshold", "0.999"]) == 0
-    at = _curate()
+    at = _curate(OVERVIEW)
     frames = [d.value for d in at.dataframe]
     diversity = next(f for f in frames if "verdict" in f.columns)
     assert set(zip(diversity["language"], diversity["label"], strict=True)) == {
@@ -177,6 +252,7 @@ def test_overview_shows_what_the_last_check_found(studio_home: Path, tiny_encode
         ("English", "weather"),
     }
     assert diversity.set_index("label").loc["prices", "samples"] == 1
+    assert diversity.set_index("label").loc["prices", "mean similarity"] == "–"  # one sample: a dash, never None
     from components.curation_overview import FLAG_NAMES
     from core.curation.overview import flag_counts
 
@@ -251,3 +327,126 @@ def test_keeping_the_other_text_drops_what_was_typed(studio_home: Path) -> None:
     at.button(key=f"review_keep_theirs_{first.id}").click().run()
     assert _text_box(at).value == "bob's version" and get_sample(store, first.id).text == "bob's version"
     assert "saved another text" not in _texts(at.warning)
+
+
+def test_the_last_check_stays_on_the_page_with_a_button_per_flag(studio_home: Path, tiny_encoder: Path) -> None:
+    """Issue 14.6: what the check found was only on the Jobs page once its job ended."""
+    from core.cli import main
+
+    store = open_store()
+    project = _project(store, encoder=str(tiny_encoder))
+    assert main(["flag", "--project", "Farm SMS", "--threshold", "0.999"]) == 0
+    at = _curate()
+    shown = _texts(at.markdown)
+    assert "**Last check** just now (" in shown and "UTC): 4 samples checked; flagged: near repeat 1." in shown
+    button = at.button(key=f"last_check_{project.id}_near_duplicate")
+    assert button.label == "near repeat: review 1"
+    _open(at, OVERVIEW)  # the button works from any tab
+    at.button(key=f"last_check_{project.id}_near_duplicate").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state[TAB_KEY] == REVIEW
+    assert at.selectbox(key=f"review_{project.id}_flag").value == "near_duplicate"
+    assert "Sample 1 of 1 in this queue" in _texts(at.caption)
+    assert "Will it rain tomorrow ?" in _texts(at.text)
+    at.button(key="review_reject").click().run()
+    # nothing of that flag is left to review: the button now shows them all in the Browse tab
+    button = at.button(key=f"last_check_{project.id}_near_duplicate")
+    assert button.label == "near repeat: none to review"
+    assert "flagged: near repeat 1" in _texts(at.markdown)  # what that check found stays
+    button.click().run()
+    assert at.session_state[TAB_KEY] == BROWSE
+    assert at.multiselect(key=f"curate_{project.id}_flag").value == ["near_duplicate"]
+    [table] = [d.value for d in at.dataframe]
+    assert list(table["text"]) == ["Will it rain tomorrow ?"] and list(table["status"]) == ["rejected"]
+
+
+def test_undo_the_last_review_decision_with_u(studio_home: Path) -> None:
+    """Issue 14.12: pressing 2 relabelled, accepted and moved on, with no way back."""
+    store = open_store()
+    project = _project(store)
+    first, second, *_ = [s.id for s in page_samples(store, project.id).samples]
+    at = _curate()
+    undo = at.button(key="review_undo")
+    assert undo.proto.shortcut.upper() == "U" and undo.disabled  # nothing to undo yet
+    at.button(key="review_label_1").click().run()  # key 2: "prices", accepted, on to the next sample
+    assert (get_sample(store, first).label, get_sample(store, first).status) == ("prices", "accepted")
+    assert "Bei ya mahindi" in _texts(at.text)
+    at.button(key="review_undo").click().run()
+    assert not at.exception, at.exception
+    restored = get_sample(store, first)
+    assert (restored.label, restored.status) == ("weather", "pending")
+    assert "Undone: your new label of sample #" in _texts(at.success)
+    assert "Mvua itanyesha kesho?" in _texts(at.text) and "Sample 1 of 4 in this queue" in _texts(at.caption)
+    assert at.button(key="review_undo").disabled
+    # two decisions: U undoes the newest first, then the one before
+    at.button(key="review_reject").click().run()
+    at.button(key="review_accept").click().run()
+    assert (get_sample(store, first).status, get_sample(store, second).status) == ("rejected", "accepted")
+    at.button(key="review_undo").click().run()
+    assert (get_sample(store, first).status, get_sample(store, second).status) == ("rejected", "pending")
+    assert "Bei ya mahindi" in _texts(at.text)
+    at.button(key="review_undo").click().run()
+    assert get_sample(store, first).status == "pending" and "Mvua itanyesha kesho?" in _texts(at.text)
+
+
+def test_undoing_a_decision_someone_changed_since_is_refused(studio_home: Path) -> None:
+    store = open_store()
+    project = _project(store)
+    first = page_samples(store, project.id).samples[0].id
+    at = _curate()
+    at.button(key="review_reject").click().run()
+    bob = Store(store.url, "bob")
+    change_sample(bob, first, "relabel", version=get_sample(store, first).version, label="prices")
+    bob.dispose()
+    at.button(key="review_undo").click().run()
+    assert not at.exception, at.exception
+    warning = _texts(at.warning)
+    assert f"Sample #{first} was changed by bob" in warning and "Your decision was not undone" in warning
+    now = get_sample(store, first)
+    assert (now.label, now.status, now.updated_by) == ("prices", "accepted", "bob")  # bob's change stays
+    assert at.button(key="review_undo").disabled  # that decision is gone from the list; nothing older to undo
+
+
+def test_undo_brings_back_the_text_before_an_edit(studio_home: Path) -> None:
+    store = open_store()
+    project = _project(store)
+    first = page_samples(store, project.id).samples[0].id
+    at = _curate()
+    _text_box(at).input("Mvua itanyesha kesho asubuhi?").run()
+    next(b for b in at.button if b.label == "Save text").click().run()
+    assert get_sample(store, first).text == "Mvua itanyesha kesho asubuhi?"
+    at.button(key="review_undo").click().run()
+    assert get_sample(store, first).text == "Mvua itanyesha kesho?"
+    assert "Undone: your text edit" in _texts(at.success)
+    assert _text_box(at).value == "Mvua itanyesha kesho?"
+
+
+LONG = "Mvua kubwa " + " ".join(f"neno{i}" for i in range(120)) + " mwisho wa ujumbe."
+
+
+def _long_text_project(store: Store) -> Project:
+    project = _project(store)
+    frame = pd.DataFrame([(LONG, "weather", "sw")], columns=["text", "label", "language"], dtype=object)
+    mapping = ColumnMapping("text", "label", language_column="language", origin="synthetic", status="pending")
+    execute_import(store, project, plan_import(store, project, frame, mapping, "long.csv"))
+    return project
+
+
+def test_a_long_text_in_the_browse_table_can_be_read_in_full(studio_home: Path) -> None:
+    """Issue 14 (smaller ones): a table cell cuts a long text; the Data and Curate browsers open one in full."""
+    store = open_store()
+    project = _long_text_project(store)
+    [long_id] = [s.id for s in page_samples(store, project.id).samples if s.text == LONG]
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    picker = next(s for s in at.selectbox if s.label == "Read a sample in full")
+    assert LONG not in _texts(at.text)
+    picker.select(long_id).run()
+    assert not at.exception, at.exception
+    assert LONG in [t.value for t in at.text]
+    at = _curate(BROWSE)
+    next(s for s in at.selectbox if s.label == "Read a sample in full").select(long_id).run()
+    assert LONG in [t.value for t in at.text]
+    assert f"Sample #{long_id} · Swahili · label weather · pending · train" in _texts(at.caption)

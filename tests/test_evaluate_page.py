@@ -15,9 +15,17 @@ from streamlit.testing.v1 import AppTest
 
 from components.confusion_matrix import confusion_figure
 from components.evaluation_views import comparison_figure, language_rows, replay_missing
+from core.evaluation.choices import weakest_language
 from core.evaluation.comparison import compare
 from core.evaluation.error_cells import NO_ANSWER, weak_cells
-from core.evaluation.evaluations import Evaluation, latest_evaluation, load_predictions, save_evaluation
+from core.evaluation.evaluations import (
+    Evaluation,
+    delete_evaluation,
+    latest_evaluation,
+    load_predictions,
+    save_evaluation,
+)
+from core.evaluation.intervals import score_intervals
 from core.evaluation.metrics import OVERALL, Prediction
 from core.evaluation.run_evaluation import evaluate_run
 from core.generation import run_store as generation_runs
@@ -27,6 +35,7 @@ from core.jobs.runner import run_job
 from core.store import Store, open_store
 from core.store.projects import Project, create_project, get_project, parse_spec
 from core.store.samples import get_sample
+from core.training.evaluation import load_test_set
 from core.training.launch import TrainingRequest, start_training
 from tests.openai_server import ScriptedOpenAIServer
 from tests.page_text import texts
@@ -61,9 +70,9 @@ def trained_project(store: Store, encoder: Path, *, evaluate: bool = True) -> Pr
     project = make_project(store, encoder)
     add_test_rows(store, project, MISLABELLED)
     _, job = start_training(store, project.id, TrainingRequest(name="probe", trainer="linear"))
-    assert run_job(store, job.id) == "done"
+    assert run_job(store, job.id) == "done"  # the job stores the run's evaluation on the test split
     if evaluate:
-        evaluate_run(store, project.id, "probe")
+        evaluate_run(store, project.id, "probe")  # the same again, from the saved model
     return get_project(store, project.id)
 
 
@@ -125,19 +134,21 @@ def test_the_page_says_what_to_do_before_there_is_anything_to_evaluate(studio_ho
     assert button(at, "New LLM baseline") and not at.get("plotly_chart") and not at.table
 
 
-def test_evaluate_a_trained_run_through_its_job(sqlite_store: Store, tiny_encoder: Path) -> None:
-    project = trained_project(sqlite_store, tiny_encoder, evaluate=False)
-    at = open_page()
-    assert "not evaluated yet" in widget(at.selectbox, "Trained run").format_func("probe")
-    button(at, "Evaluate on the test split").click().run()
-    assert not at.exception, at.exception
-    [job] = list_jobs(open_store(), project.id, kind="evaluate")
-    assert job.worker_pid is not None and job.params == {"run": "probe", "point": None}
-    wait_for_job(at, job.id)
-    assert get_job(open_store(), job.id).status == "done", get_job(open_store(), job.id).message
+def few_samples_warnings(at: AppTest) -> list[str]:
+    return [w.value for w in at.warning if "its scores mean little" in w.value]
 
-    evaluation = latest_evaluation(open_store(), project.id, "probe")
-    assert "mean macro-F1" in texts(at.success) and f"{evaluation.mean_macro_f1:.3f}" in texts(at.success)
+
+def other_warnings(at: AppTest) -> str:
+    return texts([w for w in at.warning if "its scores mean little" not in w.value])
+
+
+def test_a_trained_run_is_evaluated_by_its_job_and_can_be_evaluated_again(
+    sqlite_store: Store, tiny_encoder: Path
+) -> None:
+    project = trained_project(sqlite_store, tiny_encoder, evaluate=False)
+    evaluation = latest_evaluation(open_store(), project.id, "probe")  # stored by the training job: no click
+    at = open_page()
+    assert "not evaluated yet" not in widget(at.selectbox, "Trained run").format_func("probe")
     assert widget(at.selectbox, "Evaluation").value == evaluation.id
     [scores] = [d.value for d in at.dataframe if "macro-F1" in d.value.columns]
     assert list(scores["language"]) == ["English (en)", "Swahili (sw)", "all languages (pooled)"]
@@ -146,18 +157,70 @@ def test_evaluate_a_trained_run_through_its_job(sqlite_store: Store, tiny_encode
         assert n == evaluation.metrics[code]["n"]
     assert scores["test samples"].iloc[-1] == 28  # 24 test samples + 4 mislabelled ones
     assert len(at.get("plotly_chart")) == 1  # the matrix
-    assert not at.warning
+    assert not other_warnings(at)
 
     # a new test sample: the evaluation is out of date until the run is evaluated again, then the new one is shown
     add_test_rows(sqlite_store, project, [("rain wind test new sw", "weather", "sw")])
     at.run()
-    assert "The test split has changed since this evaluation (29 test samples" in texts(at.warning)
+    assert "The test split has changed since this evaluation (29 test samples" in other_warnings(at)
     button(at, "Evaluate on the test split").click().run()
-    again = next(j for j in list_jobs(open_store(), project.id, kind="evaluate") if j.id != job.id)
-    wait_for_job(at, again.id)
+    assert not at.exception, at.exception
+    [job] = list_jobs(open_store(), project.id, kind="evaluate")
+    assert job.worker_pid is not None and job.params == {"run": "probe", "point": None}
+    wait_for_job(at, job.id)
+    assert get_job(open_store(), job.id).status == "done", get_job(open_store(), job.id).message
     renewed = latest_evaluation(open_store(), project.id, "probe")
+    assert "mean macro-F1" in texts(at.success) and f"{renewed.mean_macro_f1:.3f}" in texts(at.success)
     assert renewed.test_size == 29 and widget(at.selectbox, "Evaluation").value == renewed.id
-    assert not at.warning
+    assert not other_warnings(at)
+
+
+def test_after_evaluating_a_second_run_the_page_shows_it(sqlite_store: Store, tiny_encoder: Path) -> None:
+    project = trained_project(sqlite_store, tiny_encoder, evaluate=False)
+    first = latest_evaluation(open_store(), project.id, "probe")
+    at = open_page()
+    assert widget(at.selectbox, "Evaluation").value == first.id
+    # a second run, trained elsewhere (the Train page, the CLI) with its evaluation removed: evaluated from here
+    request = TrainingRequest(name="second", trainer="linear", params={"c": 0.5})
+    _, training = start_training(sqlite_store, project.id, request)
+    assert run_job(sqlite_store, training.id) == "done"
+    delete_evaluation(sqlite_store, latest_evaluation(sqlite_store, project.id, "second").id)
+    at.run()
+    assert widget(at.selectbox, "Evaluation").value == first.id  # nothing new yet: the page stays where it was
+    widget(at.selectbox, "Trained run").set_value("second").run()
+    button(at, "Evaluate on the test split").click().run()
+    job = next(j for j in list_jobs(open_store(), project.id, kind="evaluate"))
+    wait_for_job(at, job.id)
+    second = latest_evaluation(open_store(), project.id, "second")
+    assert widget(at.selectbox, "Evaluation").value == second.id
+    assert at.query_params["evaluation"] == str(second.id)
+    # picking the first one again stays picked
+    widget(at.selectbox, "Evaluation").set_value(first.id).run()
+    at.run()
+    assert widget(at.selectbox, "Evaluation").value == first.id
+
+
+def test_the_language_picker_opens_on_the_weakest_language(sqlite_store: Store, tiny_encoder: Path) -> None:
+    project = make_project(sqlite_store, tiny_encoder)
+    truths = [p for p in _test_predictions(sqlite_store, project.id)]
+    # right everywhere but in Swahili, where every "disease" is taken for "weather": Swahili is the weakest
+    guesses = [
+        Prediction(i, code, label, "weather" if (code, label) == ("sw", "disease") else label)
+        for i, code, label in truths
+    ]
+    evaluation = save_evaluation(sqlite_store, project, name="llm", source="baseline", predictions=guesses)
+    assert evaluation.metrics["sw"]["macro_f1"] < evaluation.metrics["en"]["macro_f1"]
+    at = open_page()
+    assert widget(at.selectbox, "Language").value == "sw"
+    assert "Confusion matrix · Swahili (sw)" in texts(at.subheader)
+    widget(at.selectbox, "Language").set_value("en").run()
+    assert widget(at.selectbox, "Language").value == "en"  # a choice is kept
+
+
+def _test_predictions(store: Store, project_id: int) -> list[tuple[int, str, str]]:
+    project = get_project(store, project_id)
+    test = load_test_set(store, project)
+    return list(zip(test.sample_ids, test.languages, test.labels, strict=True))
 
 
 def test_the_matrix_is_a_grid_of_square_markers_with_counts_and_rates(sqlite_store: Store, tiny_encoder: Path) -> None:
@@ -220,13 +283,12 @@ def test_the_error_browser_lists_the_samples_of_the_picked_cell(sqlite_store: St
     project = trained_project(sqlite_store, tiny_encoder)
     evaluation = latest_evaluation(sqlite_store, project.id, "probe")
     at = open_page()
-    assert widget(at.selectbox, "Language").value == "en"
+    assert widget(at.selectbox, "Language").value == weakest_language(evaluation)
     # the tiny random encoder makes a weak probe: which language has the biggest confusion varies with the build
-    # of the encoder, so the test follows the evaluation instead of assuming English has one
+    # of the encoder, so the test follows the evaluation instead of assuming one language has it
     [biggest] = weak_cells(evaluation, top=1)
     language = biggest.language
-    if language != "en":
-        widget(at.selectbox, "Language").set_value(language).run()
+    widget(at.selectbox, "Language").set_value(language).run()
     [worst] = weak_cells(evaluation, top=1, language=language)  # picked at first: the language's biggest confusion
     assert (widget(at.selectbox, "True label").value, widget(at.selectbox, "Predicted as").value) == (
         worst.true,
@@ -314,7 +376,7 @@ def test_comparison_refuses_other_test_sets_and_offers_the_report(sqlite_store: 
     widget(at.selectbox, "Evaluation").set_value(run.id).run()
     compared = widget(at.multiselect, "Compare")
     assert compared.value == ["probe", "always weather"]  # the newest ones on the same test set
-    assert not at.warning
+    assert not other_warnings(at)
     specs = chart_specs(at)
     [bars] = [s for s in specs if s["data"][0]["type"] == "bar"]
     assert [trace["name"] for trace in bars["data"]] == ["probe", "always weather"]
@@ -384,8 +446,9 @@ def test_an_llm_baseline_from_the_page(sqlite_store: Store, tiny_encoder: Path) 
     assert get_job(open_store(), job.id).status == "done", get_job(open_store(), job.id).message
     baseline = latest_evaluation(open_store(), project.id, "LLM zero-shot")
     assert baseline.source == "baseline" and baseline.metrics["sw"]["unparsed"] == 4
-    names = next(d.value for d in at.dataframe if "mode" in d.value.columns)["name"].tolist()
-    assert names == ["LLM zero-shot"]
+    baselines = next(d.value for d in at.dataframe if "mode" in d.value.columns)
+    assert baselines["name"].tolist() == ["LLM zero-shot"]
+    assert baselines["cost $"].tolist() == ["unknown"]  # the studio has no price for "test-model": not "None"
     # the key was used (the server saw it) but is in no file of the studio
     assert all(r.headers.get("authorization") == "Bearer sk-typed-in-the-page" for r in server.chat_requests)
     for path in Path(open_store().url.removeprefix("sqlite:///")).parent.rglob("*"):
@@ -396,3 +459,29 @@ def test_an_llm_baseline_from_the_page(sqlite_store: Store, tiny_encoder: Path) 
 def test_the_forms_know_what_the_demo_recording_can_replay() -> None:
     # the demo's recorded answers write samples (language|label) but hold no classification answers
     assert replay_missing(["sw|weather", "en|market_prices", "sw|price", "en|baseline"]) == ["sw|price", "en|baseline"]
+
+
+def test_a_tiny_test_set_shows_its_intervals_and_says_its_scores_mean_little(sqlite_store: Store) -> None:
+    project = make_project(sqlite_store, "x", test_per_cell=2)  # 6 test samples per language
+    perfect = [Prediction(i, code, label, label) for i, code, label in _test_predictions(sqlite_store, project.id)]
+    evaluation = save_evaluation(sqlite_store, project, name="llm", source="baseline", predictions=perfect)
+    at = open_page()
+    [scores] = [d.value for d in at.dataframe if "macro-F1" in d.value.columns]
+    assert list(scores["macro-F1"]) == [1.0, 1.0, 1.0]
+    # the interval of each language and of the pooled split, beside macro-F1...
+    assert list(scores.columns[:4]) == ["language", "test samples", "macro-F1", "95% interval"]
+    intervals = score_intervals(evaluation, load_predictions(sqlite_store, evaluation.id))
+    assert list(scores["95% interval"]) == [intervals[code].text for code in ("en", "sw", OVERALL)]
+    assert all(text.endswith("– 1.000") for text in scores["95% interval"])  # nothing better than perfect
+    assert list(scores["few samples"]) == ["yes: means little", "yes: means little", ""]
+    # ...but resampling six right answers only gives right answers: the page says in words what such a score is
+    warnings = few_samples_warnings(at)
+    assert len(warnings) == 1
+    shown = texts([w for w in at.warning if "its scores mean little" in w.value])
+    for name in ("English", "Swahili"):
+        assert (
+            f"{name} has only 6 test samples: its scores mean little. One sample more or less moves its accuracy by "
+            "0.17, and even no mistake at all on 6 samples only shows that the model is wrong on fewer than about "
+            "50% of such texts. Add human test samples: 30 or more per language."
+        ) in shown
+    assert evaluation.metrics["en"]["n"] == 6

@@ -17,6 +17,7 @@ from core.evaluation.comparison import compare
 from core.evaluation.evaluations import latest_evaluation, list_evaluations, load_predictions, save_evaluation
 from core.evaluation.metrics import OVERALL, Prediction, hash_test_ids
 from core.evaluation.run_evaluation import submit_evaluation
+from core.jobs.queue import get_job
 from core.jobs.runner import run_job
 from core.store import Store
 from core.training.evaluation import load_test_set
@@ -37,8 +38,13 @@ def test_evaluate_a_trained_run(sqlite_store: Store, tiny_encoder: Path, capsys:
     project = make_project(store, tiny_encoder)
     run, job = start_training(store, project.id, TrainingRequest(name="probe", trainer="linear"))
     assert run_job(store, job.id) == "done"
+    # the training job stored the run's evaluation on the test split: nothing more to click
     [choice] = evaluation_choices(store, project.id)
-    assert (choice.name, choice.kind, choice.evaluation) == ("probe", "run", None) and "not evaluated" in choice.label
+    automatic = choice.evaluation
+    assert (choice.name, choice.kind) == ("probe", "run") and automatic is not None
+    assert "not evaluated" not in choice.label and f"{automatic.mean_macro_f1:.3f}" in choice.label
+    assert get_job(store, job.id).result["evaluation_id"] == automatic.id and automatic.training_run_id == run.id
+    automatic_predictions = load_predictions(store, automatic.id)
 
     assert main(["evaluate", "--project", "crops", "--run", "probe", "--json"]) == 0
     metrics = json.loads(capsys.readouterr().out)
@@ -60,6 +66,11 @@ def test_evaluate_a_trained_run(sqlite_store: Store, tiny_encoder: Path, capsys:
     assert evaluation.training_run_id == run.id and evaluation.source == "run" and evaluation.point is None
     stored = load_predictions(store, evaluation.id)
     assert [p.confidence for p in stored] == pytest.approx(predicted.confidences)
+    # evaluating again from the saved model gives what the training job stored (and replaces it: same test set)
+    assert evaluation.metrics == automatic.metrics and evaluation.created_at > automatic.created_at
+    assert [(p.sample_id, p.predicted) for p in stored] == [(p.sample_id, p.predicted) for p in automatic_predictions]
+    assert [p.confidence for p in automatic_predictions] == pytest.approx(predicted.confidences)
+    assert [e.created_at for e in list_evaluations(store, project.id)] == [evaluation.created_at]
 
     again = submit_evaluation(store, project.id, "probe")  # what a page queues: the same run, same test set
     assert run_job(store, again.id) == "done"

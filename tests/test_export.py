@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from core.errors import InvalidInput
-from core.io.exporter import export_project
+from core.io.exporter import EXPORT_FORMATS, export_download, export_file_name, export_project
 from core.io.importer import ColumnMapping, import_file
 from core.store import Store
 from core.store.projects import create_project, get_project, parse_spec
@@ -281,3 +281,11 @@ def test_provenance_fields_survive_the_json_lines_file(lite_source: tuple[Store,
         "gpt-4o-mini",
     )
     assert records["my bill is wrong"]["generation_run_id"] is None
+
+
+@pytest.mark.parametrize("fmt", EXPORT_FORMATS)
+def test_the_download_name_is_known_before_the_file_is_written(lite_source: tuple[Store, int], fmt: str) -> None:
+    store, project_id = lite_source
+    project = get_project(store, project_id)
+    name, data = export_download(store, project_id, fmt)
+    assert export_file_name(project.name, fmt) == name and data

@@ -11,7 +11,7 @@ from core.settings import get_settings
 from core.store import open_store
 from core.store.projects import create_project, get_project, list_projects, parse_spec
 from core.store.samples import SampleFilter, count_samples
-from tests.page_text import texts
+from tests.page_text import shown, texts
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -274,3 +274,80 @@ def test_generate_page_runs_the_demo_recording_in_a_worker(studio_home: Path, mo
     at.run()
     assert not at.exception
     assert any(d.value is not None and len(d.value) == 15 for d in at.dataframe)  # the per-cell table
+
+
+def test_prompts_page_shows_the_saved_version_as_current(studio_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = _demo_app(monkeypatch)
+    at.switch_page("pages/prompts.py").run()
+    user = next(t for t in at.text_area if t.label == "User message")
+    user.input(user.value + "\nKeep every text under 20 words.").run()
+    assert next(b for b in at.button if b.label == "Try it").disabled  # unsaved changes
+    next(b for b in at.button if b.label == "Save as a new version").click().run()
+    assert not at.exception, at.exception
+    version = at.selectbox(key="prompt_version_zero-shot")
+    assert version.value == 2 and version.format_func(version.value) == "v2 (newest)"
+    assert "under 20 words" in next(t for t in at.text_area if t.label == "User message").value
+    assert next(b for b in at.button if b.label == "Save as a new version").disabled
+    assert not next(b for b in at.button if b.label == "Try it").disabled
+
+
+def test_data_page_exports_in_one_click(studio_home: Path) -> None:
+    from core.io.importer import ColumnMapping, import_file
+
+    project_id = _make_project()
+    path = get_settings().uploads_dir / "two.csv"
+    path.write_text("text,label\nnice phone,positive\nbad battery,negative\n", encoding="utf-8")
+    import_file(open_store(), project_id, path, ColumnMapping("text", "label", language="en"))
+    at = _app()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception
+    assert not [b for b in at.button if b.label == "Prepare the file"]  # no step before the download
+    [download] = [d for d in at.get("download_button") if d.proto.id.endswith(f"export_dl_{project_id}")]
+    assert shown(download.proto.label) == "Download Reviews.csv" and not download.proto.disabled
+    at.multiselect(key=f"export_status_{project_id}").select("rejected").run()
+    [download] = [d for d in at.get("download_button") if d.proto.id.endswith(f"export_dl_{project_id}")]
+    assert download.proto.disabled  # no sample to export
+
+
+def test_settings_page_says_where_keys_go_and_lists_servers_without_their_keys(
+    studio_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "operator-home"
+    (home / ".streamlit").mkdir(parents=True)
+    (home / ".streamlit" / "secrets.toml").write_text(
+        'GROQ_API_KEY = "gsk-groq-secret-4242"\n\n'
+        '[endpoints.groq]\nbase_url = "https://api.groq.com/openai/v1"\nmodels = ["llama-3.1-8b-instant"]\n'
+        'key_env = "GROQ_API_KEY"\n\n'
+        '[endpoints.lab]\nbase_url = "https://llm.lab.example/v1"\nkey_env = "LAB_KEY"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-operator-secret-1234")
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.delenv("LAB_KEY", raising=False)
+    at = _app()
+    at.switch_page("pages/settings.py").run()
+    assert not at.exception
+    assert "API keys" in [h.value for h in at.subheader]
+    words = _texts(at.markdown)
+    assert "On the Generate page" in words and "OPENAI_API_KEY" in words and ".streamlit/secrets.toml" in words
+    servers = next(d.value for d in at.dataframe if "address" in d.value.columns)
+    assert servers.to_dict("records") == [
+        {"name": "openai", "address": "https://api.openai.com/v1", "models": "any (typed)",
+         "key": "set (OPENAI_API_KEY)"},
+        {"name": "groq", "address": "https://api.groq.com/openai/v1", "models": "llama-3.1-8b-instant",
+         "key": "set (GROQ_API_KEY)"},
+        {"name": "lab", "address": "https://llm.lab.example/v1", "models": "any (typed)",
+         "key": "missing: set LAB_KEY"},
+    ]  # fmt: skip
+    page = str([e.proto for e in at.main])  # everything the page sent, every element
+    assert "sk-operator-secret-1234" not in page and "gsk-groq-secret-4242" not in page
+
+
+def test_prompts_page_try_it_says_why_the_recorded_answers_cannot_serve_a_new_project(studio_home: Path) -> None:
+    _make_project()
+    at = _app()
+    at.switch_page("pages/prompts.py").run()
+    assert not at.exception
+    assert next(b for b in at.button if b.label == "Try it").disabled
+    assert "The recorded answers hold nothing for English × positive" in _texts(at.warning)

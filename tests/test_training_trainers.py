@@ -264,5 +264,8 @@ def test_parameters_are_checked_and_described_for_a_form() -> None:
         parse_params("forest")
     form = {row["name"]: row for row in param_help("finetune")}
     assert form["learning_rate"]["default"] == FinetuneParams().learning_rate
-    assert form["freeze_embeddings"]["advanced"] is False and form["weight_decay"]["advanced"] is True
+    assert form["blend_with"]["advanced"] is False and form["weight_decay"]["advanced"] is True
+    assert all(
+        row["advanced"] for row in form.values() if isinstance(row["default"], int | float) and not row["choices"]
+    )
     assert all(row["help"] for row in form.values())

@@ -7,6 +7,7 @@ really text). It also measures the diversity of each label x language cell; the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -53,9 +54,13 @@ def run_flag(ctx: JobContext) -> dict[str, Any]:
         texts = [i.text for i in items]
         ctx.progress(0.02, f"Counting subword tokens of {len(items):,} samples")
         ids = token_ids(texts, project.encoder)
+        ctx.progress(0.05, "Looking for label names in the texts, and texts too short or too long")
         findings.flags.extend(quality_flags(items, project.labels, [len(t) for t in ids]))
-        ctx.progress(0.06, "Identifying languages")
-        language_summary = _language_flags(items, project.language_codes, findings)
+
+        def languages_done(done: int, total: int) -> None:
+            ctx.progress(0.06 + 0.04 * done / max(total, 1), f"Identifying languages ({done:,} of {total:,} samples)")
+
+        language_summary = _language_flags(items, project.language_codes, findings, languages_done)
         ctx.progress(0.1, f"Embedding {len(items):,} samples with {project.encoder}")
         vectors = embed(texts, project.encoder, progress=lambda f, m: ctx.progress(0.1 + 0.8 * f, m))
         ctx.progress(0.9, "Grouping near-duplicates")
@@ -83,10 +88,12 @@ def run_flag(ctx: JobContext) -> dict[str, Any]:
     }
 
 
-def _language_flags(items: list[Item], languages: list[str], findings: Findings) -> dict[str, Any]:
+def _language_flags(
+    items: list[Item], languages: list[str], findings: Findings, progress: Callable[[int, int], None]
+) -> dict[str, Any]:
     """Wrong-language flags; the summary says what was checked and which languages the detectors cannot judge."""
     from core.curation.language_id import check_languages
 
-    report = check_languages(items, languages)
+    report = check_languages(items, languages, progress=progress)
     findings.flags.extend(report.flags)
     return {**report.summary(), "message": report.message()}

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any
@@ -61,6 +61,7 @@ from core.text_scripts import (
 WRONG_LANGUAGE = "wrong_language"
 RULES = ("detected", "script", "unsure")  # the ways a sample is found not to be in its language (details["rule"])
 UNDETERMINED = "und"  # ISO 639-2 "undetermined"
+DETECT_SLICE = 250  # samples per detect call in `check_languages`: the unit of its progress reports
 
 
 @dataclass(frozen=True)
@@ -538,11 +539,12 @@ def check_languages(
     project_languages: Iterable[str],
     rules: LanguageRules = DEFAULT_RULES,
     detector: LanguageDetector | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> LanguageReport:
     """Detect the language of every sample and flag those that are not in the language of their cell: confidently
     another language, written in a script their language does not use, or reading as no language at all (see
     `LanguageRules` for each rule's measurements). A sample gets one flag: the first rule that applies, in that
-    order."""
+    order. `progress(done, total)` is called every DETECT_SLICE samples."""
     if detector is None:
         detector = default_detector() if rules == DEFAULT_RULES else LanguageDetector(rules)
     rules = detector.rules
@@ -557,7 +559,12 @@ def check_languages(
             tally.skipped += 1
             report.skipped.setdefault(item.language, []).append(item.id)
     scripts = _accepted_scripts(judged, rules)
-    detections = detector.detect([i.text for i in judged], [i.language for i in judged], languages)
+    detections: list[Detection] = []
+    for start in range(0, len(judged), DETECT_SLICE):
+        if progress is not None:
+            progress(start, len(judged))
+        part = judged[start : start + DETECT_SLICE]
+        detections.extend(detector.detect([i.text for i in part], [i.language for i in part], languages))
     for item, found in zip(judged, detections, strict=True):
         tally = report.per_language[item.language]
         if not enough_letters(item.text or "", rules.min_letters):

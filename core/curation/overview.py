@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import func, select
 
 from core.store.database import Store
 from core.store.projects import Project
 from core.store.samples import SampleFilter, count_by_language_label_status
-from core.store.schema import FlagRow, SampleRow
+from core.store.schema import SAMPLE_STATUSES, FlagRow, SampleRow, utcnow
 
 
 @dataclass(frozen=True)
@@ -49,13 +50,14 @@ def accepted_matrix(store: Store, project: Project, split: str = "train") -> Cou
     )
 
 
-def flag_counts(store: Store, project_id: int) -> dict[str, int]:
-    """Samples (not rejected) carrying each flag kind."""
+def flag_counts(store: Store, project_id: int, statuses: tuple[str, ...] | None = None) -> dict[str, int]:
+    """Samples (not rejected; or, with `statuses`, in one of those) carrying each flag kind."""
     with store.session() as session:
+        status = SampleRow.status.in_(statuses) if statuses else SampleRow.status != "rejected"
         query = (
             select(FlagRow.kind, func.count(func.distinct(FlagRow.sample_id)))
             .join(SampleRow, SampleRow.id == FlagRow.sample_id)
-            .where(FlagRow.project_id == project_id, SampleRow.status != "rejected")
+            .where(FlagRow.project_id == project_id, status)
             .group_by(FlagRow.kind)
             .order_by(FlagRow.kind)
         )
@@ -65,7 +67,7 @@ def flag_counts(store: Store, project_id: int) -> dict[str, int]:
 @dataclass(frozen=True)
 class LastCheck:
     job_id: int
-    finished_at: object
+    finished_at: datetime | None  # UTC
     result: dict
 
 
@@ -77,3 +79,53 @@ def last_check(store: Store, project_id: int) -> LastCheck | None:
         if job.status == "done" and job.result:
             return LastCheck(job.id, job.finished_at, job.result)
     return None
+
+
+@dataclass(frozen=True)
+class FlagTally:
+    kind: str
+    found: int  # samples the last check flagged with it
+    flagged: int  # samples that carry it now, whatever their status
+    to_review: int  # of those, the pending ones (the review queue of this flag)
+
+
+@dataclass(frozen=True)
+class CheckSummary:
+    """What the last check found, kept after its job ended, next to where its flags stand now."""
+
+    job_id: int
+    finished_at: datetime | None  # UTC
+    samples: int  # checked
+    flags: list[FlagTally]  # kinds found by that check or carried now, in the check's order
+
+    @property
+    def found(self) -> int:
+        return sum(t.found for t in self.flags)
+
+
+def check_summary(store: Store, project_id: int) -> CheckSummary | None:
+    """The last finished check of the project and, per flag kind, how many it found and how many carry the flag
+    now (all, and pending: to review); None when no check has finished yet."""
+    check = last_check(store, project_id)
+    if check is None:
+        return None
+    found = {str(kind): int(n) for kind, n in (check.result.get("flags") or {}).items()}
+    flagged = flag_counts(store, project_id, statuses=SAMPLE_STATUSES)
+    pending = flag_counts(store, project_id, statuses=("pending",))
+    kinds = [kind for kind in dict.fromkeys([*found, *flagged]) if found.get(kind) or flagged.get(kind)]
+    return CheckSummary(
+        job_id=check.job_id,
+        finished_at=check.finished_at,
+        samples=int(check.result.get("samples") or 0),
+        flags=[FlagTally(kind, found.get(kind, 0), flagged.get(kind, 0), pending.get(kind, 0)) for kind in kinds],
+    )
+
+
+def time_ago(then: datetime, now: datetime | None = None) -> str:
+    """'just now', '1 minute ago', '5 hours ago', '3 days ago' (both times UTC)."""
+    seconds = ((now or utcnow()) - then).total_seconds()
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"

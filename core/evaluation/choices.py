@@ -1,5 +1,5 @@
 """What can be evaluated in a project, for a picker: finished training runs and baselines, with their newest
-evaluation when they have one."""
+evaluation when they have one; and which evaluation and language the Evaluate page opens on."""
 
 from __future__ import annotations
 
@@ -42,3 +42,23 @@ def evaluation_choices(store: Store, project_id: int) -> list[Choice]:
         if b.status in EVALUABLE_BASELINE
     ]
     return choices
+
+
+def newest_stamp(evaluations: list[Evaluation]) -> str:
+    """What identifies the newest evaluation (newest first in `evaluations`): it changes when one is added."""
+    return f"{evaluations[0].id}@{evaluations[0].created_at.isoformat()}" if evaluations else ""
+
+
+def evaluation_to_show(evaluations: list[Evaluation], requested: int | None, seen: str | None) -> int:
+    """The evaluation the page shows first: the newest when one arrived since the page last looked (`seen`: the
+    newest stamp it saw then), else the one asked for (a link) when it exists, else the newest."""
+    ids = [e.id for e in evaluations]
+    if seen is not None and seen != newest_stamp(evaluations):
+        return ids[0]
+    return requested if requested in ids else ids[0]
+
+
+def weakest_language(evaluation: Evaluation) -> str:
+    """The language with the lowest macro-F1 (the first of them in the project's order on a tie): where to look."""
+    languages = evaluation.languages
+    return min(languages, key=lambda code: (evaluation.metrics[code]["macro_f1"], languages.index(code)))

@@ -1,4 +1,8 @@
-"""Evaluating a trained run on the project's human test split (the training core loads the model and predicts)."""
+"""Evaluating a trained run on the project's human test split (the training core loads the model and predicts).
+
+A training job stores the evaluation of the model it has just trained itself (`save_run_evaluation`, with the
+predictions it made on the test split anyway), so a finished run is on the Evaluate page without another step.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ from core.errors import InvalidInput
 from core.evaluation.evaluations import Evaluation, save_evaluation
 from core.evaluation.metrics import Prediction
 from core.store.database import Store
-from core.store.projects import get_project
-from core.training.evaluation import load_test_set
+from core.store.projects import Project, get_project
+from core.training.evaluation import TestPredictions, TestSet, load_test_set
 from core.training.predict import open_model, predict_texts
+from core.training.run_store import TrainingRun
 
 if TYPE_CHECKING:
     from core.jobs.queue import Job
@@ -37,6 +42,16 @@ def evaluate_run(
             "--split test --origin human."
         )
     predictions = predict_texts(model, test.texts, progress, languages=test.languages)
+    return save_run_evaluation(
+        store, project, model.run, TestPredictions(test, predictions.labels, predictions.confidences), model.point
+    )
+
+
+def save_run_evaluation(
+    store: Store, project: Project, run: TrainingRun, predictions: TestPredictions, point: int | None = None
+) -> Evaluation:
+    """Store a run's predictions on the test split as its evaluation (scored per language and pooled)."""
+    test: TestSet = predictions.test
     rows = [
         Prediction(sample_id, language, truth, label, confidence)
         for sample_id, language, truth, label, confidence in zip(
@@ -44,13 +59,7 @@ def evaluate_run(
         )
     ]
     return save_evaluation(
-        store,
-        project,
-        name=model.run.name,
-        source="run",
-        predictions=rows,
-        training_run_id=model.run.id,
-        point=model.point,
+        store, project, name=run.name, source="run", predictions=rows, training_run_id=run.id, point=point
     )
 
 

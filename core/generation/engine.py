@@ -122,21 +122,95 @@ def plan_for(project: Project, settings: GenerationSettings) -> dict[str, dict[s
 
 @dataclass(frozen=True)
 class Estimate:
-    requests: int
+    requests: int  # at least: every answer holds all the samples it asks for
     prompt_tokens: int
     completion_tokens: int
     cost: float | None
+    most_requests: int = 0  # at most: every cell spends its request budget (answers come short)
+    likely_requests: int = 0  # what to expect (recorded answers: from what they hold; else the least)
+    samples_per_answer: float | None = None  # recorded answers: what one holds (the fewest over the cells)
+    per_request: int = 0
+    recorded: bool = False
+
+    def describe(self) -> str:
+        """The estimate in words (Markdown): never fewer requests than the run can send without a short answer."""
+        span = f"at least {self.requests:,}, at most {self.most_requests:,}"
+        if self.recorded and self.likely_requests > self.requests:
+            count = (
+                f"About **{self.likely_requests:,} requests**: the recorded answers hold about "
+                f"{self.samples_per_answer:g} samples each, fewer than the {self.per_request} asked per request, "
+                f"so cells ask again ({span})"
+            )
+        elif self.recorded:
+            count = f"About **{self.likely_requests:,} requests** (up to {self.most_requests:,} if answers come short)"
+        elif self.most_requests > self.requests:
+            count = (
+                f"At least **{self.requests:,} requests**, up to {self.most_requests:,} if answers hold fewer "
+                f"samples than asked (cells that fall short ask again)"
+            )
+        else:
+            count = f"**{self.requests:,} requests**"
+        if self.recorded:
+            return count + "; recorded answers cost nothing."
+        if self.cost is None:
+            cost = "unknown for this model"
+        else:
+            cost = "under $0.01" if self.cost < 0.005 else f"about ${self.cost:,.2f}"
+        return (
+            f"{count}; about {self.prompt_tokens:,} prompt and {self.completion_tokens:,} answer tokens; cost {cost}."
+        )
 
 
 def estimate(project: Project, settings: GenerationSettings, prompt_chars: int = 1500) -> Estimate:
-    """Before a run: requests, tokens (rough: 4 characters a token) and cost where the model's price is known."""
-    counts = [n for labels in plan_for(project, settings).values() for n in labels.values()]
-    requests = sum(math.ceil(n / settings.per_request) for n in counts)
-    prompt_tokens = requests * prompt_chars // 4
-    completion_tokens = sum(counts) * 40
+    """Before a run: requests, tokens (rough: 4 characters a token) and cost where the model's price is known.
+
+    A cell asks again while it is short, up to `request_budget` times its requests: the least is one answer per
+    request with every sample asked, the most the whole budget. Recorded answers hold a known number of samples,
+    so for them the likely count is worked out wave by wave, as the engine sends them."""
+    cells = [
+        ((language, label), n)
+        for language, labels in plan_for(project, settings).items()
+        for label, n in labels.items()
+    ]
+    least = sum(math.ceil(n / settings.per_request) for _, n in cells)
+    most = sum(request_budget(n, settings) for _, n in cells)
+    likely, per_answer = least, None
+    if settings.backend == "replay":
+        from core.generation.replay_backend import samples_per_answer
+
+        yields = [samples_per_answer(cell, settings.per_request, settings.recording) for cell, _ in cells]
+        if yields and all(y is not None for y in yields):
+            likely = sum(_requests_for(n, float(y), settings) for (_, n), y in zip(cells, yields, strict=True))
+            per_answer = min(float(y) for y in yields if y is not None)
+    prompt_tokens = likely * prompt_chars // 4
+    completion_tokens = sum(n for _, n in cells) * 40
     return Estimate(
-        requests, prompt_tokens, completion_tokens, estimate_cost(settings.model, prompt_tokens, completion_tokens)
+        least,
+        prompt_tokens,
+        completion_tokens,
+        estimate_cost(settings.model, prompt_tokens, completion_tokens),
+        most_requests=most,
+        likely_requests=likely,
+        samples_per_answer=per_answer,
+        per_request=settings.per_request,
+        recorded=settings.backend == "replay",
     )
+
+
+def request_budget(n: int, settings: GenerationSettings) -> int:
+    """The most requests a cell of n samples may send (GenerationEngine.budget)."""
+    return math.ceil(math.ceil(n / settings.per_request) * settings.request_budget)
+
+
+def _requests_for(n: int, per_answer: float, settings: GenerationSettings) -> int:
+    """Requests a cell sends when each answer holds `per_answer` samples: the engine's waves, played out."""
+    need, made, budget = float(n), 0, request_budget(n, settings)
+    while need > 0 and made < budget:
+        count = min(math.ceil(need / settings.per_request), budget - made)
+        asked = [max(1, min(settings.per_request, math.ceil(need) - i * settings.per_request)) for i in range(count)]
+        need -= sum(min(a, per_answer) for a in asked)
+        made += count
+    return made
 
 
 def start_run(store: Store, project_ref: int | str, settings: GenerationSettings) -> GenerationRun:
@@ -258,10 +332,10 @@ class GenerationEngine:
         return template_by_id(self.store, self.run.template_id).ref
 
     def budget(self, cell: Cell) -> int:
-        return math.ceil(math.ceil(self.targets[cell] / self.settings.per_request) * self.settings.request_budget)
+        return request_budget(self.targets[cell], self.settings)
 
     async def execute(self) -> RunOutcome:
-        run_store.set_run(self.store, self.run.id, status="running", message="Checking the server")
+        run_store.set_run(self.store, self.run.id, status="running", message="Checking the server", failure_kind=None)
         await self._check_endpoint()
         run_store.set_run(self.store, self.run.id, message="Generating")
         await self._send_all(run_store.unanswered_requests(self.store, self.run.id))
@@ -451,7 +525,10 @@ class GenerationEngine:
                 f"; revision: {revised.get('keep', 0)} kept, {revised.get('fix', 0)} fixed, "
                 f"{revised.get('drop', 0)} dropped, {revised.get('missing', 0)} without a verdict"
             )
-        run_store.set_run(self.store, self.run.id, status=status, message=message, finished_at=utcnow())
+        if self.fatal is not None:
+            run_store.fail_run(self.store, self.run.id, self.fatal, message)
+        else:
+            run_store.set_run(self.store, self.run.id, status=status, message=message, finished_at=utcnow())
         return RunOutcome(total, sum(self.targets.values()), self.answered, self.failed, shortfall, message, cut)
 
 
@@ -474,7 +551,7 @@ def execute_run(store: Store, run_id: int, backend: LLMBackend, **options: Any) 
         run_store.set_run(store, run_id, status="cancelled", message="Cancelled", finished_at=utcnow())
         raise
     except StudioError as exc:
-        run_store.set_run(store, run_id, status="failed", message=str(exc), finished_at=utcnow())
+        run_store.fail_run(store, run_id, exc)
         raise
     if outcome.message and run_store.get_run(store, run_id).status == "failed":
         raise StudioError(outcome.message)

@@ -29,7 +29,7 @@ def run_generate(ctx: JobContext) -> dict[str, Any]:
             stream=settings.stream,
         )
     except StudioError as exc:
-        run_store.set_run(ctx.store, run_id, status="failed", message=str(exc), finished_at=utcnow())
+        run_store.fail_run(ctx.store, run_id, exc)
         raise
     ctx.log(f"generation run #{run_id}: {run.backend} {run.model}, strategy {run.strategy}")
     try:

@@ -38,6 +38,7 @@ class GenerationRun:
     created_at: datetime
     created_by: str
     finished_at: datetime | None
+    failure_kind: str | None = None  # why a failed run failed (core.generation.run_failures)
 
     def cells(self) -> list[tuple[Cell, int]]:
         return [((language, label), n) for language, labels in self.plan.items() for label, n in labels.items()]
@@ -45,6 +46,13 @@ class GenerationRun:
     @property
     def planned_samples(self) -> int:
         return sum(n for _, n in self.cells())
+
+    @property
+    def cost_text(self) -> str:
+        """The cost for a table: never empty or None (recorded answers cost nothing; some prices are unknown)."""
+        if self.backend == "replay":
+            return "none (recorded)"
+        return "unknown" if self.cost is None else f"{self.cost:.4f}"
 
 
 @dataclass
@@ -95,6 +103,7 @@ def to_run(row: GenerationRunRow) -> GenerationRun:
         row.created_at,
         row.created_by,
         row.finished_at,
+        row.failure_kind,
     )
 
 
@@ -149,6 +158,20 @@ def list_runs(store: Store, project_id: int) -> list[GenerationRun]:
 def set_run(store: Store, run_id: int, **values: Any) -> None:
     with store.session() as session:
         session.execute(update(GenerationRunRow).where(GenerationRunRow.id == run_id).values(**values))
+
+
+def fail_run(store: Store, run_id: int, error: BaseException, message: str | None = None) -> None:
+    """Mark a run failed, with the error's message (or `message`) and its kind (what the page advises from)."""
+    from core.generation.run_failures import failure_kind
+
+    set_run(
+        store,
+        run_id,
+        status="failed",
+        message=message if message is not None else str(error),
+        failure_kind=failure_kind(error),
+        finished_at=utcnow(),
+    )
 
 
 def save_requests(store: Store, run_id: int, planned: list[PlannedRequest]) -> None:

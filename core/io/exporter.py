@@ -153,11 +153,23 @@ def _write_hf(frame: pd.DataFrame, out: Path) -> None:
         shutil.move(str(staging), str(out))
 
 
+def _file_stem(project_name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in project_name).strip("_") or "project"
+
+
+def export_file_name(project_name: str, fmt: str) -> str:
+    """The name `export_download` gives the file: known before the file is written (a one-click download)."""
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInput(f"Unknown export format '{fmt}': use one of {', '.join(EXPORT_FORMATS)}.")
+    stem = _file_stem(project_name)
+    return f"{stem}-dataset.zip" if fmt == "hf" else f"{stem}.{fmt}"
+
+
 def export_download(store: Store, project: int | str, fmt: str, flt: SampleFilter | None = None) -> tuple[str, bytes]:
     """The export as a file name and its bytes (a zip of the folder for `hf`), for a download button; the files
     written on the way (owner-only, in a 0700 temporary folder) are removed."""
     resolved = get_project(store, project)
-    stem = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in resolved.name).strip("_") or "project"
+    stem = _file_stem(resolved.name)
     with disk_full_in_plain_words(EXPORT_DISK_FULL_MESSAGE), tempfile.TemporaryDirectory() as tmp:
         if fmt == "hf":
             folder = Path(tmp) / f"{stem}-dataset"

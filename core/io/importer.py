@@ -1,7 +1,15 @@
-"""Importing samples: column mapping, validation that names rows, preview, then one all-or-nothing transaction."""
+"""Importing samples: column mapping, validation that names rows, preview, then one all-or-nothing transaction.
+
+Rows that cannot be stored (an unknown label, language, split...) are named with their reason. By default they stop
+the whole import; asked explicitly (`skip_invalid`: the page's choice, the CLI's --skip-invalid), the valid rows are
+imported in one transaction and the invalid ones are skipped and listed (core.io.skipped_rows writes them as CSV).
+Labels are matched without regard to capitals (`Weather` is the project's `weather`, stored in its spelling), and
+an unknown label gets the closest project label as a suggestion (`wether`: did you mean `weather`?).
+"""
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -16,6 +24,7 @@ from sqlalchemy.orm import selectinload
 
 from core.errors import InvalidInput
 from core.io.disk_full import disk_full_in_plain_words
+from core.io.import_words import CLI_WORDS, ImportWords
 from core.io.spreadsheet_safety import STUDIO_FORMAT_COLUMN, STUDIO_FORMAT_VALUE, unescape_cell
 from core.io.table_files import read_table
 from core.language_names import language_name, normalize_code
@@ -43,6 +52,7 @@ PER_ROW_COLUMNS = ("split", "origin", "status")
 PROVENANCE_COLUMNS = ("source", "generation_run_id", "prompt_version", "model")
 PREVIEW_ROWS = 20
 _MAX_ROWS_NAMED = 8
+_SIMILAR = 0.7  # how close a label must be to be suggested for a typo (difflib's ratio)
 
 
 @dataclass
@@ -75,9 +85,19 @@ class RowProblem:
         return f"{self.message} ({len(self.rows)} {noun}: {shown}{more})"
 
 
+@dataclass(frozen=True)
+class InvalidRow:
+    """A row that cannot be stored as it is: where it is, why, and its cells as read (for a CSV to fix)."""
+
+    row: int
+    reason: str
+    cells: dict[str, Any]
+
+
 @dataclass
 class ImportPlan:
-    """What an import would do. `errors` non-empty means nothing will be stored."""
+    """What an import would do. `errors` non-empty means nothing will be stored, unless the import is asked to
+    skip the invalid rows (`can_skip_invalid`): then `records`, the valid rows, are stored."""
 
     source: str
     total_rows: int
@@ -86,8 +106,10 @@ class ImportPlan:
     notes: list[RowProblem] = field(default_factory=list)
     labels_to_add: list[str] = field(default_factory=list)
     languages_to_add: list[str] = field(default_factory=list)
-    records: list[dict[str, Any]] = field(default_factory=list)  # rows that will be stored
+    records: list[dict[str, Any]] = field(default_factory=list)  # valid rows that will be stored
     studio_file: bool = False
+    invalid: list[InvalidRow] = field(default_factory=list)  # rows named in `errors`, in file order
+    file_columns: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -100,6 +122,15 @@ class ImportPlan:
     @property
     def skipped_count(self) -> int:
         return sum(len(p.rows) for p in self.skipped)
+
+    @property
+    def invalid_count(self) -> int:
+        return len(self.invalid)
+
+    @property
+    def can_skip_invalid(self) -> bool:
+        """Every error names its rows (none is about the whole file) and some valid rows are left to import."""
+        return bool(self.errors) and all(p.rows for p in self.errors) and self.to_import > 0
 
     def preview(self, n: int = PREVIEW_ROWS) -> pd.DataFrame:
         columns = ["row", "text", "label", "language", "split", "origin", "status"]
@@ -116,6 +147,8 @@ class ImportPlan:
             "notes": [p.describe() for p in self.notes],
             "labels_to_add": self.labels_to_add,
             "languages_to_add": self.languages_to_add,
+            "invalid_rows": [{"row": r.row, "reason": r.reason} for r in self.invalid],
+            "can_skip_invalid": self.can_skip_invalid,
         }
 
 
@@ -127,6 +160,7 @@ class ImportResult:
     notes: list[str]
     labels_added: list[str]
     languages_added: list[str]
+    invalid_skipped: list[int] = field(default_factory=list)  # rows skipped as invalid (asked for), 1-based
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -136,6 +170,7 @@ class ImportResult:
             "notes": self.notes,
             "labels_added": self.labels_added,
             "languages_added": self.languages_added,
+            "invalid_skipped": self.invalid_skipped,
         }
 
 
@@ -167,12 +202,22 @@ def _all_integers(values: pd.Series) -> bool:
 
 
 def plan_import(
-    store: Store, project: Project | int | str, frame: pd.DataFrame, mapping: ColumnMapping, source: str
+    store: Store,
+    project: Project | int | str,
+    frame: pd.DataFrame,
+    mapping: ColumnMapping,
+    source: str,
+    *,
+    words: ImportWords = CLI_WORDS,
 ) -> ImportPlan:
-    """Validate a table against a project and work out exactly what would be stored (nothing is written)."""
+    """Validate a table against a project and work out exactly what would be stored (nothing is written).
+
+    `words`: how messages name the options (the page's checkboxes, or the CLI's flags)."""
     if not isinstance(project, Project):
         project = get_project(store, project)
-    plan = ImportPlan(source=source, total_rows=len(frame))
+    plan = ImportPlan(
+        source=source, total_rows=len(frame), file_columns=[c for c in frame.columns if c != STUDIO_FORMAT_COLUMN]
+    )
     columns = set(frame.columns)
     plan.studio_file = STUDIO_FORMAT_COLUMN in columns
     # only the studio's CSV is formula-escaped; its other exports carry their cells as stored
@@ -197,6 +242,8 @@ def plan_import(
     flags = column("flags") if plan.studio_file else [None] * len(frame)
 
     known_labels = set(project.label_names)
+    by_lower = {name.lower(): name for name in project.label_names}
+    respelled: dict[tuple[str, str], list[int]] = defaultdict(list)
     known_languages = set(project.language_codes)
     problems: dict[str, list[int]] = defaultdict(list)
     unknown_labels: dict[str, list[int]] = defaultdict(list)
@@ -217,6 +264,9 @@ def plan_import(
             continue
         # spaces collapsed, as in the project's labels
         label = " ".join((labels[index] or "").replace("\x00", "").split()) or None
+        if label is not None and label not in known_labels and label.lower() in by_lower:
+            respelled[(label, by_lower[label.lower()])].append(row_number)
+            label = by_lower[label.lower()]  # `Weather` is the project's `weather`
         if label is not None and label not in known_labels:
             unknown_labels[label].append(row_number)
         raw_language = mapping.language if mapping.language_column is None else languages[index]
@@ -269,43 +319,29 @@ def plan_import(
     for key, rows in problems.items():
         kind, message = key.split(":", 1)
         (plan.errors if kind == "error" else plan.skipped).append(RowProblem(_skip_message(message), rows))
+    for (given, spelling), rows in respelled.items():
+        plan.notes.append(RowProblem(f"the label '{given}' is stored as the project's '{spelling}'", rows))
     if unknown_labels:
-        names = sorted(unknown_labels)
-        if mapping.add_labels:
-            taken = {name.lower(): name for name in known_labels}
-            for name in names:  # the rules of the Projects page: a label it refuses would make the project unreadable
-                problem = _new_label_problem(name, taken)
-                if problem:
-                    plan.errors.append(RowProblem(problem, unknown_labels[name]))
-                taken.setdefault(name.lower(), name)
-            plan.labels_to_add = names
-            plan.notes.append(RowProblem(f"new labels will be added to the project: {', '.join(names)}"))
-        else:
-            for name in names:
-                plan.errors.append(
-                    RowProblem(
-                        f"the label '{name}' is not in the project (add it on the Projects page, "
-                        "or tick 'add new labels' / use --add-labels)",
-                        unknown_labels[name],
-                    )
+        _plan_new_labels(plan, unknown_labels, candidates, project, mapping, words)
+    if new_languages and not mapping.add_languages:
+        for code in sorted(new_languages):
+            plan.errors.append(
+                RowProblem(
+                    f"the language {language_name(code)} ({code}) is not in the project (add it on the Projects "
+                    f"page, or {words.add_languages})",
+                    new_languages[code],
                 )
-    if new_languages:
-        codes = sorted(new_languages)
-        described = ", ".join(f"{language_name(c)} ({c})" for c in codes)
-        if mapping.add_languages:
-            plan.languages_to_add = codes
-            plan.notes.append(RowProblem(f"new languages will be added to the project: {described}"))
-        else:
-            for code in codes:
-                plan.errors.append(
-                    RowProblem(
-                        f"the language {language_name(code)} ({code}) is not in the project (add it on the Projects "
-                        "page, or tick 'add new languages' / use --add-languages)",
-                        new_languages[code],
-                    )
-                )
-    if plan.errors:
-        return plan
+            )
+    plan.invalid = _invalid_rows(plan.errors, frame, escaped)
+    bad_rows = {r.row for r in plan.invalid}
+    candidates = [record for record in candidates if record["row"] not in bad_rows]
+    plan.labels_to_add = sorted({r["label"] for r in candidates if r["label"] and r["label"] not in known_labels})
+    plan.languages_to_add = sorted({r["language"] for r in candidates if r["language"] not in known_languages})
+    if plan.labels_to_add:
+        plan.notes.append(RowProblem(f"new labels will be added to the project: {', '.join(plan.labels_to_add)}"))
+    if plan.languages_to_add:
+        described = ", ".join(f"{language_name(c)} ({c})" for c in plan.languages_to_add)
+        plan.notes.append(RowProblem(f"new languages will be added to the project: {described}"))
 
     existing = _existing_keys(store, project.id)
     seen_in_file: dict[str, int] = {}
@@ -339,6 +375,76 @@ def plan_import(
             )
         )
     return plan
+
+
+def _plan_new_labels(
+    plan: ImportPlan,
+    unknown: dict[str, list[int]],
+    candidates: list[dict[str, Any]],
+    project: Project,
+    mapping: ColumnMapping,
+    words: ImportWords,
+) -> None:
+    """Labels the project does not have: refused (with the closest project label as a suggestion), or, asked
+    for, added (spellings that differ only in capitals become one label, spelled as first in the file)."""
+    by_lower = {name.lower(): name for name in project.label_names}
+    if not mapping.add_labels:
+        for name in sorted(unknown):
+            close = _closest_label(name, by_lower)
+            message = (
+                f"the label '{name}' is not in the project: did you mean '{close}'? (correct it in the file, or "
+                f"{words.add_labels} to add it as a new label)"
+                if close
+                else f"the label '{name}' is not in the project (add it on the Projects page, or {words.add_labels})"
+            )
+            plan.errors.append(RowProblem(message, unknown[name]))
+        return
+    first: dict[str, str] = {}
+    for name in unknown:  # in the order the file first uses them
+        first.setdefault(name.lower(), name)
+    for name, rows in unknown.items():
+        spelling = first[name.lower()]
+        if spelling != name:
+            plan.notes.append(
+                RowProblem(f"the label '{name}' is stored as '{spelling}', as the file first spells it", rows)
+            )
+    for record in candidates:
+        if record["label"] in unknown:
+            record["label"] = first[record["label"].lower()]
+    for lower, name in first.items():
+        rows = sorted(row for other, found in unknown.items() if other.lower() == lower for row in found)
+        problem = _new_label_problem(name, by_lower)
+        if problem:  # the rules of the Projects page: a label it refuses would make the project unreadable
+            plan.errors.append(RowProblem(problem, rows))
+        elif close := _closest_label(name, by_lower):
+            plan.notes.append(
+                RowProblem(f"the new label '{name}' looks like the project's '{close}': is it a typo?", rows)
+            )
+
+
+def _closest_label(name: str, by_lower: dict[str, str]) -> str | None:
+    """The project label that `name` most likely misspells, if one is close enough."""
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=_SIMILAR)
+    return by_lower[close[0]] if close else None
+
+
+def _invalid_rows(errors: list[RowProblem], frame: pd.DataFrame, escaped: bool) -> list[InvalidRow]:
+    """The rows the errors name, each with its first reason and its cells as read (escapes undone)."""
+    reasons: dict[int, str] = {}
+    for problem in errors:
+        for row in problem.rows:
+            reasons.setdefault(row, _sentence(problem.message))
+    columns = [c for c in frame.columns if c != STUDIO_FORMAT_COLUMN]
+    invalid = []
+    for row in sorted(reasons):
+        values = frame.iloc[row - 1]
+        cells = {c: unescape_cell(values[c]) if escaped else values[c] for c in columns}
+        invalid.append(InvalidRow(row, reasons[row], cells))
+    return invalid
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 def _check_mapping(plan: ImportPlan, mapping: ColumnMapping, columns: set[str]) -> None:
@@ -427,10 +533,15 @@ def _existing_keys(store: Store, project_id: int) -> set[str]:
 
 
 @disk_full_in_plain_words()
-def execute_import(store: Store, project: Project | int | str, plan: ImportPlan) -> ImportResult:
-    """Store a validated plan in ONE transaction: everything or nothing (a full disk: DiskFull, nothing stored)."""
-    if not plan.ok:
+def execute_import(
+    store: Store, project: Project | int | str, plan: ImportPlan, *, skip_invalid: bool = False
+) -> ImportResult:
+    """Store a validated plan in ONE transaction: everything or nothing (a full disk: DiskFull, nothing stored).
+
+    A plan with invalid rows is refused, unless `skip_invalid` asks to store its valid rows and skip those."""
+    if not plan.ok and not (skip_invalid and plan.can_skip_invalid):
         raise InvalidInput("Nothing was imported: " + "; ".join(p.describe() for p in plan.errors))
+    skipping = [] if plan.ok else plan.errors
     if not isinstance(project, Project):
         project = get_project(store, project)
     now = utcnow()
@@ -500,7 +611,7 @@ def execute_import(store: Store, project: Project | int | str, plan: ImportPlan)
             ]
             if flag_rows:
                 session.execute(insert(FlagRow), flag_rows)
-        skipped_reasons = {p.message: len(p.rows) for p in plan.skipped}
+        skipped_reasons = {p.message: len(p.rows) for p in [*skipping, *plan.skipped]}
         if late_skips:
             skipped_reasons["stored meanwhile by another import"] = late_skips
         action_log.record(
@@ -521,11 +632,12 @@ def execute_import(store: Store, project: Project | int | str, plan: ImportPlan)
         )
     return ImportResult(
         imported=len(rows),
-        skipped=plan.skipped_count + late_skips,
+        skipped=plan.skipped_count + late_skips + (plan.invalid_count if skipping else 0),
         skipped_reasons=skipped_reasons,
         notes=[p.describe() for p in plan.notes],
         labels_added=labels_added,
         languages_added=languages_added,
+        invalid_skipped=[r.row for r in plan.invalid] if skipping else [],
     )
 
 
@@ -556,9 +668,11 @@ def import_file(
     mapping: ColumnMapping,
     fmt: str | None = None,
     source: str | None = None,
+    *,
+    skip_invalid: bool = False,
 ) -> ImportResult:
     """Read, validate and store a file in one step (the CLI's `import`)."""
     frame = read_table(Path(path), fmt)
     resolved = get_project(store, project)
     plan = plan_import(store, resolved, frame, mapping, source or Path(path).name)
-    return execute_import(store, resolved, plan)
+    return execute_import(store, resolved, plan, skip_invalid=skip_invalid)

@@ -224,6 +224,7 @@ class GenerationRunRow(Base):
     plan: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {language: {label: n}}
     status: Mapped[str] = mapped_column(String(20), default="planned")
     message: Mapped[str] = mapped_column(Text, default="")
+    failure_kind: Mapped[str | None] = mapped_column(String(30), nullable=True)  # core.generation.run_failures
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost: Mapped[float | None] = mapped_column(Float, nullable=True)

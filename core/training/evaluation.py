@@ -27,6 +27,21 @@ class TestSet:
     languages: list[str]
 
 
+def count_test_samples(store: Store, project: Project) -> int:
+    """How many samples `load_test_set` would load (without reading their texts)."""
+    from sqlalchemy import func
+
+    query = select(func.count()).where(
+        SampleRow.project_id == project.id,
+        SampleRow.split == "test",
+        SampleRow.origin == "human",
+        SampleRow.status.in_(TEST_STATUSES),
+        SampleRow.label.in_(project.label_names),
+    )
+    with store.session() as session:
+        return int(session.scalar(query) or 0)
+
+
 def load_test_set(store: Store, project: Project, languages: list[str] | None = None) -> TestSet:
     query = (
         select(SampleRow.id, SampleRow.text, SampleRow.label, SampleRow.language)
@@ -46,15 +61,36 @@ def load_test_set(store: Store, project: Project, languages: list[str] | None = 
     return TestSet([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows])
 
 
-def evaluate(
+@dataclass(frozen=True)
+class TestPredictions:
+    """A model's label and confidence for each sample of a test set (in its order): what an evaluation stores."""
+
+    __test__ = False  # not a pytest class
+
+    test: TestSet
+    labels: list[str]
+    confidences: list[float]
+
+
+def predict_test(
     trainer: Trainer, test: TestSet, progress: Callable[[float, str], None] | None = None
-) -> dict[str, Any] | None:
-    """Scores per language (macro-F1 over the labels in that language's truth or predictions), their mean, and
-    the scores over all test samples together. None when the project has no labelled human test samples."""
+) -> TestPredictions | None:
+    """The model's predictions on the test split; None when the project has no labelled human test samples."""
     if not test.texts:
         return None
     proba = trainer.predict_proba(test.texts, progress, languages=test.languages)
-    predicted = [trainer.classes[i] for i in proba.argmax(axis=1)]
+    best = proba.argmax(axis=1)
+    return TestPredictions(
+        test, [trainer.classes[i] for i in best], [float(proba[row, i]) for row, i in enumerate(best)]
+    )
+
+
+def scores_of(predictions: TestPredictions | None) -> dict[str, Any] | None:
+    """Scores per language (macro-F1 over the labels in that language's truth or predictions), their mean, and
+    the scores over all test samples together. None without test predictions."""
+    if predictions is None:
+        return None
+    test, predicted = predictions.test, predictions.labels
     by_language = score_by_language(test.labels, predicted, test.languages)
     return {
         "samples": len(test.texts),
@@ -62,6 +98,13 @@ def evaluate(
         "languages": {language: scores.to_dict() for language, scores in by_language.items()},
         "overall": score(test.labels, predicted).to_dict(),
     }
+
+
+def evaluate(
+    trainer: Trainer, test: TestSet, progress: Callable[[float, str], None] | None = None
+) -> dict[str, Any] | None:
+    """`scores_of` the trainer's predictions on the test split (None without test samples)."""
+    return scores_of(predict_test(trainer, test, progress))
 
 
 def macro_f1_by_language(test_metrics: dict[str, Any] | None) -> dict[str, float]:

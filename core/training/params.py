@@ -1,6 +1,8 @@
-"""The trainers' parameters: defaults a page can show, with one line of help each, and validation.
+"""The trainers' parameters: defaults a page can show, with a label and one line of help each, and validation.
 
-An empty `encoder` / `base_model` means the project's encoder (filled in when a run is started).
+An empty `encoder` / `base_model` means the project's encoder (filled in when a run is started). A page shows the
+choices in words (the model, the fine-tuning effort, the time allowed, the blend) and folds every number under
+"advanced"; an effort (quick / balanced / thorough) is a set of advanced values (`effort_values`).
 """
 
 from __future__ import annotations
@@ -20,83 +22,159 @@ TRAINER_TITLES = {
 
 BLEND_KINDS = ("linear", "hybrid", "none")
 AUTO_FROZEN_LAYERS = -1
+TIME_LIMITS = (0.0, 5.0, 15.0, 30.0, 60.0, 120.0, 240.0)  # the page's choices of "time allowed", in minutes (0: none)
+
+# Fine-tuning efforts: the advanced values each one sets (the rest keep their defaults). "balanced" is the defaults.
+EFFORTS: dict[str, dict[str, Any]] = {
+    "quick": {"epochs": 1.0, "evaluations_per_epoch": 1, "frozen_layers": AUTO_FROZEN_LAYERS},
+    "balanced": {},
+    "thorough": {"epochs": 4.0, "patience": 3, "frozen_layers": 0},
+}
+EFFORT_WORDS = {
+    "quick": "Quick: one pass over the samples; on a CPU the lower half of the model stays as it is",
+    "balanced": "Balanced: two passes over the samples (the default)",
+    "thorough": "Thorough: up to four passes, every layer adapts (stops early when it no longer improves)",
+}
+DEFAULT_EFFORT = "balanced"
 
 
-def _help(text: str, default: Any, *, advanced: bool = False, choices: tuple[str, ...] = ()) -> Any:
-    return field(default=default, metadata={"help": text, "advanced": advanced, "choices": choices})
+def _help(text: str, default: Any, *, label: str = "", advanced: bool = False, choices: tuple[Any, ...] = ()) -> Any:
+    return field(default=default, metadata={"help": text, "label": label, "advanced": advanced, "choices": choices})
 
 
 @dataclass(frozen=True)
 class LinearParams:
-    encoder: str = _help("sentence encoder (hub id, folder or bundled:...); empty: the project's", default="")
-    c: float = _help("inverse regularisation strength of the logistic regression", default=3.0, advanced=True)
-    max_iter: int = _help("iterations of the solver", default=2000, advanced=True)
-    validation_fraction: float = _help("share of the snapshot held out to report validation scores", default=0.0)
+    encoder: str = _help(
+        "sentence encoder (hub id, folder or bundled:...); empty: the project's", default="", label="Sentence encoder"
+    )
+    c: float = _help(
+        "inverse regularisation strength of the logistic regression (higher: fits the samples more closely)",
+        default=3.0,
+        label="Regularisation C",
+        advanced=True,
+    )
+    max_iter: int = _help("iterations of the solver", default=2000, label="Solver iterations", advanced=True)
+    validation_fraction: float = _help(
+        "share of the snapshot held out to report validation scores per language (0: none)",
+        default=0.0,
+        label="Validation share",
+        advanced=True,
+    )
     per_language_models: bool = _help(
         "one classifier per language, with one over all languages for the rest (better where each language has "
         "its own surface cues, e.g. intents; needs enough samples in each language)",
         default=False,
+        label="One model per language",
         advanced=True,
     )
-    seed: int = _help("random seed (validation split)", default=0, advanced=True)
+    seed: int = _help("random seed (validation split)", default=0, label="Random seed", advanced=True)
 
 
 @dataclass(frozen=True)
 class HybridParams:
-    encoder: str = _help("sentence encoder (hub id, folder or bundled:...); empty: the project's", default="")
-    c: float = _help("inverse regularisation strength of the logistic regression", default=10.0, advanced=True)
-    ngram_min: int = _help("shortest character n-gram", default=1, advanced=True)
-    ngram_max: int = _help("longest character n-gram", default=4, advanced=True)
-    max_features: int = _help("most character n-grams kept (the most frequent)", default=300_000, advanced=True)
-    min_df: int = _help("an n-gram must appear in at least this many texts", default=2, advanced=True)
-    embedding_weight: float = _help("weight of the sentence-embedding block", default=1.0, advanced=True)
-    char_weight: float = _help("weight of the character n-gram block", default=1.0, advanced=True)
-    max_iter: int = _help("iterations of the solver", default=2000, advanced=True)
-    validation_fraction: float = _help("share of the snapshot held out to report validation scores", default=0.0)
+    encoder: str = _help(
+        "sentence encoder (hub id, folder or bundled:...); empty: the project's", default="", label="Sentence encoder"
+    )
+    c: float = _help(
+        "inverse regularisation strength of the logistic regression (higher: fits the samples more closely)",
+        default=10.0,
+        label="Regularisation C",
+        advanced=True,
+    )
+    ngram_min: int = _help("shortest character n-gram", default=1, label="Shortest n-gram", advanced=True)
+    ngram_max: int = _help("longest character n-gram", default=4, label="Longest n-gram", advanced=True)
+    max_features: int = _help(
+        "most character n-grams kept (the most frequent)", default=300_000, label="Most n-grams", advanced=True
+    )
+    min_df: int = _help(
+        "an n-gram must appear in at least this many texts", default=2, label="Least texts per n-gram", advanced=True
+    )
+    embedding_weight: float = _help(
+        "weight of the sentence-embedding block", default=1.0, label="Embedding weight", advanced=True
+    )
+    char_weight: float = _help(
+        "weight of the character n-gram block", default=1.0, label="N-gram weight", advanced=True
+    )
+    max_iter: int = _help("iterations of the solver", default=2000, label="Solver iterations", advanced=True)
+    validation_fraction: float = _help(
+        "share of the snapshot held out to report validation scores per language (0: none)",
+        default=0.0,
+        label="Validation share",
+        advanced=True,
+    )
     per_language_models: bool = _help(
         "one classifier per language, with one over all languages for the rest (better where each language has "
         "its own surface cues, e.g. intents; needs enough samples in each language)",
         default=False,
+        label="One model per language",
         advanced=True,
     )
-    seed: int = _help("random seed (validation split)", default=0, advanced=True)
+    seed: int = _help("random seed (validation split)", default=0, label="Random seed", advanced=True)
 
 
 @dataclass(frozen=True)
 class FinetuneParams:
-    base_model: str = _help("encoder to fine-tune (hub id or folder); empty: the project's", default="")
-    learning_rate: float = _help("peak learning rate (linear warm-up, then linear decay)", default=8e-5)
-    epochs: float = _help("passes over the training samples", default=2.0)
-    batch_size: int = _help("samples per step", default=32)
-    max_length: int = _help("longest input in tokens (longer texts are cut)", default=128, advanced=True)
-    validation_fraction: float = _help("share held out for early stopping and validation scores", default=0.1)
-    evaluations_per_epoch: int = _help("validation checks per epoch", default=2, advanced=True)
-    patience: int = _help("stop after this many checks without a better validation score", default=2, advanced=True)
-    freeze_embeddings: bool = _help("freeze the word embeddings (about twice as fast on a CPU)", default=True)
+    base_model: str = _help(
+        "encoder to fine-tune (hub id or folder); empty: the project's", default="", label="Model to fine-tune"
+    )
+    learning_rate: float = _help(
+        "peak learning rate (linear warm-up, then linear decay)", default=8e-5, label="Learning rate", advanced=True
+    )
+    epochs: float = _help("passes over the training samples", default=2.0, label="Epochs", advanced=True)
+    batch_size: int = _help("samples per step", default=32, label="Batch size", advanced=True)
+    max_length: int = _help(
+        "longest input in tokens (longer texts are cut)", default=128, label="Longest input (tokens)", advanced=True
+    )
+    validation_fraction: float = _help(
+        "share held out for early stopping and validation scores", default=0.1, label="Validation share", advanced=True
+    )
+    evaluations_per_epoch: int = _help(
+        "validation checks per epoch", default=2, label="Validation checks per epoch", advanced=True
+    )
+    patience: int = _help(
+        "stop after this many checks without a better validation score", default=2, label="Patience", advanced=True
+    )
+    freeze_embeddings: bool = _help(
+        "keep the word embeddings as they are (about twice as fast on a CPU)",
+        default=True,
+        label="Freeze the word embeddings",
+        advanced=True,
+    )
     frozen_layers: int = _help(
         "also freeze the lowest N transformer layers: faster (with 6 of 12 frozen a step takes about 2/3 of the "
-        "time), the layers above still adapt; -1: half of the layers on a CPU, none on a GPU or when the word "
-        "embeddings are trained",
+        "time), the layers above still adapt; -1: automatic (half of the layers on a CPU, none on a GPU or when "
+        "the word embeddings are trained)",
         default=AUTO_FROZEN_LAYERS,
+        label="Frozen layers (-1: automatic)",
+        advanced=True,
     )
     blend_with: str = _help(
         "average the fine-tuned model's probabilities with a linear probe (or the hybrid) on the encoder's "
         "sentence embeddings: the two make different mistakes; none: the fine-tuned model alone",
         default="linear",
+        label="Blend with",
         choices=BLEND_KINDS,
     )
-    blend_weight: float = _help("weight of the fine-tuned model in the blend", default=0.5, advanced=True)
+    blend_weight: float = _help(
+        "weight of the fine-tuned model in the blend", default=0.5, label="Blend weight", advanced=True
+    )
     blend_encoder: str = _help(
         "sentence encoder of the blended probe (hub id, folder or bundled:...); empty: the project's",
         default="",
+        label="Encoder of the blended probe",
         advanced=True,
     )
-    warmup_fraction: float = _help("share of the steps spent warming the learning rate up", default=0.1, advanced=True)
-    weight_decay: float = _help("AdamW weight decay", default=0.01, advanced=True)
-    time_limit_minutes: float = _help(
-        "stop training after this long (0: no limit); the best model so far is kept", default=0.0, advanced=True
+    warmup_fraction: float = _help(
+        "share of the steps spent warming the learning rate up", default=0.1, label="Warm-up share", advanced=True
     )
-    seed: int = _help("random seed (split, order, initialisation)", default=0, advanced=True)
+    weight_decay: float = _help("AdamW weight decay", default=0.01, label="Weight decay", advanced=True)
+    time_limit_minutes: float = _help(
+        "stop training after this long; the best model so far is kept",
+        default=0.0,
+        label="Time allowed",
+        choices=TIME_LIMITS,
+    )
+    seed: int = _help("random seed (split, order, initialisation)", default=0, label="Random seed", advanced=True)
 
 
 TrainerParams = LinearParams | HybridParams | FinetuneParams
@@ -172,18 +250,40 @@ def params_dict(params: TrainerParams) -> dict[str, Any]:
     return asdict(params)
 
 
-def param_help(kind: str) -> list[dict[str, Any]]:
-    """For a form: name, default, help text and whether it belongs in the folded 'advanced' part."""
+def effort_values(kind: str, effort: str | None) -> dict[str, Any]:
+    """The parameter values an effort sets (only the fine-tuning trainer has efforts; none: the defaults)."""
+    if effort is None or kind != "finetune":
+        return {}
+    if effort not in EFFORTS:
+        raise InvalidInput(f"Unknown effort '{effort}': use one of {', '.join(EFFORTS)}.")
+    return dict(EFFORTS[effort])
+
+
+def param_help(kind: str, effort: str | None = None) -> list[dict[str, Any]]:
+    """For a form: name, label, default (the effort's value where it sets one), help text, whether it belongs in
+    the folded 'advanced' part and the choices of a field picked from a list."""
+    preset = effort_values(kind, effort)
     return [
         {
             "name": f.name,
-            "default": f.default,
+            "label": f.metadata.get("label") or f.name.replace("_", " ").capitalize(),
+            "default": preset.get(f.name, f.default),
             "help": f.metadata.get("help", ""),
             "advanced": bool(f.metadata.get("advanced")),
             "choices": list(f.metadata.get("choices", ())),
         }
         for f in fields(params_class(kind))
     ]
+
+
+def minutes_words(minutes: float) -> str:
+    """A time allowed in words: 'no limit', '15 minutes', '1 hour', '4 hours'."""
+    if minutes <= 0:
+        return "no limit"
+    if minutes < 60:
+        return f"{minutes:g} minutes" if minutes != 1 else "1 minute"
+    hours = minutes / 60
+    return f"{hours:g} hour" + ("" if hours == 1 else "s")
 
 
 def model_of(params: TrainerParams) -> str:

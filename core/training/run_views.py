@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.errors import StudioError
 from core.training import artifacts
 from core.training.run_store import TrainingRun
+
+if TYPE_CHECKING:
+    from core.jobs.queue import Job
 
 
 def runs_table(runs: list[TrainingRun]) -> list[dict[str, Any]]:
@@ -29,6 +32,67 @@ def runs_table(runs: list[TrainingRun]) -> list[dict[str, Any]]:
                 "message": run.message,
             }
         )
+    return rows
+
+
+def live_status(run: TrainingRun, job: Job | None) -> tuple[str, str]:
+    """A run's status and progress as they are now: while the run is active its job says how far it is (a job
+    ended under an active run means its worker died, as `sync_runs` will record)."""
+    if not run.active or job is None:
+        return run.status, ""
+    if job.status == "running":
+        return "running", f"{job.progress:.0%}" + (f" · {job.message}" if job.message else "")
+    if job.active:
+        return "queued", "waiting for a free worker"
+    return ("cancelled" if job.status == "cancelled" else "failed"), ""
+
+
+def page_rows(runs: list[TrainingRun], jobs: dict[int, Job]) -> list[dict[str, str]]:
+    """The Train page's table of runs: every cell a text (nothing empty shows as "None"), the status and progress
+    of an active run taken from its job (`jobs`: by id)."""
+    rows = []
+    for run in runs:
+        status, progress = live_status(run, jobs.get(run.job_id) if run.job_id is not None else None)
+        total = (run.snapshot or {}).get("total")
+        rows.append(
+            {
+                "name": run.name,
+                "trainer": run.trainer + (" (curve)" if run.mode == "curve" else ""),
+                "status": status,
+                "progress": progress,
+                "samples": f"{total:,}" if isinstance(total, int) else "",
+                "test macro-F1": f"{run.test_macro_f1:.3f}" if run.test_macro_f1 is not None else "",
+                "minutes": f"{run.seconds / 60:.1f}" if run.seconds is not None else "",
+                "created": f"{run.created_at:%Y-%m-%d %H:%M}",
+                "by": run.created_by,
+                "message": "" if status in ("queued", "running") else run.message,
+            }
+        )
+    return rows
+
+
+def shows_loss(run: TrainingRun) -> bool:
+    """Whether the run's loss history is a curve worth drawing: at least two training points of one fit (the
+    linear probe and the hybrid are fitted in one go: one point each, which says nothing)."""
+    steps: dict[Any, set[int]] = {}
+    for point in run.history:
+        if point.get("split", "train") == "train":
+            steps.setdefault(point.get("point"), set()).add(int(point.get("step", 0)))
+    return any(len(found) >= 2 for found in steps.values())
+
+
+def language_score_rows(run: TrainingRun) -> list[dict[str, Any]]:
+    """{language, part, macro_f1, samples}: each language's macro-F1 on the validation part (when the run held
+    one out) and on the test split: what the linear probe and the hybrid have to show instead of a loss curve."""
+    metrics = run.metrics or {}
+    rows = [
+        {"language": language, "part": "validation", "macro_f1": s["macro_f1"], "samples": int(s["samples"])}
+        for language, s in (metrics.get("validation_languages") or {}).items()
+    ]
+    rows += [
+        {"language": language, "part": "test", "macro_f1": s["macro_f1"], "samples": int(s["samples"])}
+        for language, s in ((metrics.get("test") or {}).get("languages") or {}).items()
+    ]
     return rows
 
 

@@ -20,6 +20,7 @@ from core.language_names import language_name
 from core.store.database import Store
 from core.store.projects import Project
 from core.store.schema import SAMPLE_ORIGINS, SampleRow
+from core.training.left_out import LeftOut, count_left_out
 from core.training.selection import cell_order, cell_quotas
 
 SNAPSHOT_FILE = "snapshot.jsonl.gz"
@@ -85,6 +86,7 @@ class SnapshotSummary:
     labels: list[str]  # the classes, in the project's order
     languages: list[str]
     notes: list[str] = field(default_factory=list)
+    left_out: list[LeftOut] = field(default_factory=list)  # what the options leave out, and why (previews only)
 
     def by_language(self) -> dict[str, int]:
         totals: dict[str, int] = {}
@@ -115,6 +117,7 @@ class SnapshotSummary:
             labels=list(data.get("labels", [])),
             languages=list(data.get("languages", [])),
             notes=list(data.get("notes", [])),
+            left_out=[LeftOut.from_dict(item) for item in data.get("left_out", [])],
         )
 
 
@@ -204,8 +207,10 @@ def select_items(
 
 
 def preview_snapshot(store: Store, project: Project, options: SnapshotOptions) -> SnapshotSummary:
-    """What a run with these options would be trained on: counts per language x label (no text is read)."""
-    return select_items(load_candidates(store, project, options, with_text=False), project, options)[1]
+    """What a run with these options would be trained on: counts per language x label (no text is read), and
+    what it leaves out, with the reason, per language."""
+    summary = select_items(load_candidates(store, project, options, with_text=False), project, options)[1]
+    return replace(summary, left_out=count_left_out(store, project, options, summary.by_language()))
 
 
 def snapshot_from(candidates: list[Candidate], project: Project, options: SnapshotOptions) -> Snapshot:

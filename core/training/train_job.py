@@ -7,9 +7,10 @@ from typing import Any
 from core.errors import StudioError
 from core.jobs.context import JobCancelled, JobContext
 from core.jobs.registry import job_kind
+from core.store.projects import get_project
 from core.store.schema import utcnow
-from core.training.run_store import finish_run, get_run_by_id, update_run
-from core.training.training_run import execute_run
+from core.training.run_store import TrainingRun, finish_run, get_run_by_id, update_run
+from core.training.training_run import RunResult, execute_run
 
 
 def _summary(mode: str, outcome: dict[str, Any]) -> str:
@@ -26,7 +27,7 @@ def run_train(ctx: JobContext) -> dict[str, Any]:
     update_run(ctx.store, run.id, status="running", job_id=ctx.job_id, started_at=utcnow(), message="Running")
     ctx.log(f"training run #{run.id} '{run.name}': {run.trainer} ({run.mode}), params {run.params}")
     try:
-        outcome = execute_run(ctx, run)
+        result = execute_run(ctx, run)
     except JobCancelled:
         finish_run(ctx.store, run.id, "cancelled", "Cancelled")
         raise
@@ -38,10 +39,36 @@ def run_train(ctx: JobContext) -> dict[str, Any]:
             ctx.store, run.id, "failed", f"Unexpected error ({type(exc).__name__}). The job's log has the details."
         )
         raise
+    outcome = result.outcome
     message = _summary(run.mode, outcome)
-    metrics = {key: outcome.get(key) for key in ("test", "validation", "fit", "train_samples", "validation_samples")}
+    keys = ("test", "validation", "validation_languages", "fit", "train_samples", "validation_samples")
+    metrics = {key: outcome.get(key) for key in keys}
     metrics["notes"] = outcome.get("notes", []) + outcome.get("curve_notes", [])
     finish_run(ctx.store, run.id, "done", message, metrics=metrics, curve=outcome.get("curve", []))
     ctx.log(message)
+    evaluation_id = _store_evaluation(ctx, run, result)
     test = outcome.get("test") or {}
-    return {"run_id": run.id, "name": run.name, "message": message, "mean_macro_f1": test.get("mean_macro_f1")}
+    return {
+        "run_id": run.id,
+        "name": run.name,
+        "message": message,
+        "mean_macro_f1": test.get("mean_macro_f1"),
+        "evaluation_id": evaluation_id,
+    }
+
+
+def _store_evaluation(ctx: JobContext, run: TrainingRun, result: RunResult) -> int | None:
+    """The run's evaluation on the human test split, from the predictions the job has just made (None without a
+    test split). A failure here leaves the run finished: it can still be evaluated on the Evaluate page."""
+    from core.evaluation.run_evaluation import save_run_evaluation
+
+    if result.predictions is None:
+        return None
+    try:
+        project = get_project(ctx.store, run.project_id)
+        evaluation = save_run_evaluation(ctx.store, project, run, result.predictions, result.point)
+    except StudioError as exc:
+        ctx.log(f"the run is trained, but its evaluation could not be stored: {exc}")
+        return None
+    ctx.log(f"evaluation #{evaluation.id} stored: mean macro-F1 {evaluation.mean_macro_f1:.3f}")
+    return evaluation.id

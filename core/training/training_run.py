@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,14 @@ from core.jobs.context import JobContext
 from core.store.projects import Project, get_project
 from core.training import artifacts
 from core.training.curve import parse_sizes, plan_curve
-from core.training.evaluation import TestSet, evaluate, load_test_set, macro_f1_by_language
+from core.training.evaluation import (
+    TestPredictions,
+    TestSet,
+    load_test_set,
+    macro_f1_by_language,
+    predict_test,
+    scores_of,
+)
 from core.training.params import TrainerParams, saved_params
 from core.training.run_store import TrainingRun, update_run
 from core.training.selection import validation_split
@@ -34,6 +41,13 @@ from core.training.trainers import make_trainer
 from core.training.trainers.base import LossPoint, Monitor, Validation
 
 HISTORY_WRITE_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    outcome: dict[str, Any]  # what run.json and the run's row record
+    predictions: TestPredictions | None  # the final model's on the test split (a curve: its largest point's)
+    point: int | None  # the curve point they are of (None: a single run)
 
 
 class HistoryWriter:
@@ -74,7 +88,7 @@ def train_point(
     folder: Path,
     monitor: Monitor,
     evaluation_progress: Callable[[float, str], None],
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], TestPredictions | None]:
     """Fit on the snapshot (less its validation part), score on the test split, save snapshot and model."""
     keys = [(item.language, item.label) for item in snapshot.items]
     train_at, held_at = validation_split(keys, params.validation_fraction, params.seed)
@@ -96,24 +110,26 @@ def train_point(
     )
     monitor.check_cancel()
     started = time.monotonic()
-    test_metrics = evaluate(trainer, test, evaluation_progress)
+    predictions = predict_test(trainer, test, evaluation_progress)
     folder.mkdir(parents=True, exist_ok=True)
     save_snapshot(snapshot, folder)
     (folder / artifacts.MODEL_DIR).mkdir()
     trainer.save(folder / artifacts.MODEL_DIR)
-    return {
+    outcome = {
         "classes": list(trainer.classes),
         "train_samples": len(train_at),
         "validation_samples": len(held_at),
         "fit": report.to_dict(),
         "validation": report.validation,
-        "test": test_metrics,
+        "validation_languages": report.validation_languages,
+        "test": scores_of(predictions),
         "evaluation_seconds": time.monotonic() - started,
         "notes": list(report.notes),
     }
+    return outcome, predictions
 
 
-def execute_run(ctx: JobContext, run: TrainingRun) -> dict[str, Any]:
+def execute_run(ctx: JobContext, run: TrainingRun) -> RunResult:
     store = ctx.store
     project = get_project(store, run.project_id)
     options = SnapshotOptions.from_dict(run.options)
@@ -124,7 +140,8 @@ def execute_run(ctx: JobContext, run: TrainingRun) -> dict[str, Any]:
     history = HistoryWriter(ctx, run.id)
     with artifacts.building(run.folder) as work:
         if run.mode == "curve":
-            outcome = _curve(ctx, run, project, options, params, candidates, test, history, work)
+            outcome, predictions = _curve(ctx, run, project, options, params, candidates, test, history, work)
+            point = outcome["curve"][-1]["size"]
         else:
             snapshot = snapshot_from(candidates, project, options)
             check_trainable(snapshot.summary)
@@ -132,11 +149,12 @@ def execute_run(ctx: JobContext, run: TrainingRun) -> dict[str, Any]:
             ctx.log(f"snapshot: {snapshot.summary.total} samples, labels {snapshot.summary.labels}")
             monitor = _monitor(ctx, history, 0.0, 0.95, "", None)
             evaluation = _monitor(ctx, history, 0.95, 1.0, "Test split: ", None).progress
-            outcome = train_point(params, snapshot, test, work, monitor, evaluation)
+            outcome, predictions = train_point(params, snapshot, test, work, monitor, evaluation)
             outcome["snapshot"] = snapshot.summary.to_dict()
+            point = None
         history.flush()
         artifacts.write_run_file(work, _run_file(run, params, outcome, history.points))
-    return outcome
+    return RunResult(outcome, predictions, point)
 
 
 def _curve(
@@ -149,7 +167,7 @@ def _curve(
     test: TestSet,
     history: HistoryWriter,
     work: Path,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], TestPredictions | None]:
     sizes = parse_sizes(run.options.get("curve") or [])
     plan = plan_curve(candidates, project, options, sizes)
     if not plan.points:
@@ -159,13 +177,14 @@ def _curve(
     summary = plan.points[-1].snapshot.summary.to_dict()
     update_run(ctx.store, run.id, snapshot={**summary, "notes": summary["notes"] + plan.notes})
     weights = [max(1, p.snapshot.summary.total) for p in plan.points]
-    done, curve, last = 0.0, [], {}
+    done, curve, last, predictions = 0.0, [], {}, None
     for index, point in enumerate(plan.points):
         share = weights[index] / sum(weights)
         prefix = f"Point {index + 1}/{len(plan.points)} ({point.size:,} per language): "
         monitor = _monitor(ctx, history, done, done + 0.95 * share, prefix, point.size)
         evaluation = _monitor(ctx, history, done + 0.95 * share, done + share, prefix + "test split: ", None).progress
-        last = train_point(params, point.snapshot, test, artifacts.point_folder(work, point.size), monitor, evaluation)
+        folder = artifacts.point_folder(work, point.size)
+        last, predictions = train_point(params, point.snapshot, test, folder, monitor, evaluation)
         done += share
         curve.append(
             {
@@ -181,7 +200,7 @@ def _curve(
         )
         ctx.log(f"curve point {point.size}: {curve[-1]['test_mean_macro_f1']}")
         update_run(ctx.store, run.id, curve=list(curve))
-    return {**last, "curve": curve, "curve_notes": plan.notes, "snapshot": summary}
+    return {**last, "curve": curve, "curve_notes": plan.notes, "snapshot": summary}, predictions
 
 
 def _run_file(run: TrainingRun, params: TrainerParams, outcome: dict[str, Any], history: list[dict[str, Any]]) -> dict:

@@ -63,6 +63,7 @@ class FitReport:
     steps: int = 0
     epochs: float = 0.0
     validation: dict[str, float] | None = None  # loss, accuracy, macro_f1 on the validation part
+    validation_languages: dict[str, dict[str, float]] = field(default_factory=dict)  # per language (probe, hybrid)
     device: str = "cpu"
     notes: list[str] = field(default_factory=list)
 

@@ -34,11 +34,30 @@ def fit_head(
         report.notes.append("The solver stopped at its iteration limit before converging (raise max_iter).")
     if validation is not None and validation.texts and validation_features is not None:
         monitor.progress(0.95, f"Scoring {len(validation.texts):,} validation samples")
-        scores = validation_scores(classes, head.predict_proba(validation_features()), validation.labels)
+        proba = head.predict_proba(validation_features())
+        scores = validation_scores(classes, proba, validation.labels)
         report.validation = scores
+        report.validation_languages = validation_by_language(classes, proba, validation)
         monitor.loss(LossPoint(step=1, epoch=1.0, loss=scores["loss"], split="validation", macro_f1=scores["macro_f1"]))
     report.seconds = time.monotonic() - started
     return head, report
+
+
+def validation_by_language(
+    classes: list[str], proba: np.ndarray, validation: Validation
+) -> dict[str, dict[str, float]]:
+    """{language: {samples, accuracy, macro_f1}} of the validation part (empty when its languages are unknown);
+    each language's macro-F1 over the labels in its truth or predictions, as on the test split."""
+    from core.training.metrics import score_by_language
+
+    if not validation.languages or len(validation.languages) != len(validation.labels):
+        return {}
+    predicted = [classes[i] for i in proba.argmax(axis=1)]
+    by_language = score_by_language(validation.labels, predicted, validation.languages)
+    return {
+        language: {"samples": s.samples, "accuracy": s.accuracy, "macro_f1": s.macro_f1}
+        for language, s in by_language.items()
+    }
 
 
 def as_dense(vectors: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ from core.training.trainers.base import (
     validation_scores,
     write_trainer_file,
 )
+from core.training.trainers.feature_head import validation_by_language
 
 MIN_SAMPLES = 20
 ALL_DIR = "all-languages"
@@ -90,6 +91,7 @@ class PerLanguageTrainer:
         if validation is not None and validation.texts:
             proba = self.predict_proba(validation.texts, languages=validation.languages)
             report.validation = validation_scores(self.classes, proba, validation.labels)
+            report.validation_languages = validation_by_language(self.classes, proba, validation)
         report.train_samples = len(texts)
         return report
 
