@@ -12,8 +12,8 @@ from components.safe_text import md
 from components.studio_state import current_project, get_store, run_inside_app
 from core.generation import run_store
 from core.generation.backend_needs import start_problem
+from core.generation.builtin_templates import BUILTIN_TEMPLATES
 from core.generation.engine import GenerationSettings, estimate, start_run
-from core.generation.prompt_templates import BUILTIN_TEMPLATES
 from core.generation.run_failures import resume_check
 from core.generation.template_store import ensure_builtin_templates
 from core.jobs.queue import cancel_job, list_jobs, start_worker, submit_job

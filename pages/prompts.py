@@ -11,15 +11,11 @@ from components.safe_text import md, show_text
 from components.studio_state import current_project, get_store, run_inside_app
 from core.generation import run_store
 from core.generation.backend_needs import start_problem
+from core.generation.builtin_templates import BUILTIN_TEMPLATES
 from core.generation.engine import GenerationSettings, start_run
 from core.generation.prompt_context import build_context
-from core.generation.prompt_templates import (
-    BUILTIN_TEMPLATES,
-    PromptTemplateText,
-    referenced_variables,
-    render,
-    validate,
-)
+from core.generation.prompt_render import PromptTemplateText, referenced_variables, render
+from core.generation.prompt_validation import validate
 from core.generation.template_store import ensure_builtin_templates, save_template, template_diff, template_versions
 from core.jobs.queue import get_job, start_worker, submit_job
 from core.language_names import language_name

@@ -15,9 +15,9 @@ from core.generation.answer_parsing import (
     REASON_TOO_SHORT,
     REASON_TRUNCATED,
     clean_text,
-    parse_revision,
     parse_samples,
 )
+from core.generation.revise_parsing import parse_revision
 
 SWAHILI = [
     "Mvua itanyesha lini huku Nakuru?",

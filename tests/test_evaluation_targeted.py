@@ -16,10 +16,12 @@ from core.errors import InvalidInput
 from core.evaluation.error_cells import NO_ANSWER, WeakCell
 from core.evaluation.targeted import TargetCell, start_targeted_run, targeted_settings
 from core.generation import run_store
+from core.generation.builtin_templates import BUILTIN_TEMPLATES
 from core.generation.engine import GenerationSettings, execute_run, start_run
 from core.generation.llm_backend import RetryPolicy
 from core.generation.openai_backend import OpenAIBackend
-from core.generation.prompt_templates import BUILTIN_TEMPLATES, context_for_cell, render, validate
+from core.generation.prompt_render import context_for_cell, render
+from core.generation.prompt_validation import validate
 from core.store import Store
 from core.store.projects import Project, parse_spec
 from core.store.schema import SampleRow

@@ -7,16 +7,16 @@ import time
 import pytest
 
 from core.errors import InvalidInput
-from core.generation.prompt_templates import (
-    BUILTIN_TEMPLATES,
+from core.generation.builtin_templates import BUILTIN_TEMPLATES
+from core.generation.prompt_render import (
     PromptContext,
     PromptTemplateText,
     context_for_cell,
     referenced_variables,
     render,
     sample_context,
-    validate,
 )
+from core.generation.prompt_validation import validate
 from core.store.projects import parse_spec
 
 NOT_ALLOWED = "This template tries to use something that is not allowed"

@@ -17,12 +17,14 @@ from typing import Any
 
 from core.errors import InvalidInput, StudioError
 from core.generation import run_store
-from core.generation.answer_parsing import parse_revision, parse_samples
+from core.generation.answer_parsing import parse_samples
 from core.generation.endpoint_check import NOT_A_SERVER, EndpointCheck, check_endpoint
 from core.generation.llm_backend import BackendError, ChatRequest, LLMBackend, RetryPolicy, Timeouts, estimate_cost
 from core.generation.prompt_context import build_context
-from core.generation.prompt_templates import PromptTemplateText, referenced_variables, render, validate
+from core.generation.prompt_render import PromptTemplateText, referenced_variables, render
+from core.generation.prompt_validation import validate
 from core.generation.request_sender import RequestSender, RunCancelled
+from core.generation.revise_parsing import parse_revision
 from core.generation.run_store import AnswerRecord, Cell, GenerationRun, PlannedRequest
 from core.generation.template_store import ensure_builtin_templates, get_template
 from core.language_names import language_name

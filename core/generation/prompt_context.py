@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from core.generation.example_selection import ExampleCandidate, select_examples
-from core.generation.prompt_templates import PromptContext
+from core.generation.prompt_render import PromptContext
 from core.language_names import LANGUAGES, language_name
 from core.store.database import Store
 from core.store.projects import Project

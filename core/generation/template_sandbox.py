@@ -5,7 +5,7 @@ dicts), every render gets a budget of steps: each loop iteration, call, filter a
 it (more for big values), so nested or recursive loops stop early instead of hanging the page. The operations that
 can blow a small template up into gigabytes (`'x' * 10**9`, `'%999999999d'`, `s.replace('', s)`, big `join`
 separators, `~` in a loop...) are checked before they run. Anything refused raises `TemplateRefused`, which
-`prompt_templates` turns into the user's message "This template tries to use something that is not allowed: ...".
+`prompt_render` turns into the user's message "This template tries to use something that is not allowed: ...".
 """
 
 from __future__ import annotations

@@ -62,7 +62,8 @@ def save_template(
     store: Store, project_id: int, name: str, *, strategy: str, user: str, system: str = "", note: str = ""
 ) -> TemplateVersion:
     """Save a new version (none when the text is unchanged since the newest one)."""
-    from core.generation.prompt_templates import PromptTemplateText, validate
+    from core.generation.prompt_render import PromptTemplateText
+    from core.generation.prompt_validation import validate
 
     name = " ".join(name.split())
     if not name or "@" in name or len(name) > MAX_NAME:
@@ -148,7 +149,7 @@ def latest_templates(store: Store, project_id: int) -> list[TemplateVersion]:
 
 def ensure_builtin_templates(store: Store, project_id: int) -> list[TemplateVersion]:
     """The built-in strategies as editable templates (version 1), added once per project."""
-    from core.generation.prompt_templates import BUILTIN_TEMPLATES
+    from core.generation.builtin_templates import BUILTIN_TEMPLATES
 
     existing = {t.name for t in latest_templates(store, project_id)}
     for key, builtin in BUILTIN_TEMPLATES.items():

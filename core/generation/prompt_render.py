@@ -1,14 +1,15 @@
-"""Prompt templates: the variables a template sees, rendering in the sandbox, validation, the built-in strategies.
+"""Prompt templates: the variables a template sees, and rendering in the sandbox.
 
 A template has an optional `system` part and a `user` part, both Jinja2 rendered in `template_sandbox` (no code
 execution, bounded work and size). Blocks (`{% if %}`, `{% for %}`) swallow their own line (trim_blocks and
 lstrip_blocks), and the rendered text is tidied: trailing spaces removed, runs of blank lines collapsed to one,
-leading and trailing blank lines dropped. The filter `oneline` puts a multi-line text on one line.
+leading and trailing blank lines dropped. The filter `oneline` puts a multi-line text on one line. What a template
+may not do (hidden attributes, include/import/extends) is refused before anything runs.
+Checking a template before a run is `prompt_validation`; the built-in strategies' templates are `builtin_templates`.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
@@ -18,7 +19,6 @@ from jinja2 import Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
 
 from core.errors import InvalidInput
-from core.generation.answer_parsing import REVISION_ACTIONS, RevisionVerdict, parse_revision
 from core.generation.template_sandbox import (
     MAX_RENDER_CHARS,
     MAX_TEMPLATE_CHARS,
@@ -31,25 +31,9 @@ from core.language_names import LANGUAGES, language_name, normalize_code
 if TYPE_CHECKING:
     from core.store.projects import ProjectSpec
 
-__all__ = [
-    "BUILTIN_TEMPLATES",
-    "REVISION_ACTIONS",
-    "BuiltinTemplate",
-    "PromptContext",
-    "PromptTemplateText",
-    "RenderedPrompt",
-    "RevisionVerdict",
-    "TemplateProblem",
-    "context_for_cell",
-    "parse_revision",
-    "referenced_variables",
-    "render",
-    "sample_context",
-    "validate",
-]
-
 Part = Literal["system", "user"]
-Kind = Literal["generate", "revise"]
+
+
 NOT_ALLOWED = "This template tries to use something that is not allowed: "
 
 
@@ -103,6 +87,8 @@ class PromptContext:
 
 
 VARIABLES: tuple[str, ...] = tuple(f.name for f in fields(PromptContext))
+
+
 VARIABLE_HELP: dict[str, str] = {
     "task": "the project's task description",
     "label": "the label (its name in the project)",
@@ -162,18 +148,16 @@ class TemplateProblem:
         return f"{self.where}: {self.message}" if self.where else self.message
 
 
-# --- rendering ---------------------------------------------------------------------------------------------------
-
-_ENV = GuardedSandbox()
+SANDBOX = GuardedSandbox()
 
 
 @lru_cache(maxsize=256)
 def _compiled(source: str) -> tuple[Template | None, TemplateProblem | None]:
     """The compiled template, or the first construct that is refused before anything runs."""
-    refused = _forbidden(_ENV.parse(source), "user")
+    refused = refused_constructs(SANDBOX.parse(source), "user")
     if refused:
         return None, refused[0]
-    return _ENV.compile_guarded(source), None
+    return SANDBOX.compile_guarded(source), None
 
 
 def render(template: PromptTemplateText, context: PromptContext) -> RenderedPrompt:
@@ -253,65 +237,19 @@ def _tidy(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
 
 
-# --- validation --------------------------------------------------------------------------------------------------
-
-
 def referenced_variables(template: PromptTemplateText) -> set[str]:
     """The known variables a template uses (e.g. the engine fetches examples only when `examples` is used)."""
     used: set[str] = set()
     for _part, source in template.parts():
         if source.strip():
             try:
-                used |= meta.find_undeclared_variables(_ENV.parse(source))
+                used |= meta.find_undeclared_variables(SANDBOX.parse(source))
             except TemplateSyntaxError:
                 continue
     return used & set(VARIABLES)
 
 
-def validate(
-    template: PromptTemplateText, *, kind: Kind = "generate", context: PromptContext | None = None
-) -> list[TemplateProblem]:
-    """Everything wrong with a template before a run: errors block it, warnings are advice.
-
-    It is rendered with `context` (a real cell, when the page has one) or a built-in sample, and with a sparse
-    context (no examples, taboo words or earlier outputs) to catch templates that fail on a cell's first round.
-    """
-    problems: list[TemplateProblem] = []
-    if not template.user.strip():
-        problems.append(TemplateProblem("error", "The user prompt is empty: write what the model should do.", "user"))
-    used: set[str] = set()
-    for part, source in template.parts():
-        if not source.strip():
-            continue
-        checked = _check_source(source, part)
-        problems += checked[0]
-        used |= checked[1]
-    if any(p.is_error for p in problems):
-        return problems
-    problems += _usage_warnings(used, kind)
-    problems += _render_checks(template, context)
-    return problems
-
-
-def _check_source(source: str, part: Part) -> tuple[list[TemplateProblem], set[str]]:
-    if len(source) > MAX_TEMPLATE_CHARS:
-        message = f"This part is {len(source):,} characters long; the limit is {MAX_TEMPLATE_CHARS:,}."
-        return [TemplateProblem("error", message, part)], set()
-    try:
-        tree = _ENV.parse(source)
-    except TemplateSyntaxError as exc:
-        return [TemplateProblem("error", f"Syntax error: {exc.message}", part, exc.lineno)], set()
-    problems = _forbidden(tree, part)
-    try:
-        used = meta.find_undeclared_variables(tree)
-        _ENV.compile_guarded(source)
-    except TemplateSyntaxError as exc:  # unknown filters and tests are found when compiling
-        problems.append(TemplateProblem("error", _compile_message(exc.message or str(exc)), part, exc.lineno))
-        return problems, set()
-    return problems + _unknown_variables(tree, used, part), used
-
-
-def _forbidden(tree: nodes.Template, part: Part) -> list[TemplateProblem]:
+def refused_constructs(tree: nodes.Template, part: Part) -> list[TemplateProblem]:
     problems: list[TemplateProblem] = []
 
     def refuse(what: str, node: nodes.Node) -> None:
@@ -345,100 +283,6 @@ def _forbidden(tree: nodes.Template, part: Part) -> list[TemplateProblem]:
 
 def _underscore_const(node: nodes.Node) -> bool:
     return isinstance(node, nodes.Const) and isinstance(node.value, str) and node.value.startswith("_")
-
-
-def _unknown_variables(tree: nodes.Template, used: set[str], part: Part) -> list[TemplateProblem]:
-    unknown = sorted(used - set(VARIABLES))
-    problems = []
-    for name in unknown:
-        line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == name), None)
-        problems.append(TemplateProblem("error", _unknown_message("variable", name, VARIABLES), part, line))
-    return problems
-
-
-def _unknown_message(what: str, name: str, known: list[str] | tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    if close:
-        return f"Unknown {what} '{name}' — did you mean '{close[0]}'?"
-    if what == "variable":
-        return f"Unknown variable '{name}'. The variables are: {', '.join(known)}."
-    return f"Unknown {what} '{name}'."
-
-
-def _compile_message(message: str) -> str:
-    match = re.match(r"No (filter|test) named '([^']+)'", message)
-    if not match:
-        return f"Syntax error: {message}"
-    what, name = match.groups()
-    known = _ENV.user_filters() if what == "filter" else sorted(_ENV.tests)
-    return _unknown_message(what, name, known)
-
-
-def _usage_warnings(used: set[str], kind: Kind) -> list[TemplateProblem]:
-    warnings: list[TemplateProblem] = []
-    if kind == "revise":
-        if "samples" not in used:
-            warnings.append(
-                TemplateProblem(
-                    "warning",
-                    "The template never lists {{ samples }}: the model will not see the texts it should check.",
-                )
-            )
-    elif "n" not in used:
-        warnings.append(
-            TemplateProblem(
-                "warning", "The template never uses {{ n }}: the model is not told how many samples to write."
-            )
-        )
-    if not used & {"label", "label_name"}:
-        warnings.append(
-            TemplateProblem(
-                "warning",
-                "The template never uses {{ label }} or {{ label_name }}: every label would get the same prompt.",
-            )
-        )
-    if not used & {"language", "language_code", "language_native"}:
-        warnings.append(
-            TemplateProblem(
-                "warning",
-                "The template never names the language ({{ language }}): every language would get the same prompt.",
-            )
-        )
-    return warnings
-
-
-def _render_checks(template: PromptTemplateText, context: PromptContext | None) -> list[TemplateProblem]:
-    try:
-        if not render(template, context or sample_context()).user:
-            raise InvalidInput("The user prompt comes out empty.")
-    except InvalidInput as exc:
-        return [TemplateProblem("error", str(exc))]
-    try:
-        render(template, _sparse(context or sample_context()))
-    except InvalidInput as exc:
-        return [
-            TemplateProblem(
-                "warning",
-                "With no examples, taboo words or earlier outputs (a first round, or a "
-                f"language without human train samples) the template fails: {exc}",
-            )
-        ]
-    return []
-
-
-def _sparse(context: PromptContext) -> PromptContext:
-    return PromptContext(
-        task=context.task,
-        label=context.label,
-        label_description="",
-        label_name=context.label_name,
-        language=context.language,
-        language_code=context.language_code,
-        language_native="",
-        n=context.n,
-        other_labels=[],
-        samples=context.samples,
-    )
 
 
 def sample_context(*, n: int = 5) -> PromptContext:
@@ -491,191 +335,3 @@ def context_for_cell(
         other_labels=[{"name": o.name, "description": o.description} for o in project.labels if o.name != label],
         samples=list(samples or []),
     )
-
-
-# --- the built-in strategies -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BuiltinTemplate:
-    key: str
-    title: str
-    explanation: str  # one line for the UI
-    kind: Kind
-    template: PromptTemplateText
-
-
-_SYSTEM = (
-    "You write realistic texts that people send or say, to train a text classifier. You write like a native "
-    "speaker of the requested language, follow the instructions exactly, and answer with a JSON array of strings "
-    "and nothing else."
-)
-
-_HEADER = """\
-Task of the classifier: {{ task }}
-
-Write {{ n }} different texts in {{ language }}\
-{% if language_native and language_native != language %} ({{ language_native }}){% endif %}, \
-language code "{{ language_code }}", that belong to the label "{{ label_name }}"\
-{% if label_name != label %} (in English: "{{ label }}"){% endif %}.
-
-{% if label_description %}
-What this label means: {{ label_description }}
-{% endif %}
-{% if other_labels %}
-
-The other labels, for contrast (your texts must NOT fit any of these):
-{% for other in other_labels %}
-{% if other.description %}
-- {{ other.name }}: {{ other.description }}
-{% else %}
-- {{ other.name }}
-{% endif %}
-{% endfor %}
-{% endif %}
-"""
-
-_RULES = """
-Rules:
-- Write in {{ language }} only, as native speakers really write it\
-{% if language != "English" %} (not a translation from English){% endif %}. \
-Names of places, brands or a loanword are fine where they are natural.
-- Vary the length (from a few words to two or three sentences), the register (casual to formal), \
-the tone and the situation: different people, places and reasons for writing.
-- Each text must stand on its own. Do not number the texts and do not add titles, labels, quotes or explanations.
-- Do not use {% if label_name != label %}the words "{{ label_name }}" or "{{ label }}"\
-{% else %}the word "{{ label }}"{% endif %} unless a real person would; the topic should show through the content.
-"""
-
-_ANSWER = """
-Answer with a JSON array of exactly {{ n }} strings and nothing else, like this: ["first text", "second text"]
-"""
-
-_DEMOS = """
-{% if examples %}
-
-Here are real {{ language }} texts with this label, written by people. Match their style, spelling habits and \
-topics, but do not copy or paraphrase them:
-{% for example in examples %}
-- {{ example | oneline }}
-{% endfor %}
-{% endif %}
-"""
-
-_DIVERSE = """
-{% if taboo_words %}
-
-Do not use these words; earlier texts for this label used them too often: {{ taboo_words | join(", ") }}.
-{% endif %}
-{% if earlier_outputs %}
-
-Earlier texts for this label looked like the ones below. Write something different from these: other situations, \
-other people, other wording, other lengths.
-{% for text in earlier_outputs %}
-- {{ text | oneline }}
-{% endfor %}
-{% endif %}
-"""
-
-_TARGETED = """
-{% if confused_label %}
-
-A classifier trained on earlier texts mistakes {{ language }} texts of "{{ label_name }}" for \
-"{{ confused_label_name }}"\
-{% if confused_label_name != confused_label %} (in English: "{{ confused_label }}"){% endif %}\
-{% if confused_label_description %}, which means: {{ confused_label_description }}{% endif %}. \
-Write texts that clearly belong to "{{ label_name }}" and clearly not to "{{ confused_label_name }}": cover the \
-situations where the two could be mixed up, and let the content make the difference plain.
-{% if confused_examples %}
-
-These training texts are "{{ confused_label_name }}". Do not write texts like them:
-{% for text in confused_examples %}
-- {{ text | oneline }}
-{% endfor %}
-{% endif %}
-{% endif %}
-"""
-
-_REVISE_SYSTEM = (
-    "You are a careful annotator and native speaker of {{ language }}. You check training data for a text "
-    "classifier and answer exactly in the requested format."
-)
-
-_REVISE_USER = """\
-Task of the classifier: {{ task }}
-
-Below are {{ samples | length }} texts that were written to be {{ language }} (language code "{{ language_code }}") \
-examples of the label "{{ label_name }}"{% if label_name != label %} (in English: "{{ label }}"){% endif %}.
-
-{% if label_description %}
-What this label means: {{ label_description }}
-{% endif %}
-{% if other_labels %}
-
-The other labels:
-{% for other in other_labels %}
-{% if other.description %}
-- {{ other.name }}: {{ other.description }}
-{% else %}
-- {{ other.name }}
-{% endif %}
-{% endfor %}
-{% endif %}
-
-Check every text:
-1. Is it written in {{ language }} (a name or a common loanword is fine)?
-2. Does it clearly belong to the label "{{ label_name }}" and to none of the other labels?
-3. Is it natural and fluent, a text a real person could write, with no numbering, title or explanation?
-
-Answer with exactly one line per text, in the same order, each in one of these three forms:
-<number>. KEEP
-<number>. FIX: <the corrected text, in {{ language }}, on one line>
-<number>. DROP: <a short reason, in English>
-
-Use KEEP when the text is good as it is. Use FIX for problems of spelling, grammar or naturalness that can be \
-corrected without changing what the text is about. Use DROP when the text is in another language, belongs to \
-another label, or cannot be saved. Write nothing else.
-
-Texts:
-{% for text in samples %}
-{{ loop.index }}. {{ text | oneline }}
-{% endfor %}
-"""
-
-BUILTIN_TEMPLATES: dict[str, BuiltinTemplate] = {
-    "zero-shot": BuiltinTemplate(
-        "zero-shot",
-        "Zero-shot",
-        "Only the task, the label and its description: the model writes from its own knowledge of the language.",
-        "generate",
-        PromptTemplateText(system=_SYSTEM, user=_HEADER + _RULES + _ANSWER),
-    ),
-    "demos": BuiltinTemplate(
-        "demos",
-        "With human examples",
-        "Adds a few real texts of this label in the target language (train split only) to copy the style from.",
-        "generate",
-        PromptTemplateText(system=_SYSTEM, user=_HEADER + _DEMOS + _RULES + _ANSWER),
-    ),
-    "diverse": BuiltinTemplate(
-        "diverse",
-        "Diversity incentives",
-        "Runs in rounds: bans the words earlier rounds overused and shows typical earlier texts to write away from.",
-        "generate",
-        PromptTemplateText(system=_SYSTEM, user=_HEADER + _DIVERSE + _RULES + _ANSWER),
-    ),
-    "revise": BuiltinTemplate(
-        "revise",
-        "Revise (second pass)",
-        "A second pass: the model checks each generated text's language and label, and keeps, fixes or drops it.",
-        "revise",
-        PromptTemplateText(system=_REVISE_SYSTEM, user=_REVISE_USER),
-    ),
-    "targeted": BuiltinTemplate(
-        "targeted",
-        "Targeted (a weak cell)",
-        "For a confusion-matrix cell: texts of the label that are clearly not the label they are mistaken for.",
-        "generate",
-        PromptTemplateText(system=_SYSTEM, user=_HEADER + _TARGETED + _DEMOS + _RULES + _ANSWER),
-    ),
-}
