@@ -173,7 +173,12 @@ def confusion_matrix(
             columns,
             key=predicted_key,
             format_func=lambda c: f"{c} (right)" if c == true else c,
-            help=f"'{NO_ANSWER}': the LLM's answer named no label, or several." if NO_ANSWER in columns else None,
+            help=(
+                f"'{NO_ANSWER}': no label of the project (an LLM's answer that named none or several, or a predicted "
+                "label the project does not have)."
+            )
+            if NO_ANSWER in columns
+            else None,
         )
         show = st.segmented_control(
             "The cells show",

@@ -27,7 +27,14 @@ from core.evaluation.baselines import (
 from core.evaluation.bootstrap import RESAMPLES
 from core.evaluation.comparison import Comparison, comparability, compare, display_name
 from core.evaluation.error_cells import NO_ANSWER, ErrorSample, WeakCell, cell_samples, weak_cells
-from core.evaluation.evaluations import Evaluation, get_evaluation
+from core.evaluation.evaluations import Evaluation, get_evaluation, load_predictions
+from core.evaluation.intervals import (
+    MIN_TEST_SAMPLES,
+    ScoreInterval,
+    perfect_score_notes,
+    score_intervals,
+    small_test_warnings,
+)
 from core.evaluation.metrics import OVERALL
 from core.evaluation.report import render_report, report_file_name
 from core.evaluation.targeted import TargetCell, start_targeted_run
@@ -66,9 +73,10 @@ def _open_form(name: str | None, target: TargetCell | None = None) -> None:
 # --- scores ------------------------------------------------------------------------------------------------------
 
 
-def language_rows(evaluation: Evaluation) -> list[dict[str, Any]]:
-    """One row per language, then the pooled row: test samples, macro-F1, accuracy, the weakest label (lowest F1),
-    and the answers without a usable label (baselines)."""
+def language_rows(evaluation: Evaluation, intervals: dict[str, ScoreInterval] | None = None) -> list[dict[str, Any]]:
+    """One row per language, then the pooled row: test samples, macro-F1 (and its 95% bootstrap interval when
+    `intervals` are given), accuracy, the weakest label (lowest F1), and the answers without a usable label
+    (baselines)."""
     rows = []
     for code in [*evaluation.languages, OVERALL]:
         group = evaluation.metrics[code]
@@ -76,23 +84,40 @@ def language_rows(evaluation: Evaluation) -> list[dict[str, Any]]:
         weakest = min(per_label, key=lambda label: (per_label[label]["f1"], label)) if per_label else ""
         if weakest and per_label[weakest]["f1"] >= 1.0:
             weakest = ""  # every label perfect: none is weak
-        rows.append(
-            {
-                "language": language_title(code),
-                "test samples": int(group["n"]),
-                "macro-F1": float(group["macro_f1"]),
-                "accuracy": float(group["accuracy"]),
-                "weakest label": f"{weakest} (F1 {per_label[weakest]['f1']:.2f})" if weakest else "",
-                "no usable answer": int(group.get("unparsed", 0)),
-            }
-        )
+        row: dict[str, Any] = {
+            "language": language_title(code),
+            "test samples": int(group["n"]),
+            "macro-F1": float(group["macro_f1"]),
+        }
+        if intervals is not None:
+            row["95% interval"] = intervals[code].text if code in intervals else ""
+            row["few samples"] = "yes: means little" if int(group["n"]) < MIN_TEST_SAMPLES and code != OVERALL else ""
+        row |= {
+            "accuracy": float(group["accuracy"]),
+            "weakest label": f"{weakest} (F1 {per_label[weakest]['f1']:.2f})" if weakest else "",
+            "no usable answer": int(group.get("unparsed", 0)),
+        }
+        rows.append(row)
     return rows
 
 
-def language_table(evaluation: Evaluation) -> None:
-    table = pd.DataFrame(language_rows(evaluation))
+@st.cache_data(show_spinner=f"Resampling the test set {RESAMPLES:,} times…", max_entries=64)
+def _cached_intervals(_store: Store, database: str, evaluation_id: int, created: str) -> dict[str, ScoreInterval]:
+    evaluation = get_evaluation(_store, evaluation_id)
+    return score_intervals(evaluation, load_predictions(_store, evaluation_id))
+
+
+def intervals_of(store: Store, evaluation: Evaluation) -> dict[str, ScoreInterval]:
+    """score_intervals(), cached per store and evaluation (an evaluation made again has a new time)."""
+    return _cached_intervals(store, store.url, evaluation.id, evaluation.created_at.isoformat())
+
+
+def language_table(store: Store, evaluation: Evaluation) -> None:
+    table = pd.DataFrame(language_rows(evaluation, intervals_of(store, evaluation)))
     if evaluation.source != "baseline" and not table["no usable answer"].any():
         table = table.drop(columns="no usable answer")
+    if not table["few samples"].any():
+        table = table.drop(columns="few samples")
     st.dataframe(
         table,
         hide_index=True,
@@ -101,9 +126,19 @@ def language_table(evaluation: Evaluation) -> None:
             "macro-F1": st.column_config.ProgressColumn(
                 "macro-F1", min_value=0.0, max_value=1.0, format="%.3f", color="#2166ac"
             ),
+            "95% interval": st.column_config.TextColumn(
+                "95% interval",
+                help=f"Where the macro-F1 would likely fall on another test set like this one: {RESAMPLES:,} "
+                "bootstrap resamples of these test samples.",
+            ),
             "accuracy": st.column_config.NumberColumn("accuracy", format="%.3f"),
         },
     )
+    warnings = small_test_warnings(evaluation)
+    if warnings:
+        st.warning("\n".join(f"- {md(text)}" for text in warnings), icon=":material/warning:")
+    for note in perfect_score_notes(evaluation):
+        st.caption(md(note))
 
 
 def per_label_rows(group: dict[str, Any]) -> list[dict[str, Any]]:
@@ -137,12 +172,14 @@ def per_label_table(group: dict[str, Any]) -> None:
 # --- the samples behind a cell -----------------------------------------------------------------------------------
 
 
-def cell_sentence(n: int, true: str, predicted: str, language: str) -> str:
+def cell_sentence(n: int, true: str, predicted: str, language: str, source: str = "run") -> str:
     """A Markdown sentence; the label names in it are escaped (they are the user's text)."""
     where = "" if language == OVERALL else f" in {language_name(language)}"
     samples = f"{n} test sample{'s' if n != 1 else ''}{where}"
     if predicted == true:
         return say("**{}** of **{}**, rightly predicted as {}.", samples, true, true)
+    if predicted == NO_ANSWER and source == "file":
+        return say("**{}** of **{}** whose predicted label in the file is none of the project's labels.", samples, true)
     if predicted == NO_ANSWER:
         return say("**{}** of **{}** for which the answer named no usable label.", samples, true)
     return say("**{}** of **{}** taken for **{}**.", samples, true, predicted)
@@ -168,20 +205,26 @@ def table_cells(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def error_browser(store: Store, evaluation: Evaluation, true: str, predicted: str, language: str) -> list[ErrorSample]:
     """The test samples behind the picked cell (text, true, predicted, confidence; an LLM's raw answer)."""
     samples = cell_samples(store, evaluation, true, predicted, language=language)
-    st.markdown(cell_sentence(len(samples), true, predicted, language))
+    st.markdown(cell_sentence(len(samples), true, predicted, language, evaluation.source))
     if not samples:
         st.caption("No test sample falls in this cell.")
         return samples
-    rows = error_rows(samples, with_language=language == OVERALL, with_answer=evaluation.source == "baseline")
+    # an LLM's raw answers; a file's predicted labels as written, where they are none of the project's labels
+    with_answer = evaluation.source == "baseline" or (evaluation.source == "file" and predicted == NO_ANSWER)
+    rows = error_rows(samples, with_language=language == OVERALL, with_answer=with_answer)
+    if evaluation.source == "file":
+        rows = [{("predicted in the file" if k == "answer" else k): v for k, v in row.items()} for row in rows]
     shown = pd.DataFrame(table_cells(rows[:TABLE_ROWS])).set_index("sample")
     if "confidence" in shown and shown["confidence"].isna().all():
         shown = shown.drop(columns="confidence")
     st.table(shown.style.format({"confidence": "{:.2f}"}, na_rep="") if "confidence" in shown else shown)
-    if evaluation.source == "run":
+    if evaluation.source in ("run", "model"):
         st.caption(
             "Most confident first (confidence: the model's probability of its label). Confident mistakes are often "
             "mislabelled test samples, or something the training data never showed."
         )
+    elif evaluation.source == "file" and "confidence" in shown:
+        st.caption("Most confident first (confidence: as the file gives it).")
     if len(rows) > TABLE_ROWS:
         with st.expander(f"All {len(rows):,} samples of this cell"):
             st.dataframe(
@@ -359,7 +402,7 @@ def comparison_view(
     or their table, chart and differences."""
     by_name = {display_name(e): e for e in evaluations}
     if len(by_name) < 2:
-        st.caption("Evaluate a second run or an LLM baseline to compare them here.")
+        st.caption("Evaluate a second run, an LLM baseline or another quick check to compare them here.")
         return None
     default = [name for name, e in by_name.items() if e.test_hash == current.test_hash][:4]
     if display_name(current) in default:
@@ -467,14 +510,18 @@ def baselines_view(store: Store, project: Project) -> None:
                         "model": b.model,
                         "status": b.status,
                         "message": b.message,
-                        "cost $": b.cost,
+                        "cost $": baseline_cost(b.cost),
                     }
                     for b in baselines
                 ]
             ),
             hide_index=True,
             width="stretch",
-            column_config={"cost $": st.column_config.NumberColumn("cost $", format="%.4f")},
+            column_config={
+                "cost $": st.column_config.TextColumn(
+                    "cost $", help="unknown: the studio has no price for this model (a local or recorded one)."
+                )
+            },
         )
         _resume(store, project, [b for b in baselines if b.status in RESUMABLE])
         with st.expander("The LLM's answers"):
@@ -488,6 +535,11 @@ def baselines_view(store: Store, project: Project) -> None:
         baseline_form(store, project)
     else:
         st.button("New LLM baseline", icon=":material/add_circle:", on_click=_open_form, args=("baseline",))
+
+
+def baseline_cost(cost: float | None) -> str:
+    """The cost column's text: dollars to 4 places, or "unknown" for a model without a price."""
+    return f"{cost:.4f}" if cost is not None else "unknown"
 
 
 def _resume(store: Store, project: Project, stopped: list[Any]) -> None:
@@ -522,7 +574,7 @@ def _answers(store: Store, baselines: list[Any]) -> None:
     )
     rows = baseline_store.request_rows(store, by_name[name].id, outcome=outcome)
     if not rows:
-        st.caption("None.")
+        st.caption("No answer of this kind.")
         return
     st.dataframe(
         pd.DataFrame(rows),

@@ -1,6 +1,11 @@
 """CLI subcommands of evaluation, registered by `core.cli.build_parser`.
 
 evaluate --project P --run NAME [--point N] [--json]      a trained run (a job) or a baseline, on the test split
+evaluate --project P --model M [--map A=B ...] [--name NAME] [--json]
+                                                          a Hugging Face text-classification model (a job)
+quickcheck FILE --text-column C --label-column C --prediction-column C (--language-column C | --language L)
+           [--confidence-column C] [--project P] [--name NAME] [--json]
+                                                          a file of predictions: its rows become test samples
 baseline --project P --backend .. --model M --mode zero-shot|synthetic-icl|human-icl [--k K] --name NAME
          [--base-url URL] [--languages ..] [--concurrency C] [--temperature T] [--max-tokens N] [--seed S]
          [--recording FILE] [--resume] [--background] [--json]
@@ -108,13 +113,75 @@ def print_evaluation(evaluation: Any) -> None:
         print(_table(rows, ["true \\ predicted", *labels, *extra]))
 
 
+def _evaluate_model(store: Store, project_id: int, args: argparse.Namespace) -> Any:
+    """A Hugging Face model on the test split, as a job in the foreground (refused before it starts while a model
+    label is unmapped)."""
+    from core.evaluation.evaluations import get_evaluation
+    from core.evaluation.label_matching import SAME, parse_label_map
+    from core.evaluation.model_check import plan_model_check, submit_model_check
+    from core.jobs.queue import get_job
+    from core.jobs.runner import run_job
+
+    chosen = parse_label_map(args.map or [])
+    plan = plan_model_check(store, project_id, args.model, chosen, args.name)
+    read = [row for row in plan.mapping.rows() if row["how"] != SAME]
+    for row in read:
+        _note(
+            f"the model's label '{row['model label']}' is the project's '{row['project label']}' ({row['how']})", args
+        )
+    job = submit_model_check(store, project_id, args.model, chosen, args.name)
+    status = run_job(store, job.id, echo=not args.json)
+    done = get_job(store, job.id)
+    if status != "done":
+        raise StudioError(done.message)
+    return get_evaluation(store, int((done.result or {})["evaluation_id"]))
+
+
+def _note(message: str, args: argparse.Namespace) -> None:
+    """A remark beside the result: on stderr under --json (stdout holds only the JSON)."""
+    print(f"note: {message}", file=sys.stderr if args.json else sys.stdout)
+
+
 def cmd_evaluate(args: argparse.Namespace, store: Store) -> int:
     project = get_project(store, args.project)
-    evaluation = _evaluate_named(store, project.id, args.run, args.point, quiet=args.json)
+    if args.model is not None:
+        if args.point is not None:
+            raise InvalidInput("--point chooses a learning curve's point: it goes with --run, not --model.")
+        evaluation = _evaluate_model(store, project.id, args)
+    else:
+        if args.map or args.name:
+            raise InvalidInput("--map and --name go with --model (a Hugging Face model), not --run.")
+        evaluation = _evaluate_named(store, project.id, args.run, args.point, quiet=args.json)
     if args.json:
         _print_json(evaluation.metrics)
     else:
         print_evaluation(evaluation)
+    return 0
+
+
+def cmd_quickcheck(args: argparse.Namespace, store: Store) -> int:
+    from core.evaluation.quickcheck import PredictionColumns, check_predictions_file
+
+    columns = PredictionColumns(
+        text=args.text_column,
+        label=args.label_column,
+        prediction=args.prediction_column,
+        language_column=args.language_column,
+        language=args.language,
+        confidence=args.confidence_column,
+    )
+    check = check_predictions_file(store, Path(args.file), columns, project=args.project, name=args.name)
+    out = sys.stderr if args.json else sys.stdout
+    print(check.summary(), file=out)
+    for problem in check.problems():
+        print(f"warning: {problem}", file=out)
+    for note in check.notes:
+        print(f"note: {note}", file=out)
+    if args.json:
+        _print_json(check.evaluation.metrics)
+    else:
+        print()
+        print_evaluation(check.evaluation)
     return 0
 
 
@@ -286,12 +353,43 @@ def register(sub: Any) -> None:
     from core.evaluation.baseline_prompts import MODES
     from core.generation.engine import BACKENDS
 
-    p = sub.add_parser("evaluate", help="score a training run or a baseline on the human test split")
+    p = sub.add_parser(
+        "evaluate", help="score a training run, a baseline or a Hugging Face model on the human test split"
+    )
     p.add_argument("--project", required=True)
-    p.add_argument("--run", required=True, help="a training run's or a baseline's name")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--run", help="a training run's or a baseline's name")
+    what.add_argument(
+        "--model", help="a Hugging Face text-classification model: a folder on this machine or a downloaded hub id"
+    )
     p.add_argument("--point", type=int, help="curve runs: the size to evaluate (default: the largest)")
+    p.add_argument(
+        "--map",
+        action="append",
+        metavar="MODEL_LABEL=PROJECT_LABEL",
+        help="--model: the project label a model label stands for (repeat it; needed for labels that match none)",
+    )
+    p.add_argument("--name", help="--model: the evaluation's name (default: the model's name)")
     p.add_argument("--json", action="store_true", help="{language | overall: scores} as JSON")
     p.set_defaults(handler=cmd_evaluate)
+
+    p = sub.add_parser(
+        "quickcheck", help="per-language scores of any classifier from a file of its predictions (one step)"
+    )
+    p.add_argument("file", help="CSV, TSV, JSONL or Parquet: text, true label, predicted label (and language)")
+    p.add_argument("--text-column", required=True)
+    p.add_argument("--label-column", required=True, help="the true label")
+    p.add_argument("--prediction-column", required=True, help="the classifier's label")
+    language = p.add_mutually_exclusive_group(required=True)
+    language.add_argument("--language-column", help="the column of each text's language code")
+    language.add_argument("--language", help="the one language of the whole file (a code, e.g. sw)")
+    p.add_argument("--confidence-column", help="the classifier's confidence, 0 to 1 (optional)")
+    p.add_argument(
+        "--project", help="the project whose test samples the rows become (default: one named after the file)"
+    )
+    p.add_argument("--name", help="the evaluation's name (default: the file's name)")
+    p.add_argument("--json", action="store_true", help="the scores as `evaluate --json` prints them")
+    p.set_defaults(handler=cmd_quickcheck)
 
     p = sub.add_parser("evaluations", help="the newest evaluation of each run and baseline")
     p.add_argument("--project", required=True)

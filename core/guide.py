@@ -200,6 +200,8 @@ def _train_step(store: Store, project: Project) -> Step:
 
 
 def _latest_run_evaluation(store: Store, project_id: int) -> Evaluation | None:
+    # the loop's scores are those of a small model trained here; a quick check (source "file" or "model") scores a
+    # classifier from elsewhere, so it neither counts as the loop's evaluation nor points at cells to generate for
     runs = [e for e in latest_evaluations(store, project_id) if e.source == "run"]
     return max(runs, key=lambda e: e.created_at) if runs else None
 

@@ -1,5 +1,6 @@
 """Evaluate: scores per language on the human test split, confusion matrices and the samples behind a cell, weak
-cells to generate more for, runs and LLM baselines compared with bootstrap intervals, and a report to share."""
+cells to generate more for, runs and LLM baselines compared with bootstrap intervals, and a report to share; and a
+quick check of any classifier (a file of its predictions, or a Hugging Face model), even before there is a project."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ from components.evaluation_views import (
 )
 from components.feedback import friendly_errors, show_flash
 from components.job_progress import live_job
+from components.quick_check_panel import quick_check_panel
 from components.safe_text import md, say
 from components.studio_state import current_project, get_store, run_inside_app
-from core.evaluation.choices import evaluation_choices
+from core.evaluation.choices import evaluation_choices, evaluation_to_show, newest_stamp, weakest_language
 from core.evaluation.comparison import display_name
 from core.evaluation.error_cells import weak_cells
 from core.evaluation.evaluations import latest_evaluations
@@ -37,12 +39,20 @@ project = current_project(store)
 st.title("Evaluate")
 show_flash()
 if project is None:
-    st.info("Create a project first: evaluation scores its trained models on its human test samples.")
+    st.info(
+        "Create a project first to train small models and score them on its human test samples, or check any "
+        "classifier right here: upload a file of its predictions (text, true label, predicted label, language) and "
+        "its rows become the human test samples of a new project, scored per language."
+    )
+    with st.container(border=True), friendly_errors("The quick check"):
+        st.markdown("**Check a model**")
+        quick_check_panel(store, None, test_samples=0)
     st.page_link("pages/projects.py", label="Go to Projects", icon=":material/folder_open:")
     st.stop()
 
 with friendly_errors("Loading the evaluations"):
-    active = [j for kind in ("evaluate", "baseline") for j in list_jobs(store, project.id, kind=kind) if j.active]
+    kinds = ("evaluate", "baseline", "model_check")
+    active = [j for kind in kinds for j in list_jobs(store, project.id, kind=kind) if j.active]
     started_here = st.session_state.get(JOBS_STATE, [])[-3:]  # this session's latest jobs: running, or how they ended
     for job_id in dict.fromkeys([*(j.id for j in active), *started_here]):
         live_job(store, job_id)
@@ -54,9 +64,13 @@ with friendly_errors("Loading the evaluations"):
 if not test_size and not evaluations:
     st.info(
         "This project has no labelled human test samples yet. Evaluation needs them: import real, human-labelled "
-        "texts on the Data page with the split set to **test** (they are never used for training or in prompts)."
+        "texts on the Data page with the split set to **test** (they are never used for training or in prompts), "
+        "or check a file of a classifier's predictions below: its rows become the test samples."
     )
     st.page_link("pages/data.py", label="Go to Data", icon=":material/table_view:")
+    with st.container(border=True), friendly_errors("The quick check"):
+        st.markdown("**Check a model**")
+        quick_check_panel(store, project, test_samples=0)
     st.stop()
 
 runs = [c for c in choices if c.kind == "run"]
@@ -76,25 +90,43 @@ if runs:
     ):
         evaluate_run_form(store, project, runs)
 
+with (
+    st.expander(
+        "Check a model: a file of its predictions, or a Hugging Face model",
+        expanded=not evaluations and not runs,
+        icon=":material/fact_check:",
+    ),
+    friendly_errors("The quick check"),
+):
+    quick_check_panel(store, project, test_samples=test_size)
+
 if evaluations:
     by_id = {e.id: e for e in evaluations}
     requested = st.query_params.get("evaluation")
+    stamp_key, stamp = f"evaluate_newest_{project.id}", newest_stamp(evaluations)
+    first = evaluation_to_show(
+        evaluations, int(requested) if requested and requested.isdigit() else None, st.session_state.get(stamp_key)
+    )
+    st.session_state[stamp_key] = stamp  # a newer evaluation (a run just trained or evaluated) is shown when it comes
     ids = list(by_id)
-    default = ids.index(int(requested)) if requested and requested.isdigit() and int(requested) in by_id else 0
     left, right = st.columns([3, 2])
     chosen = left.selectbox(
         "Evaluation",
         ids,
-        index=default,
+        index=ids.index(first),
         format_func=lambda i: f"{by_id[i].title} · mean macro-F1 {by_id[i].mean_macro_f1:.3f}",
-        key=f"evaluate_pick_{project.id}_{ids[0]}",  # a new evaluation (the first) is shown when it arrives
+        key=f"evaluate_pick_{project.id}_{stamp}",
     )
     st.query_params["evaluation"] = str(chosen)
     evaluation = by_id[chosen]
     codes = [*evaluation.languages, OVERALL]
-    if st.session_state.get("evaluate_language") not in codes:
-        st.session_state["evaluate_language"] = codes[0]
-    language = right.selectbox("Language", codes, format_func=language_title, key="evaluate_language")
+    language = right.selectbox(
+        "Language",
+        codes,
+        index=codes.index(weakest_language(evaluation)),  # opens where the model is weakest
+        format_func=language_title,
+        key=f"evaluate_language_{evaluation.id}",
+    )
 
     st.subheader("Scores per language")
     st.caption(
@@ -108,14 +140,19 @@ if evaluations:
         )
     )
     now = [i for i, code in zip(test.sample_ids, test.languages, strict=True) if code in evaluation.languages]
-    if hash_test_ids(now) != evaluation.test_hash:
+    if hash_test_ids(now) != evaluation.test_hash and evaluation.source == "file":
+        st.caption(
+            f"This check scored the {evaluation.test_size:,} rows of its file; the test split holds {len(now):,} "
+            "test samples in its languages now. It compares only with evaluations of the same rows."
+        )
+    elif hash_test_ids(now) != evaluation.test_hash:
         st.warning(
             f"The test split has changed since this evaluation ({len(now):,} test samples in its languages now, "
             f"{evaluation.test_size:,} then): evaluate it again to score the current test split.",
             icon=":material/update:",
         )
     with friendly_errors("The scores"):
-        language_table(evaluation)
+        language_table(store, evaluation)
 
     group = evaluation.metrics[language]
     st.subheader(say("Confusion matrix · {}", language_title(language)))

@@ -137,3 +137,40 @@ def build_tiny_causal_lm(folder: Path, texts: list[str] | None = None, *, seed: 
     )
     GPT2LMHeadModel(config).save_pretrained(folder)
     return folder
+
+
+def build_tiny_text_classifier(
+    folder: Path, id2label: dict[int, str], texts: list[str] | None = None, *, seed: int = 0
+) -> Path:
+    """A 2-layer BertForSequenceClassification (hidden 32) with the given `id2label`, saved as a Hugging Face model
+    folder (config.json, weights, tokenizer): the tiny encoder's fixed vocabulary, a random classification head."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    build_tiny_encoder(folder, texts, seed=seed)  # the tokenizer, and the encoder's size
+    for extra in ("modules.json", "sentence_bert_config.json"):
+        (folder / extra).unlink()
+    for extra in ("1_Pooling/config.json",):
+        (folder / extra).unlink()
+    (folder / "1_Pooling").rmdir()
+    (folder / "2_Normalize").rmdir()
+    encoder = BertConfig.from_pretrained(folder)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        **{
+            key: getattr(encoder, key)
+            for key in (
+                "vocab_size",
+                "hidden_size",
+                "num_hidden_layers",
+                "num_attention_heads",
+                "intermediate_size",
+                "max_position_embeddings",
+                "pad_token_id",
+            )
+        },
+        id2label={int(i): label for i, label in id2label.items()},
+        label2id={label: int(i) for i, label in id2label.items()},
+    )
+    BertForSequenceClassification(config).save_pretrained(folder)
+    return folder

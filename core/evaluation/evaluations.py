@@ -1,6 +1,7 @@
-"""Evaluations in the store: the figures of a run or a baseline on the test split, its predictions, and the hash of
-the test-sample ids they were computed on. Evaluating the same thing again on the same test set replaces the old
-evaluation; on a changed test set it adds a new one (the newest is the one shown)."""
+"""Evaluations in the store: the figures of a run, a baseline, or a quick check (a predictions file, a Hugging Face
+model) on the test split, its predictions, and the hash of the test-sample ids they were computed on. Evaluating the
+same thing again on the same test set replaces the old evaluation; on a changed test set it adds a new one (the
+newest is the one shown)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,14 @@ from core.store.database import Store
 from core.store.projects import Project
 from core.store.schema import EvaluationPredictionRow, EvaluationRow, utcnow
 
-SOURCES = ("run", "baseline")
+SOURCES = ("run", "baseline", "file", "model")
+# what each source is, for people (titles, the report, the table of evaluations)
+SOURCE_TITLES = {
+    "run": "trained run",
+    "baseline": "LLM baseline",
+    "file": "predictions file",
+    "model": "Hugging Face model",
+}
 ANSWER_CHARS = 2000  # an LLM's raw answer is kept up to this length with the prediction
 
 
@@ -27,7 +35,7 @@ class Evaluation:
     id: int
     project_id: int
     name: str
-    source: str  # run | baseline
+    source: str  # run | baseline | file (a quick check of a predictions file) | model (a Hugging Face model)
     training_run_id: int | None
     baseline_id: int | None
     point: int | None
@@ -52,7 +60,7 @@ class Evaluation:
     @property
     def title(self) -> str:
         """How people see it: the name, what it is, and the curve point when one was chosen."""
-        kind = "LLM baseline" if self.source == "baseline" else "trained run"
+        kind = SOURCE_TITLES.get(self.source, self.source)
         point = f", curve point {self.point}" if self.point is not None else ""
         return f"{self.name} ({kind}{point})"
 
@@ -201,6 +209,11 @@ def latest_evaluation(store: Store, project_id: int, name: str) -> Evaluation:
         f"Nothing called '{name}' has been evaluated in this project yet. "
         f'Evaluate it first: python -m core evaluate --project P --run "{name}"'
     )
+
+
+def run_evaluation_of(store: Store, project_id: int, run_id: int) -> Evaluation | None:
+    """The newest evaluation of a training run (of any curve point), None when it has none."""
+    return next((e for e in list_evaluations(store, project_id) if e.training_run_id == run_id), None)
 
 
 def load_predictions(store: Store, evaluation_id: int) -> list[Prediction]:

@@ -30,6 +30,7 @@ _KIND_MODULES = (
     "core.curation.flag_job",
     "core.training.train_job",
     "core.evaluation.jobs",
+    "core.evaluation.model_check_job",
 )
 
 
