@@ -99,7 +99,7 @@ class Walk:
 
     def text(self, words: str, timeout: float = 30_000) -> Any:
         assert self.expect is not None
-        locator = self.page.get_by_text(words).first
+        locator = self.page.get_by_text(words).filter(visible=True).first  # not the same words in a folded part
         self.expect(locator).to_be_visible(timeout=timeout)
         return locator
 
