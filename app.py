@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from components.feedback import friendly_errors
-from components.studio_state import get_store, project_switcher
+from components.studio_state import current_actor, get_store, project_switcher
+from core.front.jobs import start_reaper
 
 st.set_page_config(page_title="Distill Studio", page_icon=":material/science:", layout="wide")
 
@@ -24,5 +25,6 @@ PAGES = [
 navigation = st.navigation(PAGES)
 st.sidebar.markdown("**Distill Studio**  \nsynthetic data → small multilingual classifiers")
 with friendly_errors("Opening the studio"):
+    start_reaper(current_actor())  # once per server process: jobs whose worker died are found every 10 s
     project_switcher(get_store())
 navigation.run()

@@ -127,7 +127,7 @@ def train_once(store, project, name: str, trainer: str, params: dict, options) -
 
 def blend_parts(store, project, run_name: str, trained: set[str]) -> dict[str, dict]:  # type: ignore[no-untyped-def]
     """Test scores of a blended fine-tuning run's two parts: the fine-tuned model alone and the probe alone."""
-    from core.training.evaluation import load_test_set
+    from core.evaluation.model_scores import load_test_set
     from core.training.metrics import macro_f1
     from core.training.predict import open_model
 

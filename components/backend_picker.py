@@ -13,14 +13,16 @@ import streamlit as st
 
 from components.feedback import friendly_errors
 from components.safe_text import md
-from core.generation.backend_needs import BACKEND_NEEDS, local_model_problem
-from core.generation.endpoint_check import ConnectionReport, check_connection
-from core.generation.endpoints import (
+from components.studio_state import current_actor
+from core.front.generation import (
+    BACKEND_NEEDS,
     KeyRefused,
+    check_key,
+    check_server,
     configured_endpoints,
     is_local_url,
+    local_model_problem,
     normalize_url,
-    resolve_key,
     session_key_env,
 )
 
@@ -89,13 +91,13 @@ def backend_picker(key: str, *, show_problem: bool = True) -> BackendChoice:
         "Check the connection", key=f"{key}_check", icon=":material/wifi_tethering:", disabled=bool(choice.problem)
     ):
         with friendly_errors("Checking the connection"):
-            report = asyncio.run(_check(choice))
+            report = asyncio.run(check_server(current_actor(), choice.base_url, choice.api_key, choice.model))
             (st.success if report.serves_model else st.warning)(md(report.text))
     return choice
 
 
 def _server_choice(key: str) -> BackendChoice:
-    endpoints = {e.name: e for e in configured_endpoints()}
+    endpoints = {e.name: e for e in configured_endpoints(current_actor())}
     server = st.selectbox(
         "Server",
         [*endpoints, OTHER_SERVER],
@@ -133,15 +135,7 @@ def _server_choice(key: str) -> BackendChoice:
     if typed:
         st.session_state[KEY_URL_STATE] = normalize_url(base_url or None)
     try:
-        resolve_key(base_url, typed or None, scope="endpoint")
+        check_key(current_actor(), base_url, typed or None)
     except KeyRefused as refused:
         return BackendChoice("openai", model, base_url or None, None, str(refused))
     return BackendChoice("openai", model, base_url or None, typed or None, None if model else NO_MODEL)
-
-
-async def _check(choice: BackendChoice) -> ConnectionReport:
-    from core.generation.openai_backend import OpenAIBackend
-
-    api_key = resolve_key(choice.base_url, choice.api_key, scope="endpoint")
-    async with OpenAIBackend(choice.base_url, api_key, timeout=15.0) as backend:
-        return await check_connection(backend, choice.model)

@@ -11,9 +11,9 @@ from components.feedback import flash, friendly_errors
 from components.kept_widgets import kept
 from components.safe_text import say
 from components.sample_browser import BrowseState
-from core.curation.sample_actions import bulk_change, last_bulk_action, undo_last_bulk
-from core.store.database import Store
-from core.store.projects import Project
+from core.front.actor import Actor, Store
+from core.front.curation import bulk_change, last_bulk_action, undo_last_bulk
+from core.front.projects import Project
 
 BULK_ACTIONS = {
     "Accept": "accept",
@@ -63,11 +63,11 @@ def bulk_actions(store: Store, project: Project, state: BrowseState) -> None:
 def _apply(store: Store, project: Project, state: BrowseState, action: str, label: str | None, on_all: bool) -> None:
     with friendly_errors("The bulk action"):
         if on_all:
-            result = bulk_change(store, project.id, action, flt=state.flt, label=label)
+            result = bulk_change(Actor.of(store), project, action, flt=state.flt, label=label)
         else:
             result = bulk_change(
-                store,
-                project.id,
+                Actor.of(store),
+                project,
                 action,
                 ids=[s.id for s in state.selected],
                 versions={s.id: s.version for s in state.selected},
@@ -79,7 +79,7 @@ def _apply(store: Store, project: Project, state: BrowseState, action: str, labe
 def undo_panel(store: Store, project: Project, where: str) -> None:
     """The last bulk action and a button to undo it; `where` names the place it is drawn (a tab), so that it can be
     drawn in several places of one page."""
-    last = last_bulk_action(store, project.id)
+    last = last_bulk_action(Actor.of(store), project)
     if last is None:
         return
     columns = st.columns([5, 1])
@@ -104,4 +104,4 @@ def undo_panel(store: Store, project: Project, where: str) -> None:
 
 def _undo(store: Store, project: Project) -> None:
     with friendly_errors("Undo"):
-        flash(undo_last_bulk(store, project.id).message)
+        flash(undo_last_bulk(Actor.of(store), project).message)

@@ -7,13 +7,12 @@ clicking a cell picks it, and a (true, predicted) picker beside the chart does t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import plotly.graph_objects as go
 import streamlit as st
 
 from components.safe_text import plot_text
-from core.evaluation.error_cells import NO_ANSWER, MatrixCell, matrix_cells
+from core.front.evaluation import NO_ANSWER, LanguageScores, MatrixCell, matrix_cells
 
 CELL_PX = 56  # one cell, in pixels (markers are sized in pixels, so the figure's size follows the matrix)
 CHAR_PX = 7.5  # rough width of a character of the tick labels
@@ -50,13 +49,13 @@ def cell_text(cell: MatrixCell, show: str = "counts") -> str:
 
 
 def confusion_figure(
-    group: dict[str, Any], *, picked: tuple[str, str] | None = None, title: str = "", show: str = "counts"
+    scores: LanguageScores, *, picked: tuple[str, str] | None = None, title: str = "", show: str = "counts"
 ) -> go.Figure:
     """Rows = true labels, columns = predicted labels; one square marker per cell (in `matrix_cells` order) with its
     count (or its row rate, `show="rates"`) written on it as an annotation, "true X → predicted Y: n of m (r%)" on
     hover, and its (true, predicted) pair as customdata for a click; the picked cell has a frame."""
-    cells = matrix_cells(group)
-    rows = list(group["labels"])
+    cells = matrix_cells(scores)
+    rows = list(scores.labels)
     columns = matrix_columns(cells)
     longest_row = max(len(label) for label in [*rows, "true"])
     longest_column = max(len(label) for label in [*columns, "predicted"])
@@ -153,11 +152,11 @@ def _pick_from_chart(chart_key: str, true_key: str, predicted_key: str) -> None:
 
 
 def confusion_matrix(
-    group: dict[str, Any], *, key: str, default: tuple[str, str] | None = None, title: str = ""
+    scores: LanguageScores, *, key: str, default: tuple[str, str] | None = None, title: str = ""
 ) -> tuple[str, str]:
     """Draw the matrix with its cell picker; return the picked (true label, predicted label or NO_ANSWER)."""
-    cells = matrix_cells(group)
-    rows, columns = list(group["labels"]), matrix_columns(cells)
+    cells = matrix_cells(scores)
+    rows, columns = list(scores.labels), matrix_columns(cells)
     true_key, predicted_key = f"{key}_true", f"{key}_predicted"
     first = default or (rows[0], rows[0])
     if st.session_state.get(true_key) not in rows:
@@ -192,7 +191,7 @@ def confusion_matrix(
     chart_key = f"{key}_chart_{rows.index(true)}_{columns.index(predicted)}"
     with chart:
         st.plotly_chart(
-            confusion_figure(group, picked=(true, predicted), title=title, show=show or "counts"),
+            confusion_figure(scores, picked=(true, predicted), title=title, show=show or "counts"),
             key=chart_key,
             on_select=lambda: _pick_from_chart(chart_key, true_key, predicted_key),
             selection_mode="points",

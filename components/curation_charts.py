@@ -5,8 +5,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from components.safe_text import plot_text
-from core.curation.overview import CountMatrix
-from core.curation.threshold_help import SimilarityProfile
+from core.front.curation import CountMatrix, SimilarityProfile
 from core.language_names import language_name
 
 

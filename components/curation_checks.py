@@ -14,32 +14,34 @@ from components.kept_widgets import kept
 from components.review_queue import open_flag_queue
 from components.safe_text import md, say
 from components.sample_browser import show_flag
-from core.curation.duplicate_flags import load_items
-from core.curation.overview import CheckSummary, FlagTally, check_summary, last_check, time_ago
-from core.curation.threshold_help import (
+from core.front.actor import Actor, Store
+from core.front.curation import (
+    CheckSummary,
+    FlagTally,
     SimilarityProfile,
+    check_findings,
+    check_summary,
+    launch_checks,
     save_threshold_choice,
     similarity_profile,
     threshold_choice,
+    time_ago,
 )
-from core.embeddings.service import cached_vectors
-from core.jobs.queue import list_jobs, start_worker, submit_job
-from core.store.database import Store
-from core.store.projects import Project
-from core.store.samples import count_samples
+from core.front.data import count_samples
+from core.front.jobs import list_jobs
+from core.front.projects import Project
 
 
 def start_checks(store: Store, project: Project, threshold: float | None = None, scope: str | None = None) -> None:
-    job = submit_job(store, "flag", {"threshold": threshold, "scope": scope}, project_id=project.id)
-    start_worker(store, job.id)
+    job = launch_checks(Actor.of(store), project, threshold=threshold, scope=scope)
     flash(f"Checking the samples (job #{job.id}). Flags appear when it is done.", "info")
 
 
 def checks_panel(store: Store, project: Project) -> None:
     """The latest check job of the project, and a button to run the checks."""
-    jobs = list_jobs(store, project.id, kind="flag")
+    jobs = list_jobs(Actor.of(store), project.id, kind="flag")
     active = next((j for j in jobs if j.active), None)
-    choice = threshold_choice(store, project.id, project.encoder)
+    choice = threshold_choice(Actor.of(store), project)
     columns = st.columns([4, 1.3])
     columns[0].caption(
         "The checks flag exact and near repeats, label conflicts, test leaks, the wrong language, too short or too "
@@ -58,12 +60,12 @@ def checks_panel(store: Store, project: Project) -> None:
         return
     if jobs and jobs[0].status != "done":
         live_job(store, jobs[0].id)  # how the last one ended (failed or cancelled)
-    summary = check_summary(store, project.id)
+    summary = check_summary(Actor.of(store), project)
     if summary is not None:
         last_check_panel(project, summary)
-    check = last_check(store, project.id)
-    if check is not None and check.result.get("language_id", {}).get("unsupported"):
-        st.info(md(check.result["language_id"]["message"]), icon=":material/translate:")
+    findings = check_findings(Actor.of(store), project)
+    if findings is not None and findings.language_note:
+        st.info(md(findings.language_note), icon=":material/translate:")
 
 
 def last_check_panel(project: Project, summary: CheckSummary) -> None:
@@ -121,16 +123,18 @@ class _NotEmbedded(Exception):
 
 
 @st.cache_data(max_entries=8, show_spinner="Finding each sample's nearest neighbour…")
-def _profile(_store: Store, project_id: int, encoder: str, scope: str, signature: tuple) -> SimilarityProfile:
-    items = load_items(_store, project_id)
-    vectors = cached_vectors([i.text for i in items], encoder) if len(items) >= 2 else None
-    if vectors is None:
+def _profile(
+    _actor: Actor, _project: Project, project_id: int, encoder: str, scope: str, signature: tuple
+) -> SimilarityProfile:
+    """Cached by project, encoder, scope and `signature` (the sample count and the saved choice)."""
+    profile = similarity_profile(_actor, _project, scope)
+    if profile is None:
         raise _NotEmbedded
-    return similarity_profile(items, vectors, scope)
+    return profile
 
 
 def threshold_helper(store: Store, project: Project) -> None:
-    choice = threshold_choice(store, project.id, project.encoder)
+    choice = threshold_choice(Actor.of(store), project)
     key = f"threshold_{project.id}"
     scopes = ["cell", "project"]
     scope = st.radio(
@@ -140,10 +144,10 @@ def threshold_helper(store: Store, project: Project) -> None:
         horizontal=True,
         **kept(f"{key}_scope", choice.scope, options=scopes),
     )
-    signature = (count_samples(store, project.id), choice)
+    signature = (count_samples(Actor.of(store), project), choice)
     with friendly_errors("Reading the embeddings"):
         try:
-            profile = _profile(store, project.id, project.encoder, scope, signature)
+            profile = _profile(Actor.of(store), project, project.id, project.encoder, scope, signature)
         except _NotEmbedded:
             st.info(
                 say(
@@ -175,11 +179,11 @@ def threshold_helper(store: Store, project: Project) -> None:
         right.dataframe(_pairs_frame(below), hide_index=True, width="stretch")
         columns = st.columns([1, 1, 3])
         if columns[0].button("Save this threshold", key=f"{key}_save"):
-            save_threshold_choice(store, project.id, project.encoder, threshold, scope)
+            save_threshold_choice(Actor.of(store), project, threshold, scope)
             flash(f"Saved: {threshold:.4f} for {project.encoder}. The next check uses it.")
             st.rerun()
         if columns[1].button("Save and check again", type="primary", key=f"{key}_save_run"):
-            save_threshold_choice(store, project.id, project.encoder, threshold, scope)
+            save_threshold_choice(Actor.of(store), project, threshold, scope)
             start_checks(store, project)
             st.rerun()
 

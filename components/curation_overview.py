@@ -7,10 +7,10 @@ import streamlit as st
 
 from components.curation_charts import count_heatmap
 from components.safe_text import say
-from core.curation.overview import accepted_matrix, flag_counts, last_check
+from core.front.actor import Actor, Store
+from core.front.curation import DiversityRow, accepted_matrix, check_findings, flag_counts
+from core.front.projects import Project
 from core.language_names import language_name
-from core.store.database import Store
-from core.store.projects import Project
 
 FLAG_NAMES = {
     "exact_duplicate": "exact repeat",
@@ -29,7 +29,7 @@ FLAG_NAMES = {
 
 
 def curation_overview(store: Store, project: Project) -> None:
-    matrix = accepted_matrix(store, project)
+    matrix = accepted_matrix(Actor.of(store), project)
     left, right = st.columns([3, 2])
     with left:
         st.markdown(f"**Accepted training samples: {matrix.total:,}** (language × label)")
@@ -46,7 +46,7 @@ def curation_overview(store: Store, project: Project) -> None:
                 )
             )
     with right:
-        counts = flag_counts(store, project.id)
+        counts = flag_counts(Actor.of(store), project)
         st.markdown("**Flags on samples not rejected**")
         if counts:
             frame = pd.DataFrame(
@@ -67,18 +67,18 @@ def _figure(value: float | None, digits: int) -> str:
     return "–" if value is None or value != value else f"{value:.{digits}f}"
 
 
-def diversity_frame(rows: list[dict]) -> pd.DataFrame:
+def diversity_frame(rows: list[DiversityRow]) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
-                "language": language_name(row["language"]),
-                "label": row["label"],
-                "samples": row["n"],
-                "mean similarity": _figure(row["mean_similarity"], 3),
-                "distinct-2": _figure(row["distinct_2"], 2),
-                "groups": row["groups"],
-                "verdict": row["collapse"].replace("_", " "),
-                "why": " ".join(row["reasons"]),
+                "language": language_name(row.language),
+                "label": row.label,
+                "samples": row.n,
+                "mean similarity": _figure(row.mean_similarity, 3),
+                "distinct-2": _figure(row.distinct_2, 2),
+                "groups": row.groups,
+                "verdict": row.collapse.replace("_", " "),
+                "why": " ".join(row.reasons),
             }
             for row in rows
         ],
@@ -87,12 +87,12 @@ def diversity_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def diversity_panel(store: Store, project: Project) -> None:
-    check = last_check(store, project.id)
+    check = check_findings(Actor.of(store), project)
     st.markdown("**Diversity of the synthetic training samples** (label × language, worst first)")
-    if check is None or not check.result.get("diversity"):
+    if check is None or not check.diversity:
         st.caption("Run **Check samples** to measure it.")
         return
-    frame = diversity_frame(check.result["diversity"])
+    frame = diversity_frame(check.diversity)
     styled = frame.style.apply(lambda row: [VERDICT_COLOURS.get(row["verdict"], "")] * len(row), axis=1)
     st.dataframe(
         styled,

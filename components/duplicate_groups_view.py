@@ -7,14 +7,11 @@ import streamlit as st
 from components.bulk_actions import undo_panel
 from components.feedback import flash, friendly_errors
 from components.safe_text import md, show_text
-from core.curation.duplicate_groups import REPEAT_KINDS, duplicate_groups, keep_one_per_group
-from core.curation.overview import flag_counts
-from core.curation.sample_actions import change_sample
+from core.front.actor import Actor, Store
+from core.front.curation import REPEAT_KINDS, change_sample, duplicate_groups_page, flag_counts, keep_one_per_group
+from core.front.data import SAMPLE_STATUSES, Sample
+from core.front.projects import Project
 from core.language_names import language_name
-from core.store.database import Store
-from core.store.projects import Project
-from core.store.samples import Sample
-from core.store.schema import SAMPLE_STATUSES
 
 PAGE_SIZE = 8
 
@@ -27,9 +24,9 @@ def _describe(sample: Sample) -> str:
 def duplicate_groups_view(store: Store, project: Project) -> None:
     key = f"groups_{project.id}"
     page_number = int(st.session_state.get(f"{key}_page", 1))
-    page = duplicate_groups(store, project.id, page=page_number, page_size=PAGE_SIZE)
+    page = duplicate_groups_page(Actor.of(store), project, page=page_number, page_size=PAGE_SIZE)
     if page.total == 0:
-        flagged = flag_counts(store, project.id, statuses=SAMPLE_STATUSES)
+        flagged = flag_counts(Actor.of(store), project, statuses=SAMPLE_STATUSES)
         if any(flagged.get(kind) for kind in REPEAT_KINDS):
             st.info("No group of repeats left to resolve: every flagged repeat is rejected.")
         else:
@@ -83,12 +80,12 @@ def duplicate_groups_view(store: Store, project: Project) -> None:
 
 def _keep_one(store: Store, project: Project) -> None:
     with friendly_errors("Keeping one per group"):
-        flash(keep_one_per_group(store, project.id).message)
+        flash(keep_one_per_group(Actor.of(store), project).message)
 
 
 def _reject(store: Store, sample: Sample) -> None:
     with friendly_errors("Rejecting"):
-        change_sample(store, sample.id, "reject", version=sample.version)
+        change_sample(Actor.of(store), sample.id, "reject", version=sample.version)
 
 
 def _turn(key: str, page: int) -> None:

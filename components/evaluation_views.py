@@ -12,36 +12,40 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+import core.front.evaluation as front
 from components.backend_picker import BackendChoice, backend_picker, resume_env
 from components.feedback import flash, friendly_errors
 from components.safe_text import md, plot_text, say
-from core.evaluation import baseline_store
-from core.evaluation.baseline_prompts import MODE_HELP, MODES
-from core.evaluation.baselines import (
-    BaselineSettings,
-    estimate_baseline,
-    resume_baseline,
-    start_baseline,
-    submit_baseline,
-)
-from core.evaluation.bootstrap import RESAMPLES
-from core.evaluation.comparison import Comparison, comparability, compare, display_name
-from core.evaluation.error_cells import NO_ANSWER, ErrorSample, WeakCell, cell_samples, weak_cells
-from core.evaluation.evaluations import Evaluation, get_evaluation, load_predictions
-from core.evaluation.intervals import (
+from core.front.actor import Actor
+from core.front.evaluation import (
     MIN_TEST_SAMPLES,
+    MODE_HELP,
+    MODES,
+    NO_ANSWER,
+    OVERALL,
+    RESAMPLES,
+    BaselineRun,
+    BaselineSettings,
+    Choice,
+    Comparison,
+    ErrorSample,
+    Evaluation,
+    Job,
+    LanguageScores,
+    Project,
     ScoreInterval,
+    TargetCell,
+    WeakCell,
+    comparability,
+    display_name,
+    evaluation_scores,
     perfect_score_notes,
-    score_intervals,
+    report_file_name,
     small_test_warnings,
+    weak_cells,
+    weakest_label,
 )
-from core.evaluation.metrics import OVERALL
-from core.evaluation.report import render_report, report_file_name
-from core.evaluation.targeted import TargetCell, start_targeted_run
-from core.jobs.queue import Job, start_worker, submit_job
 from core.language_names import language_name
-from core.store.database import Store
-from core.store.projects import Project
 
 JOBS_STATE = "evaluate_page_jobs"  # jobs started from this page in this browser session (running, or how they ended)
 LLM_FORM = "evaluate_llm_form"  # which LLM form is open: only one at a time, so one backend picker on the page
@@ -58,9 +62,8 @@ def language_title(code: str) -> str:
 # --- starting jobs -----------------------------------------------------------------------------------------------
 
 
-def launch(store: Store, job: Job, message: str, extra_env: dict[str, str] | None = None) -> None:
-    """Start the job's worker and keep its id, so the page shows it until it ends (the caller reruns)."""
-    start_worker(store, job.id, extra_env=extra_env or {})
+def follow(job: Job, message: str) -> None:
+    """Keep the id of a job just launched, so the page shows it until it ends (the caller reruns)."""
     st.session_state.setdefault(JOBS_STATE, []).append(job.id)
     flash(message, "info")
 
@@ -78,42 +81,38 @@ def language_rows(evaluation: Evaluation, intervals: dict[str, ScoreInterval] | 
     `intervals` are given), accuracy, the weakest label (lowest F1), and the answers without a usable label
     (baselines)."""
     rows = []
-    for code in [*evaluation.languages, OVERALL]:
-        group = evaluation.metrics[code]
-        per_label = group["per_label"]
-        weakest = min(per_label, key=lambda label: (per_label[label]["f1"], label)) if per_label else ""
-        if weakest and per_label[weakest]["f1"] >= 1.0:
-            weakest = ""  # every label perfect: none is weak
+    for scores in evaluation_scores(evaluation).groups:
+        code = scores.code
+        weakest = weakest_label(scores)  # None when every label is perfect: none is weak
         row: dict[str, Any] = {
             "language": language_title(code),
-            "test samples": int(group["n"]),
-            "macro-F1": float(group["macro_f1"]),
+            "test samples": scores.n,
+            "macro-F1": scores.macro_f1,
         }
         if intervals is not None:
             row["95% interval"] = intervals[code].text if code in intervals else ""
-            row["few samples"] = "yes: means little" if int(group["n"]) < MIN_TEST_SAMPLES and code != OVERALL else ""
+            row["few samples"] = "yes: means little" if scores.n < MIN_TEST_SAMPLES and not scores.pooled else ""
         row |= {
-            "accuracy": float(group["accuracy"]),
-            "weakest label": f"{weakest} (F1 {per_label[weakest]['f1']:.2f})" if weakest else "",
-            "no usable answer": int(group.get("unparsed", 0)),
+            "accuracy": scores.accuracy,
+            "weakest label": weakest.text if weakest else "",
+            "no usable answer": scores.unparsed,
         }
         rows.append(row)
     return rows
 
 
 @st.cache_data(show_spinner=f"Resampling the test set {RESAMPLES:,} times…", max_entries=64)
-def _cached_intervals(_store: Store, database: str, evaluation_id: int, created: str) -> dict[str, ScoreInterval]:
-    evaluation = get_evaluation(_store, evaluation_id)
-    return score_intervals(evaluation, load_predictions(_store, evaluation_id))
+def _cached_intervals(_actor: Actor, database: str, evaluation_id: int, created: str) -> dict[str, ScoreInterval]:
+    return front.intervals(_actor, front.get_evaluation(_actor, evaluation_id))
 
 
-def intervals_of(store: Store, evaluation: Evaluation) -> dict[str, ScoreInterval]:
-    """score_intervals(), cached per store and evaluation (an evaluation made again has a new time)."""
-    return _cached_intervals(store, store.url, evaluation.id, evaluation.created_at.isoformat())
+def intervals_of(actor: Actor, evaluation: Evaluation) -> dict[str, ScoreInterval]:
+    """The score intervals, cached per store and evaluation (an evaluation made again has a new time)."""
+    return _cached_intervals(actor, actor.store.url, evaluation.id, evaluation.created_at.isoformat())
 
 
-def language_table(store: Store, evaluation: Evaluation) -> None:
-    table = pd.DataFrame(language_rows(evaluation, intervals_of(store, evaluation)))
+def language_table(actor: Actor, evaluation: Evaluation) -> None:
+    table = pd.DataFrame(language_rows(evaluation, intervals_of(actor, evaluation)))
     if evaluation.source != "baseline" and not table["no usable answer"].any():
         table = table.drop(columns="no usable answer")
     if not table["few samples"].any():
@@ -141,23 +140,23 @@ def language_table(store: Store, evaluation: Evaluation) -> None:
         st.caption(md(note))
 
 
-def per_label_rows(group: dict[str, Any]) -> list[dict[str, Any]]:
+def per_label_rows(scores: LanguageScores) -> list[dict[str, Any]]:
     return [
         {
             "label": label,
-            "precision": s["precision"],
-            "recall": s["recall"],
-            "F1": s["f1"],
-            "test samples": s["support"],
-            "no usable answer": int((group.get("unparsed_by_label") or {}).get(label, 0)),
+            "precision": s.precision,
+            "recall": s.recall,
+            "F1": s.f1,
+            "test samples": s.support,
+            "no usable answer": scores.unparsed_by_label.get(label, 0),
         }
-        for label, s in group["per_label"].items()
+        for label, s in scores.per_label.items()
     ]
 
 
-def per_label_table(group: dict[str, Any]) -> None:
-    table = pd.DataFrame(per_label_rows(group))
-    if not group.get("unparsed"):
+def per_label_table(scores: LanguageScores) -> None:
+    table = pd.DataFrame(per_label_rows(scores))
+    if not scores.unparsed:
         table = table.drop(columns="no usable answer")
     st.dataframe(
         table,
@@ -202,9 +201,9 @@ def table_cells(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{key: md(value) if isinstance(value, str) else value for key, value in row.items()} for row in rows]
 
 
-def error_browser(store: Store, evaluation: Evaluation, true: str, predicted: str, language: str) -> list[ErrorSample]:
+def error_browser(actor: Actor, evaluation: Evaluation, true: str, predicted: str, language: str) -> list[ErrorSample]:
     """The test samples behind the picked cell (text, true, predicted, confidence; an LLM's raw answer)."""
-    samples = cell_samples(store, evaluation, true, predicted, language=language)
+    samples = front.cell_samples(actor, evaluation, true, predicted, language=language)
     st.markdown(cell_sentence(len(samples), true, predicted, language, evaluation.source))
     if not samples:
         st.caption("No test sample falls in this cell.")
@@ -239,7 +238,7 @@ def error_browser(store: Store, evaluation: Evaluation, true: str, predicted: st
 # --- weak cells and targeted generation --------------------------------------------------------------------------
 
 
-def weak_cells_view(store: Store, project: Project, evaluation: Evaluation, language: str) -> list[WeakCell]:
+def weak_cells_view(actor: Actor, project: Project, evaluation: Evaluation, language: str) -> list[WeakCell]:
     """The most frequent confusions, each with "Generate more here" (a targeted generation run)."""
     cells = weak_cells(evaluation, top=5, language=None if language == OVERALL else language)
     if not cells:
@@ -273,11 +272,11 @@ def weak_cells_view(store: Store, project: Project, evaluation: Evaluation, lang
         )
     target = st.session_state.get(TARGET)
     if st.session_state.get(LLM_FORM) == "targeted" and isinstance(target, TargetCell):
-        targeted_form(store, project, target)
+        targeted_form(actor, project, target)
     return cells
 
 
-def targeted_form(store: Store, project: Project, cell: TargetCell) -> None:
+def targeted_form(actor: Actor, project: Project, cell: TargetCell) -> None:
     with st.container(border=True):
         st.markdown(
             say(
@@ -303,23 +302,21 @@ def targeted_form(store: Store, project: Project, cell: TargetCell) -> None:
         per_cell = st.number_input("How many new samples", 1, 2_000, 20, key="targeted_per_cell")
         start, close = st.columns([1, 4])
         if start.button("Start generating", type="primary", icon=":material/play_arrow:", disabled=not ready):
-            _start_targeted(store, project, cell, choice, int(per_cell))
+            _start_targeted(actor, project, cell, choice, int(per_cell))
         close.button("Close", key="targeted_close", on_click=_open_form, args=(None,))
 
 
-def _start_targeted(store: Store, project: Project, cell: TargetCell, choice: BackendChoice, per_cell: int) -> None:
+def _start_targeted(actor: Actor, project: Project, cell: TargetCell, choice: BackendChoice, per_cell: int) -> None:
     with friendly_errors("Starting the generation"):
-        run = start_targeted_run(
-            store, project.id, cell, backend=choice.backend, model=choice.model, per_cell=per_cell,
-            base_url=choice.base_url,
+        launched = front.generate_for_cell(
+            actor, project.id, cell, backend=choice.backend, model=choice.model, per_cell=per_cell,
+            base_url=choice.base_url, extra_env=choice.worker_env,
         )  # fmt: skip
-        job = submit_job(store, "generate", {"run_id": run.id}, project_id=project.id, heavy=choice.backend == "local")
-        launch(
-            store,
-            job,
+        run = launched.run
+        follow(
+            launched.job,
             f"Generation run #{run.id} started: {per_cell} samples of '{cell.true}' in "
             f"{language_name(cell.language)}. They arrive as pending samples on the Curate page.",
-            choice.worker_env,
         )
         _open_form(None)
         st.rerun()
@@ -330,40 +327,39 @@ def _start_targeted(store: Store, project: Project, cell: TargetCell, choice: Ba
 
 @st.cache_data(show_spinner=f"Resampling the test set {RESAMPLES:,} times…", max_entries=32)
 def _cached_comparison(
-    _store: Store, database: str, keys: tuple[tuple[int, str], ...], reference: str | None
+    _actor: Actor, database: str, keys: tuple[tuple[int, str], ...], reference: str | None
 ) -> Comparison:
-    evaluations = [get_evaluation(_store, evaluation_id) for evaluation_id, _ in keys]
-    return compare(_store, evaluations, reference=reference)
+    return front.compare(_actor, [evaluation_id for evaluation_id, _ in keys], reference=reference)
 
 
-def comparison_of(store: Store, evaluations: list[Evaluation], reference: str | None = None) -> Comparison:
-    """compare(), cached per store and evaluation (an evaluation made again has a new time, so a new entry)."""
+def comparison_of(actor: Actor, evaluations: list[Evaluation], reference: str | None = None) -> Comparison:
+    """The comparison, cached per store and evaluation (an evaluation made again has a new time, so a new entry)."""
     keys = tuple((e.id, e.created_at.isoformat()) for e in evaluations)
-    return _cached_comparison(store, store.url, keys, reference)
+    return _cached_comparison(actor, actor.store.url, keys, reference)
 
 
 def comparison_figure(comparison: Comparison) -> go.Figure:
     """Grouped bars: macro-F1 per language (and the mean) for each evaluation, with the bootstrap interval as error
     bars; the interval is written in the hover text."""
-    rows = comparison.chart_rows()
+    bars = comparison.bars()
     figure = go.Figure()
     for n, name in enumerate(comparison.names):
-        mine = [r for r in rows if r["evaluation"] == name]
+        mine = [bar for bar in bars if bar.evaluation == name]
         figure.add_trace(
             go.Bar(
                 name=plot_text(name),
-                x=[plot_text(r["language"]) for r in mine],
-                y=[r["macro_f1"] for r in mine],
+                x=[plot_text(bar.language) for bar in mine],
+                y=[bar.macro_f1 for bar in mine],
                 marker_color=PALETTE[n % len(PALETTE)],
                 error_y={
                     "type": "data",
                     "symmetric": False,
-                    "array": [r["high"] - r["macro_f1"] for r in mine],
-                    "arrayminus": [r["macro_f1"] - r["low"] for r in mine],
+                    "array": [bar.high - bar.macro_f1 for bar in mine],
+                    "arrayminus": [bar.macro_f1 - bar.low for bar in mine],
                     "thickness": 1.5,
                     "width": 4,
                 },
-                customdata=[[r["low"], r["high"]] for r in mine],
+                customdata=[[bar.low, bar.high] for bar in mine],
                 hovertemplate=(  # the name through fullData: a name is the user's text, never part of a template
                     "%{fullData.name}<br>%{x}: macro-F1 %{y:.3f}<br>95% interval %{customdata[0]:.3f} – "
                     "%{customdata[1]:.3f}<extra></extra>"
@@ -383,20 +379,20 @@ def comparison_figure(comparison: Comparison) -> go.Figure:
 def difference_table(comparison: Comparison) -> pd.DataFrame:
     rows = [
         {
-            "language": d["language"],
-            "compared": f"{d['evaluation']} − {d['reference']}",
-            "difference": d["difference"],
-            "95% interval": f"[{d['low']:+.3f}, {d['high']:+.3f}]",
-            "resamples better": d["share_better"],
-            "verdict": d["verdict"],
+            "language": d.language,
+            "compared": f"{d.evaluation} − {d.reference}",
+            "difference": d.difference,
+            "95% interval": f"[{d.low:+.3f}, {d.high:+.3f}]",
+            "resamples better": d.share_better,
+            "verdict": d.verdict,
         }
-        for d in comparison.difference_rows()
+        for d in comparison.differences()
     ]
     return pd.DataFrame(rows)
 
 
 def comparison_view(
-    store: Store, evaluations: list[Evaluation], current: Evaluation, key: str = "compare"
+    actor: Actor, evaluations: list[Evaluation], current: Evaluation, key: str = "compare"
 ) -> Comparison | None:
     """Pick evaluations (by default every newest one on the current one's test set), see why they cannot be compared
     or their table, chart and differences."""
@@ -417,7 +413,7 @@ def comparison_view(
     reference = st.selectbox(
         "Against", chosen, key=f"{key}_reference_{current.id}", help="The differences are each one minus this one."
     )
-    comparison = comparison_of(store, picked, reference)
+    comparison = comparison_of(actor, picked, reference)
     st.plotly_chart(comparison_figure(comparison), width="stretch", config={"displayModeBar": False})
     st.caption(
         f"Bars: macro-F1; whiskers: 95% paired bootstrap intervals ({comparison.result.resamples:,} resamples of the "
@@ -446,9 +442,9 @@ def comparison_view(
 
 
 def report_download(
-    store: Store, project: Project, evaluations: list[Evaluation], comparison: Comparison | None
+    actor: Actor, project: Project, evaluations: list[Evaluation], comparison: Comparison | None
 ) -> None:
-    html = render_report(project.name, evaluations, comparison, generated_by=store.user)
+    html = front.report_html(actor, project, evaluations, comparison)
     listed = ", ".join(display_name(e) for e in evaluations)
     st.download_button(
         "Download the report (HTML)",
@@ -469,26 +465,26 @@ def report_download(
 # --- evaluating a trained run ------------------------------------------------------------------------------------
 
 
-def evaluate_run_form(store: Store, project: Project, runs: list[Any]) -> None:
+def evaluate_run_form(actor: Actor, project: Project, runs: list[Choice]) -> None:
     """Pick a finished run (and a learning curve's point) and score it on the test split, as a job."""
-    from core.evaluation.run_evaluation import submit_evaluation
-    from core.training.run_store import get_run
-
     names = [choice.name for choice in runs]
     labels = {choice.name: choice.label for choice in runs}
     left, right = st.columns([3, 1])
     name = left.selectbox("Trained run", names, format_func=labels.get, key="evaluate_run")
-    run = get_run(store, project.id, name)
+    sizes = front.curve_sizes(actor, project.id, name)
     point = None
-    if run.mode == "curve" and run.curve:
-        sizes = sorted(int(p["size"]) for p in run.curve)
+    if sizes:
         point = right.selectbox(
-            "Curve point", sizes, index=len(sizes) - 1, key=f"evaluate_point_{run.id}", help="Samples per language."
+            "Curve point",
+            sizes,
+            index=len(sizes) - 1,
+            key=f"evaluate_point_{project.id}_{name}",
+            help="Samples per language.",
         )
     if st.button("Evaluate on the test split", type="primary", icon=":material/play_arrow:"):
         with friendly_errors("Starting the evaluation"):
-            job = submit_evaluation(store, project.id, name, point=point)
-            launch(store, job, f"Evaluating '{name}' on the human test split (job #{job.id}).")
+            job = front.evaluate_run(actor, project.id, name, point=point).job
+            follow(job, f"Evaluating '{name}' on the human test split (job #{job.id}).")
             st.query_params.pop("evaluation", None)  # show the new evaluation when it is ready
             st.rerun()
 
@@ -496,9 +492,9 @@ def evaluate_run_form(store: Store, project: Project, runs: list[Any]) -> None:
 # --- LLM baselines -----------------------------------------------------------------------------------------------
 
 
-def baselines_view(store: Store, project: Project) -> None:
+def baselines_view(actor: Actor, project: Project) -> None:
     """The project's baselines, resume and raw answers, and the form of a new one."""
-    baselines = baseline_store.list_baselines(store, project.id)
+    baselines = front.list_baselines(actor, project.id)
     if baselines:
         st.dataframe(
             pd.DataFrame(
@@ -523,16 +519,16 @@ def baselines_view(store: Store, project: Project) -> None:
                 )
             },
         )
-        _resume(store, project, [b for b in baselines if b.status in RESUMABLE])
+        _resume(actor, project, [b for b in baselines if b.status in RESUMABLE])
         with st.expander("The LLM's answers"):
-            _answers(store, baselines)
+            _answers(actor, baselines)
     else:
         st.caption(
             "The LLM itself as the classifier, as in the paper: zero-shot, or with k synthetic or k human TRAIN "
             "examples per label in the prompt. Its scores sit next to your small models in the comparison."
         )
     if st.session_state.get(LLM_FORM) == "baseline":
-        baseline_form(store, project)
+        baseline_form(actor, project)
     else:
         st.button("New LLM baseline", icon=":material/add_circle:", on_click=_open_form, args=("baseline",))
 
@@ -542,7 +538,7 @@ def baseline_cost(cost: float | None) -> str:
     return f"{cost:.4f}" if cost is not None else "unknown"
 
 
-def _resume(store: Store, project: Project, stopped: list[Any]) -> None:
+def _resume(actor: Actor, project: Project, stopped: list[BaselineRun]) -> None:
     if not stopped:
         return
     names = [b.name for b in stopped]
@@ -550,13 +546,14 @@ def _resume(store: Store, project: Project, stopped: list[Any]) -> None:
     name = left.selectbox("Stopped baseline", names, key="baseline_resume_pick")
     if right.button("Resume", icon=":material/resume:", help="Sends only the test samples without an answer yet."):
         with friendly_errors("Resuming the baseline"):
-            baseline = resume_baseline(store, project.id, name)
-            job = submit_baseline(store, baseline)
-            launch(store, job, f"Baseline '{name}' resumed.", resume_env())
+            follow(
+                front.resume_baseline(actor, project.id, name, extra_env=resume_env()).job,
+                f"Baseline '{name}' resumed.",
+            )
             st.rerun()
 
 
-def _answers(store: Store, baselines: list[Any]) -> None:
+def _answers(actor: Actor, baselines: list[BaselineRun]) -> None:
     by_name = {b.name: b for b in baselines}
     left, right = st.columns(2)
     name = left.selectbox("Baseline", list(by_name), key="baseline_answers_pick")
@@ -572,7 +569,7 @@ def _answers(store: Store, baselines: list[Any]) -> None:
         }[o],
         key="baseline_answers_outcome",
     )
-    rows = baseline_store.request_rows(store, by_name[name].id, outcome=outcome)
+    rows = front.baseline_answers(actor, by_name[name].id, outcome=outcome)
     if not rows:
         st.caption("No answer of this kind.")
         return
@@ -586,15 +583,10 @@ def _answers(store: Store, baselines: list[Any]) -> None:
 
 def replay_missing(cells: list[str], recording: str | None = None) -> list[str]:
     """The `<language>|<label>` cells a recording has no answers for (`<language>|baseline`: classification)."""
-    from pathlib import Path
-
-    from core.generation.replay_backend import ReplayBackend
-
-    answers = ReplayBackend(Path(recording) if recording else None).answers
-    return [cell for cell in cells if cell not in answers]
+    return front.replay_missing(cells, recording)
 
 
-def baseline_form(store: Store, project: Project) -> None:
+def baseline_form(actor: Actor, project: Project) -> None:
     with st.container(border=True):
         st.markdown("**New LLM baseline** — the LLM labels every human test text itself")
         left, middle, right = st.columns([2, 2, 1])
@@ -633,7 +625,7 @@ def baseline_form(store: Store, project: Project) -> None:
                 ready = False
         if ready:
             with friendly_errors("Estimating the baseline"):
-                guess = estimate_baseline(store, project.id, settings)
+                guess = front.estimate_baseline(actor, project.id, settings)
                 cost = f"about ${guess.cost:,.2f}" if guess.cost is not None else "unknown for this model"
                 st.info(
                     f"**{guess.requests:,} requests** (one per test text), about {guess.prompt_tokens:,} prompt "
@@ -643,9 +635,8 @@ def baseline_form(store: Store, project: Project) -> None:
         start, close = st.columns([1, 4])
         if start.button("Start the baseline", type="primary", icon=":material/play_arrow:", disabled=not ready):
             with friendly_errors("Starting the baseline"):
-                baseline = start_baseline(store, project.id, settings)
-                job = submit_baseline(store, baseline)
-                launch(store, job, f"Baseline '{baseline.name}' started (job #{job.id}).", choice.worker_env)
+                launched = front.start_baseline(actor, project.id, settings, extra_env=choice.worker_env)
+                follow(launched.job, f"Baseline '{launched.run.name}' started (job #{launched.job.id}).")
                 _open_form(None)
                 st.rerun()
         close.button("Close", key="baseline_close", on_click=_open_form, args=(None,))

@@ -11,7 +11,7 @@ import streamlit as st
 
 from components.safe_text import alert, md
 from core.errors import EditConflict, StudioError
-from core.secrets import redact
+from core.front.settings import redact
 from core.settings import get_settings
 
 

@@ -11,15 +11,25 @@ import streamlit as st
 from components.feedback import flash, friendly_errors
 from components.language_picker import language_label
 from components.safe_text import md, say
-from core.io.import_folders import allowed_import_folders, check_import_path
-from core.io.import_words import ADD_LABELS_OPTION, ADD_LANGUAGES_OPTION, PAGE_WORDS
-from core.io.importer import ColumnMapping, ImportPlan, execute_import, guess_mapping, plan_import
-from core.io.skipped_rows import skipped_rows_csv, skipped_rows_file_name
-from core.io.table_files import read_table
-from core.io.uploads import display_name, read_upload
+from core.front.actor import Actor, Store
+from core.front.data import (
+    ADD_LABELS_OPTION,
+    ADD_LANGUAGES_OPTION,
+    PAGE_WORDS,
+    ColumnMapping,
+    ImportPlan,
+    allowed_import_folders,
+    display_name,
+    execute_import,
+    guess_mapping,
+    plan_import,
+    read_import_path,
+    read_upload,
+    skipped_rows_csv,
+    skipped_rows_file_name,
+)
+from core.front.projects import Project
 from core.language_names import LANGUAGES
-from core.store.database import Store
-from core.store.projects import Project
 
 UPLOAD_TYPES = ["csv", "tsv", "tab", "jsonl", "ndjson", "json", "parquet", "pq", "zip"]
 NO_LABEL = "(none: the texts have no labels yet)"
@@ -47,13 +57,13 @@ def _load_upload(upload) -> None:  # type: ignore[no-untyped-def]
     st.session_state[STATE] = LoadedFile(display_name(upload.name), read_upload(upload.name, data), token)
 
 
-def _load_path(raw: str) -> None:
+def _load_path(actor: Actor, raw: str) -> None:
     st.session_state.pop(STATE, None)  # a refused path must not leave the previous file on the page
-    path = check_import_path(raw)
-    st.session_state[STATE] = LoadedFile(path.name or str(path), read_table(path), f"path-{path}")
+    path, frame = read_import_path(actor, raw)
+    st.session_state[STATE] = LoadedFile(path.name or str(path), frame, f"path-{path}")
 
 
-def _choose_source() -> LoadedFile | None:
+def _choose_source(actor: Actor) -> LoadedFile | None:
     upload = st.file_uploader(
         "Upload a file",
         type=UPLOAD_TYPES,
@@ -64,7 +74,7 @@ def _choose_source() -> LoadedFile | None:
         with friendly_errors("Reading the file"):
             _load_upload(upload)
     with st.expander("…or read a file or a Hugging Face dataset folder on this machine"):
-        folders = allowed_import_folders()
+        folders = allowed_import_folders(actor)
         st.caption(
             md(
                 f"From this page the studio reads files only in: {', '.join(str(f) for f in folders)} (a name "
@@ -75,7 +85,7 @@ def _choose_source() -> LoadedFile | None:
         raw = st.text_input("Path on this machine", placeholder="my_dataset (a save_to_disk folder) or rows.csv")
         if st.button("Read it", disabled=not raw.strip()):
             with friendly_errors("Reading the file"):
-                _load_path(raw)
+                _load_path(actor, raw)
     return st.session_state.get(STATE)
 
 
@@ -236,7 +246,8 @@ def _first_rows(frame: pd.DataFrame, n: int = 5) -> pd.DataFrame:
 
 def import_flow(store: Store, project: Project) -> None:
     st.markdown("**1. Choose a file**")
-    loaded = _choose_source()
+    actor = Actor.of(store)
+    loaded = _choose_source(actor)
     if loaded is None:
         st.caption(
             "Nothing chosen yet. The file needs a column with the texts; labels and languages can come "
@@ -250,7 +261,7 @@ def import_flow(store: Store, project: Project) -> None:
     mapping = _mapping(loaded, project)
     plan = None
     with friendly_errors("Checking the file"):
-        plan = plan_import(store, project, loaded.frame, mapping, source=loaded.name, words=PAGE_WORDS)
+        plan = plan_import(actor, project, loaded.frame, mapping, source=loaded.name, words=PAGE_WORDS)
     if plan is None:
         return
     skip = _report(plan, loaded.token)
@@ -262,7 +273,7 @@ def import_flow(store: Store, project: Project) -> None:
         help=None if plan.ok or skip else "Fix the rows above, or choose to skip them.",
     ):
         with friendly_errors("Importing"):
-            result = execute_import(store, project, plan, skip_invalid=skip)
+            result = execute_import(actor, project, plan, skip_invalid=skip)
             del st.session_state[STATE]
             st.session_state[UPLOADER_ROUND] = st.session_state.get(UPLOADER_ROUND, 0) + 1
             skipped = f", skipped {result.skipped:,}" if result.skipped else ""

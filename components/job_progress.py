@@ -9,9 +9,8 @@ import streamlit as st
 
 from components.feedback import friendly_errors
 from components.safe_text import md, say
-from core.jobs.queue import Job, cancel_job, get_job, reap_dead_workers
-from core.jobs.time_left import job_timing
-from core.store.database import Store
+from core.front.actor import Actor, Store
+from core.front.jobs import Job, cancel_job, get_job, job_timing
 
 STATUS_ICONS = {
     "queued": ":material/schedule:",
@@ -50,7 +49,7 @@ def job_status(store: Store, job: Job) -> None:
         st.caption(job_timing(job).sentence())
         if st.button("Cancel", key=f"cancel_job_{job.id}", disabled=job.cancel_requested, icon=":material/stop:"):
             with friendly_errors("Cancelling"):
-                cancel_job(store, job.id)
+                cancel_job(Actor.of(store), job.id)
                 st.rerun(scope="fragment")
         if job.cancel_requested:
             st.caption("Cancel requested: the job stops at its next check.")
@@ -70,13 +69,11 @@ def job_outcome(job: Job) -> None:
 
 def live_job(store: Store, job_id: int) -> Job:
     """Show one job; while it is queued or running the panel refreshes itself every second."""
-    job = get_job(store, job_id)
+    job = get_job(Actor.of(store), job_id)
 
     @st.fragment(run_every=1.0 if job.active else None)
     def panel() -> None:
-        if job.active:
-            reap_dead_workers(store)
-        current = get_job(store, job_id)
+        current = get_job(Actor.of(store), job_id)
         job_status(store, current)
         if job.active and not current.active:
             st.rerun(scope="app")  # the job just ended: let the whole page show its results

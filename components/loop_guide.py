@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from components.safe_text import md
-from core.guide import LoopStatus, Step, loop_status
-from core.store.database import Store
-from core.store.projects import Project
+from core.front.actor import Actor, Store
+from core.front.guide import LoopStatus, Step, loop_status
+from core.front.projects import Project
 
 ICONS = {"done": ":material/check_circle:", "attention": ":material/pending:", "todo": ":material/circle:"}
 COLOURS = {"done": "green", "attention": "orange", "todo": "gray"}
@@ -21,7 +21,7 @@ PAGE_NAMES = {
 
 
 def loop_guide(store: Store, project: Project) -> LoopStatus:
-    status = loop_status(store, project)
+    status = loop_status(Actor.of(store), project)
     step = status.next_step
     with st.container(border=True, key="loop_next"):
         left, right = st.columns([5, 1], vertical_alignment="center")

@@ -6,13 +6,12 @@ import pandas as pd
 import streamlit as st
 
 from components.safe_text import md
-from core.store.database import Store
-from core.store.projects import Project
-from core.store.sample_stats import overview_table, project_totals
+from core.front.actor import Actor, Store
+from core.front.projects import Project, overview_table, project_totals
 
 
 def project_summary(store: Store, project: Project) -> None:
-    totals = project_totals(store, project.id)
+    totals = project_totals(Actor.of(store), project)
     cols = st.columns(5)
     cols[0].metric("Samples", f"{totals.total:,}")
     cols[1].metric("Synthetic", f"{totals.synthetic:,}")
@@ -22,5 +21,5 @@ def project_summary(store: Store, project: Project) -> None:
     if project.task:
         st.caption(md(project.task))
     if totals.total:
-        table = pd.DataFrame(overview_table(store, project))
+        table = pd.DataFrame(overview_table(Actor.of(store), project))
         st.dataframe(table, hide_index=True, width="stretch")

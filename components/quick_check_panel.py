@@ -6,27 +6,32 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+from streamlit.runtime.uploaded_file_manager import UploadedFile
 
+import core.front.evaluation as front
 from components.feedback import flash, friendly_errors
 from components.language_picker import language_label
 from components.safe_text import md, say
 from components.studio_state import select_project
-from core.evaluation.label_matching import SAME
-from core.evaluation.model_check import (
+from core.front.actor import Actor
+from core.front.evaluation import (
+    SAME,
     ModelLabels,
-    default_name,
+    PredictionColumns,
+    Project,
+    default_check_name,
+    default_project_name,
+    guess_columns,
     map_model_labels,
-    read_model_labels,
-    submit_model_check,
+    read_upload,
+    upload_display_name,
 )
-from core.evaluation.quickcheck import PredictionColumns, check_predictions, default_project_name, guess_columns
-from core.io.uploads import display_name, read_upload
 from core.language_names import LANGUAGES
-from core.store.database import Store
-from core.store.projects import Project
 
 FILE_STATE = "quick_check_file"
 MODEL_STATE = "quick_check_model"
@@ -45,7 +50,7 @@ class PredictionsFile:
     token: str  # identifies this file's widgets
 
 
-def quick_check_panel(store: Store, project: Project | None, *, test_samples: int) -> None:
+def quick_check_panel(actor: Actor, project: Project | None, *, test_samples: int) -> None:
     """Both ways of checking a classifier; the model needs a project with human test samples."""
     kind = st.radio(
         "What to check",
@@ -56,7 +61,7 @@ def quick_check_panel(store: Store, project: Project | None, *, test_samples: in
         "human test samples itself.",
     )
     if kind == FROM_FILE:
-        predictions_file_form(store, project)
+        predictions_file_form(actor, project)
     elif project is None or not test_samples:
         st.info(
             "A model is checked on the project's human test samples, and there are none yet: check a file of "
@@ -64,22 +69,24 @@ def quick_check_panel(store: Store, project: Project | None, *, test_samples: in
             icon=":material/info:",
         )
     else:
-        model_form(store, project, test_samples)
+        model_form(actor, project, test_samples)
 
 
 # --- a file of predictions ---------------------------------------------------------------------------------------
 
 
-def _load(upload) -> None:  # type: ignore[no-untyped-def]
+def _load(upload: UploadedFile) -> None:
     data = upload.getvalue()
     token = f"{hashlib.sha1(data).hexdigest()[:16]}-{upload.name}"
     current = st.session_state.get(FILE_STATE)
     if current is not None and current.token == token:
         return
-    st.session_state[FILE_STATE] = PredictionsFile(display_name(upload.name), read_upload(upload.name, data), token)
+    st.session_state[FILE_STATE] = PredictionsFile(
+        upload_display_name(upload.name), read_upload(upload.name, data), token
+    )
 
 
-def predictions_file_form(store: Store, project: Project | None) -> None:
+def predictions_file_form(actor: Actor, project: Project | None) -> None:
     upload = st.file_uploader(
         "Predictions file",
         type=UPLOAD_TYPES,
@@ -106,7 +113,9 @@ def predictions_file_form(store: Store, project: Project | None) -> None:
     st.caption(say("**{}**: {} rows; columns {}", loaded.name, f"{len(loaded.frame):,}", ", ".join(columns)))
     guess = guess_columns(columns)
 
-    def pick(where, label: str, options: list[str], guessed: str | None, role: str, **kwargs) -> str:  # type: ignore[no-untyped-def]
+    def pick(
+        where: DeltaGenerator, label: str, options: list[str], guessed: str | None, role: str, **kwargs: Any
+    ) -> str:
         index = options.index(guessed) if guessed in options else 0
         return where.selectbox(label, options, index=index, key=f"quick_check_{role}_{loaded.token}", **kwargs)
 
@@ -158,7 +167,7 @@ def predictions_file_form(store: Store, project: Project | None) -> None:
             friendly_errors("Checking the predictions"),
             st.spinner(f"Scoring {len(loaded.frame):,} predictions…"),
         ):
-            check = check_predictions(store, loaded.frame, loaded.name, spec, project=target, name=name)
+            check = front.check_predictions(actor, loaded.frame, loaded.name, spec, project=target, name=name)
             select_project(check.project.id)
             st.query_params["evaluation"] = str(check.evaluation.id)
             flash(check.summary(), "success")
@@ -174,15 +183,15 @@ def predictions_file_form(store: Store, project: Project | None) -> None:
 # --- a Hugging Face model ----------------------------------------------------------------------------------------
 
 
-def _read_labels(project_id: int, key: str) -> None:
+def _read_labels(actor: Actor, project_id: int, key: str) -> None:
     st.session_state.pop(MODEL_STATE, None)
     spec = str(st.session_state.get(key) or "").strip()
     if spec:
-        st.session_state[MODEL_STATE] = (project_id, read_model_labels(spec))
+        st.session_state[MODEL_STATE] = (project_id, front.read_model_labels(actor, spec))
 
 
-def model_form(store: Store, project: Project, test_samples: int) -> None:
-    from components.evaluation_views import launch
+def model_form(actor: Actor, project: Project, test_samples: int) -> None:
+    from components.evaluation_views import follow
 
     key = f"quick_check_model_spec_{project.id}"
     left, right = st.columns([4, 1], vertical_alignment="bottom")
@@ -194,7 +203,7 @@ def model_form(store: Store, project: Project, test_samples: int) -> None:
     )
     if right.button("Read its labels", disabled=not spec.strip(), key=f"quick_check_read_{project.id}"):
         with friendly_errors("Reading the model"):
-            _read_labels(project.id, key)
+            _read_labels(actor, project.id, key)
     state = st.session_state.get(MODEL_STATE)
     if not state or state[0] != project.id or state[1].spec != spec.strip():
         st.caption(
@@ -209,7 +218,9 @@ def model_form(store: Store, project: Project, test_samples: int) -> None:
         if mapping.unmapped:
             st.warning(md(mapping.refusal(project, on_page=True)), icon=":material/link_off:")
         left, right = st.columns([3, 1], vertical_alignment="bottom")
-        name = left.text_input("Name of the check", value=default_name(model.spec), key=f"quick_check_model_name_{key}")
+        name = left.text_input(
+            "Name of the check", value=default_check_name(model.spec), key=f"quick_check_model_name_{key}"
+        )
         if right.button(
             "Check the model",
             type="primary",
@@ -217,8 +228,8 @@ def model_form(store: Store, project: Project, test_samples: int) -> None:
             disabled=not mapping.ok,
             help=f"Labels the {test_samples:,} human test samples (a job you can cancel).",
         ):
-            job = submit_model_check(store, project.id, model.spec, mapping.links, name)
-            launch(store, job, f"Checking '{name}' on the human test split (job #{job.id}).")
+            job = front.check_model(actor, project.id, model.spec, mapping.links, name).job
+            follow(job, f"Checking '{name}' on the human test split (job #{job.id}).")
             st.query_params.pop("evaluation", None)  # show the new evaluation when it is ready
             st.session_state.pop(MODEL_STATE, None)
             st.rerun()

@@ -4,27 +4,28 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.demo import ensure_demo_on_first_start
 from core.errors import NotFound
+from core.front.actor import Actor, Store
+from core.front.projects import Project, get_project, list_projects, open_studio
 from core.settings import get_settings
-from core.store import Store, open_store
-from core.store.projects import Project, get_project, list_projects
 
 PROJECT_KEY = "project_id"
 
 
 @st.cache_resource(show_spinner="Opening the studio's database…")
 def _open(database_url: str, user: str, create_demo: bool) -> Store:
-    store = open_store(database_url, user)
-    if create_demo:
-        ensure_demo_on_first_start(store)
-    return store
+    return open_studio(database_url, user, create_demo=create_demo)
 
 
 def run_inside_app() -> None:
-    """Call first in every page. On a fresh server whose first visitor follows a deep link (e.g. /generate),
-    Streamlit runs the page in its old pages-folder mode, without app.py: no project switcher, another page list.
-    Switch that mode off and run again, through app.py's navigation, on the same page."""
+    """Called first in every page (components.page_opening.open_page). On a fresh server whose first visitor follows
+    a deep link (e.g. /generate), Streamlit runs the page in its old pages-folder mode, without app.py: no project
+    switcher, another page list. Switch that mode off and run again, through app.py's navigation, on the same page.
+
+    The switch is Streamlit's private `PagesManager.uses_pages_directory`: no public option turns the old mode off
+    while the pages live in `pages/` (the layout this product keeps), and `st.navigation` leaves it only once some
+    session has run app.py. tests/test_deep_links.py pins both: it fails when Streamlit no longer needs this (then
+    remove it) and when the flag stops working."""
     from streamlit.runtime.pages_manager import PagesManager
 
     marker = "_studio_ran_through_app"
@@ -41,6 +42,11 @@ def get_store() -> Store:
     """One store per (database, user) for the whole server process."""
     settings = get_settings()
     return _open(settings.database_url, settings.user, settings.create_demo)
+
+
+def current_actor() -> Actor:
+    """Who acts in this browser session, on the server's store (personal mode: the server's user)."""
+    return Actor.of(get_store())
 
 
 def current_project_id() -> int | None:
@@ -64,7 +70,7 @@ def current_project(store: Store) -> Project | None:
     if project_id is None:
         return None
     try:
-        return get_project(store, project_id)
+        return get_project(Actor.of(store), project_id)
     except NotFound:
         select_project(None)
         return None
@@ -72,21 +78,21 @@ def current_project(store: Store) -> Project | None:
 
 def project_switcher(store: Store) -> Project | None:
     """The sidebar's project picker; returns the current project (the first one when none is chosen yet)."""
-    projects = list_projects(store)
-    if not projects:
+    known = list_projects(Actor.of(store))
+    if not known:
         select_project(None)
         st.sidebar.caption("No project yet.")
         return None
-    ids = [p.id for p in projects]
+    ids = [p.id for p in known]
     chosen = current_project_id()
     if chosen not in ids:
         chosen = ids[0]
     select_project(chosen)
-    names = {p.id: p.name for p in projects}
+    names = {p.id: p.name for p in known}
 
     def _changed() -> None:
         select_project(st.session_state["_project_picker"])
 
     st.session_state["_project_picker"] = chosen
     st.sidebar.selectbox("Project", ids, format_func=lambda i: names[i], key="_project_picker", on_change=_changed)
-    return next(p for p in projects if p.id == chosen)
+    return next(p for p in known if p.id == chosen)

@@ -11,25 +11,22 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+import core.front.training as front
 from components.feedback import flash, friendly_errors
 from components.job_progress import job_status
 from components.safe_text import md, plot_text, say
-from core.evaluation.evaluations import run_evaluation_of
-from core.jobs.queue import get_job, reap_dead_workers
-from core.language_names import language_name
-from core.store.database import Store
-from core.store.projects import Project
-from core.training.predict import predict_file
-from core.training.run_store import TrainingRun, delete_run, get_run_by_id, list_runs
-from core.training.run_views import (
+from core.front.actor import Actor
+from core.front.training import (
+    Project,
+    TrainingRun,
     curve_rows,
-    language_score_rows,
     language_scores,
     loss_rows,
     page_rows,
+    part_scores,
     shows_loss,
-    zip_run,
 )
+from core.language_names import language_name
 
 RUNS_REFRESH_SECONDS = 2.0  # the runs table follows an active run's job this often
 PARTS = {"validation": "#8fb4d9", "test": "#2166ac"}
@@ -56,19 +53,19 @@ def loss_figure(run: TrainingRun) -> go.Figure | None:
 def language_scores_figure(run: TrainingRun) -> go.Figure | None:
     """Macro-F1 per language on the validation part and on the test split, as grouped bars: what a run without a
     loss curve has to show. None unless the run held out a validation part (the test scores alone are the table)."""
-    rows = language_score_rows(run)
-    if not any(r["part"] == "validation" for r in rows):
+    scores = part_scores(run)
+    if not any(s.part == "validation" for s in scores):
         return None
     figure = go.Figure()
     for part, colour in PARTS.items():
-        mine = [r for r in rows if r["part"] == part]
+        mine = [s for s in scores if s.part == part]
         if mine:
             figure.add_trace(
                 go.Bar(
-                    name=f"{part} ({sum(r['samples'] for r in mine):,} samples)",
-                    x=[plot_text(language_name(r["language"])) for r in mine],
-                    y=[r["macro_f1"] for r in mine],
-                    customdata=[r["samples"] for r in mine],
+                    name=f"{part} ({sum(s.samples for s in mine):,} samples)",
+                    x=[plot_text(language_name(s.language)) for s in mine],
+                    y=[s.macro_f1 for s in mine],
+                    customdata=[s.samples for s in mine],
                     marker_color=colour,
                     hovertemplate="%{x}: macro-F1 %{y:.3f} on %{customdata} samples<extra></extra>",
                 )
@@ -112,15 +109,15 @@ def curve_figure(run: TrainingRun) -> go.Figure | None:
     return figure
 
 
-def active_run(store: Store, run: TrainingRun) -> None:
+def active_run(actor: Actor, run: TrainingRun) -> None:
     """Progress, cancel and the loss so far; refreshes itself while the run is going."""
 
     @st.fragment(run_every=2.0)
     def panel() -> None:
-        reap_dead_workers(store)
-        current = get_run_by_id(store, run.id)
-        if current.job_id is not None:
-            job_status(store, get_job(store, current.job_id))
+        current = front.get_run(actor, run.id)
+        job = front.run_job(actor, current)
+        if job is not None:
+            job_status(actor.store, job)
         figure = loss_figure(current)
         if figure is not None:
             st.plotly_chart(figure, width="stretch", key=f"loss_live_{run.id}")
@@ -130,34 +127,34 @@ def active_run(store: Store, run: TrainingRun) -> None:
     panel()
 
 
-def runs_table_view(store: Store, project: Project, active: bool) -> None:
+def runs_table_view(actor: Actor, project: Project, active: bool) -> None:
     """The runs table; while a run is active it is redrawn every few seconds from the runs' jobs."""
 
     @st.fragment(run_every=RUNS_REFRESH_SECONDS if active else None)
     def table() -> None:
-        runs = list_runs(store, project.id)
-        jobs = {r.job_id: get_job(store, r.job_id) for r in runs if r.active and r.job_id is not None}
+        runs = front.list_runs(actor, project.id)
+        jobs = {job.id: job for job in (front.run_job(actor, r) for r in runs if r.active) if job is not None}
         st.dataframe(pd.DataFrame(page_rows(runs, jobs)), hide_index=True, width="stretch")
 
     table()
 
 
-def runs_list(store: Store, project: Project) -> None:
-    runs = list_runs(store, project.id)
+def runs_list(actor: Actor, project: Project) -> None:
+    runs = front.list_runs(actor, project.id)
     if not runs:
         st.info("No trained model yet. Choose what to learn from above and start training.")
         return
-    runs_table_view(store, project, any(r.active for r in runs))
+    runs_table_view(actor, project, any(r.active for r in runs))
     finished = [r for r in runs if not r.active]
     if not finished:
         return
     names = [r.name for r in finished]
     chosen_name = st.selectbox("Look at a run", names, key=f"train_{project.id}_chosen")
     run = next(r for r in finished if r.name == chosen_name)
-    run_details(store, project, run)
+    run_details(actor, project, run)
 
 
-def run_details(store: Store, project: Project, run: TrainingRun) -> None:
+def run_details(actor: Actor, project: Project, run: TrainingRun) -> None:
     if run.status != "done":
         st.warning(md(f"{run.name}: {run.status}. {run.message}"))
     scores = language_scores(run)
@@ -166,7 +163,7 @@ def run_details(store: Store, project: Project, run: TrainingRun) -> None:
         frame["language"] = [f"{language_name(c)} ({c})" for c in frame["language"]]
         st.markdown(f"**Human test split** — mean macro-F1 **{run.test_macro_f1:.3f}**")
         st.dataframe(frame.style.format({"accuracy": "{:.3f}", "macro_f1": "{:.3f}"}), hide_index=True, width="stretch")
-        evaluation = run_evaluation_of(store, project.id, run.id)
+        evaluation = front.evaluation_of(actor, project.id, run)
         if evaluation is not None:
             st.page_link(
                 "pages/evaluate.py",
@@ -198,7 +195,7 @@ def run_details(store: Store, project: Project, run: TrainingRun) -> None:
     if run.status == "done":
         columns = st.columns([1, 1, 3])
         with friendly_errors("Preparing the download"):
-            archive = zip_run(run)
+            archive = front.model_archive(actor, run)
             columns[0].download_button(
                 "Download the model (zip)",
                 archive.read_bytes(),
@@ -206,17 +203,17 @@ def run_details(store: Store, project: Project, run: TrainingRun) -> None:
                 mime="application/zip",
                 key=f"download_{run.id}",
             )
-        predict_panel(store, project, run)
+        predict_panel(actor, project, run)
     with st.expander("Delete this run"):
         st.caption("Deletes the model files and the run's record. Evaluations of it are deleted too.")
         if st.button(say("Delete {}", run.name), type="primary", key=f"delete_{run.id}"):
             with friendly_errors("Deleting"):
-                delete_run(store, run)
+                front.delete_run(actor, run)
                 flash(f"Deleted the run {run.name}.")
                 st.rerun()
 
 
-def predict_panel(store: Store, project: Project, run: TrainingRun) -> None:
+def predict_panel(actor: Actor, project: Project, run: TrainingRun) -> None:
     with st.expander("Label a file with this model", icon=":material/label:"):
         upload = st.file_uploader(
             "CSV, TSV, JSONL or Parquet with a text column",
@@ -229,7 +226,7 @@ def predict_panel(store: Store, project: Project, run: TrainingRun) -> None:
                 source = Path(folder) / Path(upload.name).name
                 source.write_bytes(upload.getvalue())
                 with st.spinner("Labelling…"):
-                    summary = predict_file(store, project.id, run.name, source, text_column=column.strip() or None)
+                    summary = front.label_file(actor, project.id, run, source, text_column=column.strip() or None)
                 st.success(
                     f"Labelled {summary.labelled:,} of {summary.rows:,} rows (mean confidence "
                     f"{summary.mean_confidence:.2f}); {summary.skipped_empty:,} empty rows left unlabelled."

@@ -6,14 +6,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import func, select
-
 from core.errors import NotFound
 from core.io.importer import ColumnMapping, execute_import, plan_import
 from core.store import action_log
 from core.store.database import Store
-from core.store.projects import Project, create_project, get_project, parse_spec
-from core.store.schema import ActionRow, ProjectRow
+from core.store.projects import Project, create_project, get_project, has_projects, parse_spec
 
 DEMO_DIR = Path(__file__).parent / "demo_data"
 DEMO_ACTION = "demo.create"
@@ -65,20 +62,12 @@ def create_demo_project(store: Store) -> Project:
     mapping = ColumnMapping(text_column="text", label_column="label", language_column="language")
     plan = plan_import(store, project, frame, mapping, source="demo data (written for Distill Studio)")
     execute_import(store, project, plan)
-    with store.session() as session:
-        action_log.record(
-            session, who=store.user, action=DEMO_ACTION, project_id=project.id, target=f"project:{project.id}"
-        )
+    action_log.log_action(store, action=DEMO_ACTION, project_id=project.id, target=f"project:{project.id}")
     return project
 
 
 def ensure_demo_on_first_start(store: Store) -> Project | None:
     """On a brand-new store (no project ever created) make the demo; a deleted demo does not come back."""
-    with store.session() as session:
-        has_projects = (session.scalar(select(func.count()).select_from(ProjectRow)) or 0) > 0
-        demo_made_before = (
-            session.scalar(select(func.count()).select_from(ActionRow).where(ActionRow.action == DEMO_ACTION)) or 0
-        ) > 0
-    if has_projects or demo_made_before:
+    if has_projects(store) or action_log.was_logged(store, DEMO_ACTION):
         return None
     return create_demo_project(store)

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import func, select
-
 from core.curation.overview import flag_counts, last_check
 from core.evaluation.error_cells import weak_cells
 from core.evaluation.evaluations import Evaluation, latest_evaluations
@@ -23,8 +21,8 @@ from core.language_names import language_name
 from core.store.database import Store
 from core.store.projects import Project
 from core.store.sample_stats import grouped_counts
+from core.store.sample_texts import newest_sample_time
 from core.store.samples import SampleFilter, count_samples
-from core.store.schema import SampleRow
 from core.training.run_store import list_runs
 
 StepState = Literal["done", "todo", "attention"]
@@ -136,8 +134,7 @@ def _generate_step(codes: list[str], counts: dict[str, Counter[str]]) -> Step:
 def _check_step(store: Store, project: Project) -> Step:
     check = last_check(store, project.id)
     flags = flag_counts(store, project.id)
-    with store.session() as session:
-        newest = session.scalar(select(func.max(SampleRow.created_at)).where(SampleRow.project_id == project.id))
+    newest = newest_sample_time(store, project.id)
     if check is None:
         return Step(
             "check",

@@ -12,23 +12,17 @@ from components.curate_tabs import TAB_KEY, TABS
 from components.curation_checks import checks_panel, threshold_helper
 from components.curation_overview import curation_overview
 from components.duplicate_groups_view import duplicate_groups_view
-from components.feedback import friendly_errors, show_flash
+from components.feedback import friendly_errors
+from components.page_opening import open_project_page
 from components.review_queue import review_queue
 from components.sample_browser import sample_browser
-from components.studio_state import current_project, get_store, run_inside_app
-from core.store.samples import count_samples
+from core.front.actor import Actor
+from core.front.data import count_samples
 
-run_inside_app()
-store = get_store()
-project = current_project(store)
-
-st.title("Curate")
-show_flash()
-if project is None:
-    st.info("Create a project first, then import or generate samples to curate.")
-    st.page_link("pages/projects.py", label="Go to Projects", icon=":material/folder_open:")
-    st.stop()
-if count_samples(store, project.id) == 0:
+store, project = open_project_page(
+    "Curate", without_project="Create a project first, then import or generate samples to curate."
+)
+if count_samples(Actor.of(store), project) == 0:
     st.info("This project has no samples yet: generate some, or import a file on the Data page.")
     st.page_link("pages/generate.py", label="Go to Generate", icon=":material/auto_awesome:")
     st.stop()

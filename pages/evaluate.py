@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+import core.front.evaluation as front
 from components.confusion_matrix import confusion_matrix
 from components.evaluation_views import (
     JOBS_STATE,
@@ -19,25 +20,24 @@ from components.evaluation_views import (
     report_download,
     weak_cells_view,
 )
-from components.feedback import friendly_errors, show_flash
+from components.feedback import friendly_errors
 from components.job_progress import live_job
+from components.page_opening import open_page
 from components.quick_check_panel import quick_check_panel
 from components.safe_text import md, say
-from components.studio_state import current_project, get_store, run_inside_app
-from core.evaluation.choices import evaluation_choices, evaluation_to_show, newest_stamp, weakest_language
-from core.evaluation.comparison import display_name
-from core.evaluation.error_cells import weak_cells
-from core.evaluation.evaluations import latest_evaluations
-from core.evaluation.metrics import OVERALL, hash_test_ids
-from core.jobs.queue import list_jobs
-from core.training.evaluation import load_test_set
+from components.studio_state import current_actor
+from core.front.evaluation import (
+    OVERALL,
+    display_name,
+    evaluation_scores,
+    evaluation_to_show,
+    newest_stamp,
+    weak_cells,
+    weakest_language,
+)
 
-run_inside_app()
-store = get_store()
-project = current_project(store)
-
-st.title("Evaluate")
-show_flash()
+store, project = open_page("Evaluate")
+actor = current_actor()
 if project is None:
     st.info(
         "Create a project first to train small models and score them on its human test samples, or check any "
@@ -46,20 +46,18 @@ if project is None:
     )
     with st.container(border=True), friendly_errors("The quick check"):
         st.markdown("**Check a model**")
-        quick_check_panel(store, None, test_samples=0)
+        quick_check_panel(actor, None, test_samples=0)
     st.page_link("pages/projects.py", label="Go to Projects", icon=":material/folder_open:")
     st.stop()
 
 with friendly_errors("Loading the evaluations"):
-    kinds = ("evaluate", "baseline", "model_check")
-    active = [j for kind in kinds for j in list_jobs(store, project.id, kind=kind) if j.active]
+    active = front.active_jobs(actor, project.id)
     started_here = st.session_state.get(JOBS_STATE, [])[-3:]  # this session's latest jobs: running, or how they ended
     for job_id in dict.fromkeys([*(j.id for j in active), *started_here]):
         live_job(store, job_id)
-    test = load_test_set(store, project)
-    test_size = len(test.sample_ids)
-    choices = evaluation_choices(store, project.id)
-    evaluations = latest_evaluations(store, project.id)
+    test_size = front.count_test_samples(actor, project)
+    choices = front.evaluation_choices(actor, project.id)
+    evaluations = front.latest_evaluations(actor, project.id)
 
 if not test_size and not evaluations:
     st.info(
@@ -70,7 +68,7 @@ if not test_size and not evaluations:
     st.page_link("pages/data.py", label="Go to Data", icon=":material/table_view:")
     with st.container(border=True), friendly_errors("The quick check"):
         st.markdown("**Check a model**")
-        quick_check_panel(store, project, test_samples=0)
+        quick_check_panel(actor, project, test_samples=0)
     st.stop()
 
 runs = [c for c in choices if c.kind == "run"]
@@ -88,7 +86,7 @@ if runs:
         st.expander("Evaluate a trained run", expanded=not evaluations, icon=":material/play_circle:"),
         friendly_errors("Evaluating"),
     ):
-        evaluate_run_form(store, project, runs)
+        evaluate_run_form(actor, project, runs)
 
 with (
     st.expander(
@@ -98,7 +96,7 @@ with (
     ),
     friendly_errors("The quick check"),
 ):
-    quick_check_panel(store, project, test_samples=test_size)
+    quick_check_panel(actor, project, test_samples=test_size)
 
 if evaluations:
     by_id = {e.id: e for e in evaluations}
@@ -139,51 +137,44 @@ if evaluations:
             evaluation.created_by,
         )
     )
-    now = [i for i, code in zip(test.sample_ids, test.languages, strict=True) if code in evaluation.languages]
-    if hash_test_ids(now) != evaluation.test_hash and evaluation.source == "file":
-        st.caption(
-            f"This check scored the {evaluation.test_size:,} rows of its file; the test split holds {len(now):,} "
-            "test samples in its languages now. It compares only with evaluations of the same rows."
-        )
-    elif hash_test_ids(now) != evaluation.test_hash:
-        st.warning(
-            f"The test split has changed since this evaluation ({len(now):,} test samples in its languages now, "
-            f"{evaluation.test_size:,} then): evaluate it again to score the current test split.",
-            icon=":material/update:",
-        )
+    staleness = front.check_staleness(actor, project, evaluation)
+    if staleness.warn:
+        st.warning(staleness.message, icon=":material/update:")
+    elif staleness.stale:
+        st.caption(staleness.message)
     with friendly_errors("The scores"):
-        language_table(store, evaluation)
+        language_table(actor, evaluation)
 
-    group = evaluation.metrics[language]
+    scores = evaluation_scores(evaluation).of(language)
     st.subheader(say("Confusion matrix · {}", language_title(language)))
     true, predicted = "", ""
     with friendly_errors("Drawing the matrix"):
         worst = weak_cells(evaluation, top=1, language=None if language == OVERALL else language)
         default_cell = (worst[0].true, worst[0].predicted) if worst else None
-        true, predicted = confusion_matrix(group, key=f"matrix_{evaluation.id}_{language}", default=default_cell)
+        true, predicted = confusion_matrix(scores, key=f"matrix_{evaluation.id}_{language}", default=default_cell)
     with st.expander(say("Precision, recall and F1 per label · {}", language_title(language))):
-        per_label_table(group)
+        per_label_table(scores)
 
     st.subheader("Test samples in the picked cell")
     with friendly_errors("Loading the samples"):
         if true:
-            error_browser(store, evaluation, true, predicted, language)
+            error_browser(actor, evaluation, true, predicted, language)
 
     st.subheader("Where it is weak: generate more")
     with friendly_errors("Finding the weak cells"):
-        weak_cells_view(store, project, evaluation, language)
+        weak_cells_view(actor, project, evaluation, language)
 
     st.subheader("Compare runs and baselines")
     comparison = None
     with friendly_errors("Comparing"):
-        comparison = comparison_view(store, evaluations, evaluation)
+        comparison = comparison_view(actor, evaluations, evaluation)
 
     st.subheader("Share")
     with friendly_errors("Making the report"):
         named = {display_name(e): e for e in evaluations}
         shared = [evaluation] if comparison is None else [named[name] for name in comparison.names]
-        report_download(store, project, shared, comparison)
+        report_download(actor, project, shared, comparison)
 
 st.subheader("LLM baselines")
 with friendly_errors("The baselines"):
-    baselines_view(store, project)
+    baselines_view(actor, project)

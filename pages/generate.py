@@ -2,47 +2,48 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import pandas as pd
 import streamlit as st
 
 from components.backend_picker import backend_picker, resume_env
-from components.feedback import flash, friendly_errors, show_flash
+from components.feedback import flash, friendly_errors
 from components.job_progress import live_job
+from components.page_opening import open_project_page
 from components.safe_text import md
-from components.studio_state import current_project, get_store, run_inside_app
-from core.generation import run_store
-from core.generation.backend_needs import start_problem
-from core.generation.builtin_templates import BUILTIN_TEMPLATES
-from core.generation.engine import GenerationSettings, estimate, start_run
-from core.generation.run_failures import resume_check
-from core.generation.template_store import ensure_builtin_templates
-from core.jobs.queue import cancel_job, list_jobs, start_worker, submit_job
+from components.studio_state import current_actor
+from core.front.generation import (
+    GenerationSettings,
+    estimate,
+    get_run,
+    launch_generation,
+    list_runs,
+    request_rows,
+    resume_generation,
+    run_counts,
+    run_resume,
+    start_problem,
+)
+from core.front.jobs import cancel_job, list_jobs
+from core.front.prompts import BUILTIN_TEMPLATES, ensure_builtin_templates
 from core.language_names import language_name
 from core.settings import get_settings
 
-run_inside_app()
-store = get_store()
-project = current_project(store)
-st.title("Generate")
-show_flash()
-if project is None:
-    st.info("Create a project first: generation needs its labels and languages.")
-    st.page_link("pages/projects.py", label="Go to Projects", icon=":material/folder_open:")
-    st.stop()
+store, project = open_project_page(
+    "Generate", without_project="Create a project first: generation needs its labels and languages."
+)
+actor = current_actor()
 
-templates = ensure_builtin_templates(store, project.id)
-active = [j for j in list_jobs(store, project.id, kind="generate") if j.active]
+templates = ensure_builtin_templates(actor, project)
+active = [j for j in list_jobs(actor, project.id, kind="generate") if j.active]
 for job in active:
     live_job(store, job.id)
 
 
 def start(settings: GenerationSettings, worker_env: dict[str, str]) -> None:
     with friendly_errors("Starting the run"):
-        run = start_run(store, project.id, settings)
-        job = submit_job(
-            store, "generate", {"run_id": run.id}, project_id=project.id, heavy=settings.backend == "local"
-        )
-        start_worker(store, job.id, extra_env=worker_env)
+        run = launch_generation(actor, project, settings, extra_env=worker_env).run
         st.query_params["run"] = str(run.id)
         flash(f"Run #{run.id} started.", "info")
         st.rerun()
@@ -179,7 +180,7 @@ with st.expander("New run", expanded=not active, icon=":material/add_circle:"):
     ):
         start(settings, choice.worker_env)
 
-runs = run_store.list_runs(store, project.id)
+runs = list_runs(actor, project)
 if not runs:
     st.caption("No run yet. Samples you generate arrive as *pending* synthetic samples for curation.")
     st.stop()
@@ -213,14 +214,15 @@ st.dataframe(
 ids = [r.id for r in runs]
 requested = st.query_params.get("run")
 default = ids.index(int(requested)) if requested and requested.isdigit() and int(requested) in ids else 0
-chosen = run_store.get_run(store, st.selectbox("Run details", ids, index=default, format_func=lambda i: f"#{i}"))
-job_active = any(j.params.get("run_id") == chosen.id for j in active)
+chosen = get_run(actor, st.selectbox("Run details", ids, index=default, format_func=lambda i: f"#{i}"))
+resume = run_resume(actor, chosen, active)
+job_active = resume.job_active
 
 
 @st.fragment(run_every=1.0 if job_active else None)
 def cell_progress() -> None:
     """Samples per cell, refreshed every second while the run's job is active."""
-    counts = run_store.run_counts(store, chosen.id)
+    counts = run_counts(actor, chosen)
     cells = pd.DataFrame(
         [
             {
@@ -244,7 +246,6 @@ def cell_progress() -> None:
 
 
 cell_progress()
-resume = resume_check(store, chosen)
 if chosen.status == "failed" and not job_active:
     st.error(
         md(f"Run #{chosen.id} failed: {chosen.message or 'no reason was recorded.'}")
@@ -254,28 +255,22 @@ if chosen.status == "failed" and not job_active:
     )
 elif chosen.status == "incomplete" and not job_active:
     st.warning(md(f"Run #{chosen.id} is incomplete: {chosen.message}") + "\n\n" + resume.next_step)
-if resume.helps and not job_active:
+if resume.can_resume:
     st.caption(
         "Resume sends only the requests without an answer, then asks again where cells fall short: "
         "nothing already answered is paid twice."
     )
     if st.button(f"Resume run #{chosen.id}", icon=":material/resume:"):
         with friendly_errors("Resuming"):
-            job = submit_job(
-                store, "generate", {"run_id": chosen.id}, project_id=project.id, heavy=chosen.backend == "local"
-            )
-            start_worker(store, job.id, extra_env=resume_env())
+            resume_generation(actor, chosen, extra_env=resume_env())
             flash(f"Run #{chosen.id} resumed.", "info")
             st.rerun()
-if job_active:
-    running_job = next(j for j in active if j.params.get("run_id") == chosen.id)
-    if st.button("Cancel this run", icon=":material/stop:"):
-        cancel_job(store, running_job.id)
-        st.rerun()
+if resume.job is not None and st.button("Cancel this run", icon=":material/stop:"):
+    cancel_job(actor, resume.job.id)
+    st.rerun()
 with st.expander("Requests and raw answers"):
-    requests = [{**r, "error": r["error"] or ""} for r in run_store.request_rows(store, chosen.id)]
     st.dataframe(
-        pd.DataFrame(requests),
+        pd.DataFrame([asdict(r) for r in request_rows(actor, chosen)]),
         hide_index=True,
         width="stretch",
         column_config={"answer": st.column_config.TextColumn("raw answer", width="large")},

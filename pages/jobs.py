@@ -5,19 +5,16 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from components.feedback import flash, friendly_errors, show_flash
+from components.feedback import flash, friendly_errors
 from components.job_progress import job_outcome, job_status, log_tail
+from components.page_opening import open_page
 from components.safe_text import say
-from components.studio_state import current_project, get_store, run_inside_app
-from core.jobs.queue import list_jobs, start_worker, submit_job
+from components.studio_state import current_actor
+from core.front.jobs import launch_wait, list_jobs
 
-run_inside_app()
-store = get_store()
-project = current_project(store)
+store, project = open_page("Jobs")
+actor = current_actor()
 project_id = project.id if project else None
-
-st.title("Jobs")
-show_flash()
 st.caption(
     "Generation, embedding, training and evaluation run as jobs in their own processes: they keep going "
     "when you switch pages, reload, or restart the studio. One heavy job runs at a time; others wait."
@@ -27,18 +24,17 @@ with st.expander("Check that jobs work: start a short test job"):
     seconds = st.number_input("Seconds", min_value=1, max_value=600, value=10)
     if st.button("Start test job", icon=":material/play_arrow:"):
         with friendly_errors("Starting the job"):
-            job = submit_job(store, "wait", {"seconds": float(seconds), "steps": int(seconds)}, project_id=project_id)
-            start_worker(store, job.id)
+            job = launch_wait(actor, float(seconds), int(seconds), project_id=project_id)
             st.query_params["job"] = str(job.id)
             flash(f"Job #{job.id} started.", "info")
             st.rerun()
 
-any_active = any(job.active for job in list_jobs(store, project_id))
+any_active = any(job.active for job in list_jobs(actor, project_id))
 
 
 @st.fragment(run_every=1.0 if any_active else None)
 def overview() -> None:
-    jobs = list_jobs(store, project_id)  # also marks jobs whose worker died as failed
+    jobs = list_jobs(actor, project_id)  # jobs whose worker died show failed once the reaper has found them
     if not jobs:
         st.info("No jobs yet. Jobs appear here when you generate, embed, train or evaluate.")
         return

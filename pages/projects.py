@@ -5,29 +5,28 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from components.feedback import flash, friendly_errors, show_flash
+from components.feedback import flash, friendly_errors
 from components.language_picker import language_multiselect
 from components.loop_guide import loop_guide
+from components.page_opening import open_page
 from components.project_summary import project_summary
 from components.safe_text import say
-from components.studio_state import current_project, get_store, run_inside_app, select_project
-from core.demo import create_demo_project
-from core.project_removal import remove_project
-from core.store.project_forms import (
+from components.studio_state import current_actor, select_project
+from core.front.projects import (
     NAMES_PREFIX,
+    create_demo_project,
+    create_project,
     label_table,
     labels_from_table,
     names_column_title,
     parse_label_lines,
+    parse_spec,
+    remove_project,
+    update_project,
 )
-from core.store.projects import create_project, parse_spec, update_project
 
-run_inside_app()
-store = get_store()
-project = current_project(store)
-
-st.title("Projects")
-show_flash()
+store, project = open_page("Projects")
+actor = current_actor()
 
 
 def new_project_form() -> None:
@@ -53,7 +52,7 @@ def new_project_form() -> None:
                 labels=[label.model_dump() for label in parse_label_lines(labels_text)],
                 languages=[{"code": code} for code in languages],
             )
-            created = create_project(store, spec)
+            created = create_project(actor, spec)
             select_project(created.id)
             flash(f"Project '{created.name}' created. Next: import data on the Data page.")
             st.rerun()
@@ -66,7 +65,7 @@ if project is None:
     )
     if st.button("Load the demo project", icon=":material/auto_awesome:"):
         with friendly_errors("Loading the demo"):
-            demo = create_demo_project(store)
+            demo = create_demo_project(actor)
             select_project(demo.id)
             flash(f"Demo project '{demo.name}' loaded.")
             st.rerun()
@@ -127,7 +126,7 @@ if saved:
             labels=[label.model_dump() for label in result.labels],
             languages=[{"code": code} for code in languages],
         )
-        updated = update_project(store, project.id, spec, renames=result.renames)
+        updated = update_project(actor, project.id, spec, renames=result.renames)
         renamed = ", ".join(f"{old} → {new}" for old, new in result.renames.items())
         flash(f"Saved '{updated.name}'." + (f" Renamed: {renamed}." if renamed else ""))
         st.rerun()
@@ -137,7 +136,7 @@ with edit_tab, st.expander("Delete this project"):
     confirm = st.text_input("Type the project's name to confirm", key=f"delete_confirm_{project.id}")
     if st.button("Delete project", disabled=confirm.strip() != project.name, key=f"delete_{project.id}"):
         with friendly_errors("Deleting the project"):
-            remove_project(store, project.id)
+            remove_project(actor, project.id)
             select_project(None)
             flash(f"Project '{project.name}' deleted.", "info")
             st.rerun()

@@ -5,34 +5,40 @@ from __future__ import annotations
 import streamlit as st
 
 from components.backend_picker import backend_picker
-from components.feedback import flash, friendly_errors, show_flash
+from components.feedback import flash, friendly_errors
 from components.job_progress import live_job
+from components.page_opening import open_project_page
 from components.safe_text import md, show_text
-from components.studio_state import current_project, get_store, run_inside_app
-from core.generation import run_store
-from core.generation.backend_needs import start_problem
-from core.generation.builtin_templates import BUILTIN_TEMPLATES
-from core.generation.engine import GenerationSettings, start_run
-from core.generation.prompt_context import build_context
-from core.generation.prompt_render import PromptTemplateText, referenced_variables, render
-from core.generation.prompt_validation import validate
-from core.generation.template_store import ensure_builtin_templates, save_template, template_diff, template_versions
-from core.jobs.queue import get_job, start_worker, submit_job
+from components.studio_state import current_actor
+from core.front.generation import (
+    GenerationSettings,
+    cell_outputs,
+    get_run,
+    launch_generation,
+    request_rows,
+    start_problem,
+)
+from core.front.jobs import get_job
+from core.front.prompts import (
+    BUILTIN_TEMPLATES,
+    PromptTemplateText,
+    ensure_builtin_templates,
+    preview_prompt,
+    save_template,
+    template_diff,
+    template_versions,
+    validate,
+)
 from core.language_names import language_name
 
 NEW = "+ new template"
 
-run_inside_app()
-store = get_store()
-project = current_project(store)
-st.title("Prompts")
-show_flash()
-if project is None:
-    st.info("Create a project first: prompts are written for its labels and languages.")
-    st.page_link("pages/projects.py", label="Go to Projects", icon=":material/folder_open:")
-    st.stop()
+store, project = open_project_page(
+    "Prompts", without_project="Create a project first: prompts are written for its labels and languages."
+)
+actor = current_actor()
 
-templates = ensure_builtin_templates(store, project.id)
+templates = ensure_builtin_templates(actor, project)
 names = [t.name for t in templates]
 if "_prompt_select" in st.session_state:  # after a save: show the saved template and version as current
     saved_name, saved_version = st.session_state.pop("_prompt_select")
@@ -42,7 +48,7 @@ top = st.columns([2, 1, 1])
 if st.session_state.get("prompt_name") not in [*names, NEW]:
     st.session_state["prompt_name"] = "zero-shot" if "zero-shot" in names else names[0]
 name = top[0].selectbox("Template", [*names, NEW], key="prompt_name")
-versions = template_versions(store, project.id, name) if name != NEW else []
+versions = template_versions(actor, project, name) if name != NEW else []
 version = (
     top[1].selectbox(
         "Version",
@@ -91,7 +97,7 @@ with edit:
         icon=":material/save:",
     ):
         with friendly_errors("Saving the template"):
-            saved = save_template(store, project.id, new_name, strategy=strategy, system=system, user=user)
+            saved = save_template(actor, project, new_name, strategy=strategy, system=system, user=user)
             st.session_state["_prompt_select"] = (saved.name, saved.version)
             flash(f"Saved {saved.ref}.")
             st.rerun()
@@ -103,11 +109,7 @@ with preview:
     )
     label = b.selectbox("and label", project.label_names, key="prompt_preview_label")
     with friendly_errors("Rendering the preview"):
-        settings = GenerationSettings(backend="replay", model="preview", per_cell=5, strategy=strategy)
-        context = build_context(
-            store, project, (language, label), 5, settings, seed=0, earlier=[], uses=referenced_variables(template)
-        )
-        rendered = render(template, context)
+        rendered = preview_prompt(actor, project, template, strategy, (language, label))
         st.markdown("**Exactly what will be sent** (examples drawn from human TRAIN samples only)")
         for message in rendered.messages:
             st.caption(message["role"])
@@ -140,9 +142,9 @@ if st.button(
     help="Save your changes first" if changed else None,
 ):
     with friendly_errors("Trying the prompt"):
-        run = start_run(
-            store,
-            project.id,
+        launched = launch_generation(
+            actor,
+            project,
             GenerationSettings(
                 backend=choice.backend,
                 model=choice.model,
@@ -154,19 +156,18 @@ if st.button(
                 plan={language: {label: 5}},
                 request_budget=1.0,
             ),
+            extra_env=choice.worker_env,
         )
-        job = submit_job(store, "generate", {"run_id": run.id}, project_id=project.id, heavy=choice.backend == "local")
-        start_worker(store, job.id, extra_env=choice.worker_env)
-        st.session_state[try_key] = (run.id, job.id)
+        st.session_state[try_key] = (launched.run.id, launched.job.id)
         st.rerun()
 if try_key in st.session_state:
     run_id, job_id = st.session_state[try_key]
     live_job(store, job_id)
-    if not get_job(store, job_id).active:
-        run = run_store.get_run(store, run_id)
-        texts = run_store.cell_outputs(store, run_id, (run.cells()[0][0]))
+    if not get_job(actor, job_id).active:
+        run = get_run(actor, run_id)
+        texts = cell_outputs(actor, run, (run.cells()[0][0]))
         for text in texts:
             show_text(text)
-        for request in run_store.request_rows(store, run_id):
-            with st.expander(f"Raw answer ({request['parsed']} kept, {request['dropped']} dropped)"):
-                st.code(request["answer"] or request["error"], language=None, wrap_lines=True)
+        for request in request_rows(actor, run):
+            with st.expander(f"Raw answer ({request.parsed} kept, {request.dropped} dropped)"):
+                st.code(request.answer or request.error, language=None, wrap_lines=True)

@@ -4,29 +4,28 @@ from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy.engine import make_url
 
-from components.feedback import flash, friendly_errors, show_flash
+from components.feedback import flash, friendly_errors
 from components.job_progress import live_job
+from components.page_opening import open_page
 from components.safe_text import say
-from components.studio_state import current_project, get_store, run_inside_app
-from core.generation.key_places import configured_servers
-from core.jobs.queue import list_jobs, start_worker, submit_job
-from core.models.resolver import BUNDLED_MODELS, list_provisioned
-from core.settings import get_settings
-from core.store.projects import set_encoder
+from components.studio_state import current_actor
+from core.front.jobs import list_jobs
+from core.front.settings import (
+    BUNDLED_MODELS,
+    configured_servers,
+    launch_provision,
+    provisioned_models,
+    set_encoder,
+    studio_configuration,
+)
 
 OTHER = "another model: a hub id or a folder on this machine…"
 
-run_inside_app()
-store = get_store()
-project = current_project(store)
-settings = get_settings()
+store, project = open_page("Settings")
+actor = current_actor()
 
-st.title("Settings")
-show_flash()
-
-models = list_provisioned()
+models = provisioned_models(actor)
 provisioned_specs = [m.spec for m in models]
 
 if project is not None:
@@ -54,7 +53,7 @@ if project is not None:
     wanted = custom.strip() if choice == OTHER else choice
     if st.button("Use this encoder", disabled=not wanted or wanted == project.encoder, type="primary"):
         with friendly_errors("Changing the encoder"):
-            updated = set_encoder(store, project.id, wanted)
+            updated = set_encoder(actor, project, wanted)
             flash(f"'{updated.name}' now uses {updated.encoder}.")
             st.rerun()
 
@@ -74,7 +73,7 @@ else:
         "ships inside the studio and is converted once, offline, on first use (about 20 s, 470 MB)."
     )
 
-running = [j for j in list_jobs(store, kind="provision") if j.active]
+running = [j for j in list_jobs(actor, kind="provision") if j.active]
 for job in running:
     live_job(store, job.id)
 missing_bundled = [spec for spec in BUNDLED_MODELS if spec not in provisioned_specs]
@@ -84,8 +83,7 @@ if (
     and st.button("Provision the bundled encoder now", icon=":material/download_for_offline:")
 ):
     with friendly_errors("Starting the provisioning"):
-        job = submit_job(store, "provision", {"spec": missing_bundled[0]})
-        start_worker(store, job.id)
+        launch_provision(actor, missing_bundled[0])
         st.rerun()
 
 st.subheader("API keys")
@@ -100,7 +98,7 @@ st.markdown(
     "\nA server on this machine (Ollama, llama.cpp, vLLM or LM Studio at `127.0.0.1` or `localhost`) needs no key. "
     "Recorded answers (replay) need none either."
 )
-servers = configured_servers()
+servers = configured_servers(actor)
 if servers:
     st.caption("Servers set up on the studio's server (offered by name on the Generate page):")
     st.dataframe(
@@ -123,20 +121,9 @@ else:
 
 st.subheader("Studio configuration")
 st.caption("Set by environment variables when the studio starts (see the README).")
-url = make_url(settings.database_url).render_as_string(hide_password=True)
 st.dataframe(
     pd.DataFrame(
-        [
-            {"setting": "data folder", "variable": "STUDIO_HOME", "value": str(settings.home)},
-            {"setting": "database", "variable": "STUDIO_DATABASE_URL", "value": url},
-            {"setting": "user", "variable": "STUDIO_USER", "value": settings.user},
-            {"setting": "default encoder", "variable": "STUDIO_DEFAULT_ENCODER", "value": settings.default_encoder},
-            {
-                "setting": "heavy jobs at once",
-                "variable": "STUDIO_MAX_HEAVY_JOBS",
-                "value": str(settings.max_heavy_jobs),
-            },
-        ]
+        [{"setting": row.setting, "variable": row.variable, "value": row.value} for row in studio_configuration(actor)]
     ),
     hide_index=True,
     width="stretch",

@@ -4,51 +4,43 @@ from __future__ import annotations
 
 import streamlit as st
 
-from components.feedback import flash, friendly_errors, show_flash
+import core.front.training as front
+from components.feedback import flash, friendly_errors
+from components.page_opening import open_project_page
 from components.safe_text import say
-from components.studio_state import current_project, get_store, run_inside_app
+from components.studio_state import current_actor
 from components.training_form import snapshot_options, snapshot_preview, trainer_choice, training_estimate
 from components.training_runs import active_run, runs_list
-from core.jobs.queue import start_worker
-from core.training.launch import TrainingRequest, start_training
-from core.training.run_store import list_runs, sync_runs
+from core.front.training import TrainingRequest
 
-run_inside_app()
-store = get_store()
-project = current_project(store)
+_, project = open_project_page(
+    "Train", without_project="Create a project first: a model learns its labels from its samples."
+)
+actor = current_actor()
 
-st.title("Train")
-show_flash()
-if project is None:
-    st.info("Create a project first: a model learns its labels from its samples.")
-    st.page_link("pages/projects.py", label="Go to Projects", icon=":material/folder_open:")
-    st.stop()
-
-sync_runs(store, project.id)  # runs whose worker died are marked failed
-running = [r for r in list_runs(store, project.id) if r.active]
+running = [r for r in front.list_runs(actor, project.id) if r.active]
 for run in running:
     st.markdown(say("**Training {}** ({})", run.name, run.trainer))
-    active_run(store, run)
+    active_run(actor, run)
 
 with (
     st.expander("New training run", expanded=not running, icon=":material/model_training:"),
     friendly_errors("Reading the samples"),
 ):
     st.markdown("**What the model learns from** — only the TRAIN split; the test split is for evaluation")
-    options, curve, preview = snapshot_options(store, project)
+    options, curve, preview = snapshot_options(actor, project)
     snapshot_preview(preview)
     st.divider()
     trainer, name, values = trainer_choice(project)
-    estimate = training_estimate(store, project, trainer, values, preview, curve) if preview.total else None
+    estimate = training_estimate(actor, project, trainer, values, preview, curve) if preview.total else None
     if estimate is not None:
         st.info(estimate.sentence(), icon=":material/timer:")
     if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=preview.total == 0):
         request = TrainingRequest(name=name, trainer=trainer, params=values, options=options, curve=curve)
-        run, job = start_training(store, project.id, request)
-        start_worker(store, job.id)
-        flash(f"Training {run.name} started (job #{job.id}).", "info")
+        launched = front.launch(actor, project.id, request)
+        flash(f"Training {launched.run.name} started (job #{launched.job.id}).", "info")
         st.rerun()
 
 st.subheader("Trained runs")
 with friendly_errors("Listing the runs"):
-    runs_list(store, project)
+    runs_list(actor, project)

@@ -1,5 +1,5 @@
 """Take the README's screenshots: the whole loop walked in headless chromium on a fresh data folder (the same walk
-as the browser test tests/test_browser_loop.py), with the studio's real bundled encoder and a local
+as the browser test tests/browser/test_browser_loop.py), with the studio's real bundled encoder and a local
 OpenAI-protocol server as the LLM.
 
 .venv/bin/python scripts/screenshots.py [--out docs/screenshots]

@@ -25,6 +25,13 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PAPER_DATA = PROJECT_ROOT.parent / "shared" / "data" / "paper-multilingual"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A real browser is slow by nature: every e2e test belongs to the slow tier (`-m "not slow"` leaves it out)."""
+    for item in items:
+        if item.get_closest_marker("e2e") is not None:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def studio_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "studio-home"

@@ -28,8 +28,6 @@ from dataclasses import dataclass
 from core.curation.duplicate_flags import Item
 from core.text_scripts import HAN, script_of, word_count, written_without_spaces
 
-NOT_A_MESSAGE = "not_a_message"
-
 # sentence punctuation of the scripts in use: Latin . ! ? ... ¡ ¿, Greek question mark, Armenian, Arabic ؟ ۔,
 # Devanagari danda, CJK full stops, Ethiopic, Myanmar
 _SENTENCE_MARKS = frozenset(".!?…¡¿;՞։؟۔।॥。！？．።፧၊။")

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select
 
 from core.curation.grouping import leader_groups, leader_order
+from core.store import flags as stored_flags
 from core.store.database import Store
-from core.store.schema import FlagRow, SampleRow, utcnow
+from core.store.sample_texts import SampleItem, not_rejected_items
 
 DUPLICATE_KINDS = ("exact_duplicate", "near_duplicate", "label_conflict", "test_contamination")
 # multilingual-e5 puts unrelated short questions of one language at 0.95-0.97 (measured on the demo's Yoruba), so
@@ -22,15 +22,7 @@ DUPLICATE_KINDS = ("exact_duplicate", "near_duplicate", "label_conflict", "test_
 DEFAULT_THRESHOLD = 0.97
 
 
-@dataclass(frozen=True)
-class Item:
-    id: int
-    text: str
-    label: str | None
-    language: str
-    split: str
-    origin: str
-    status: str
+Item = SampleItem  # a sample as the checks read it
 
 
 @dataclass
@@ -49,21 +41,8 @@ def normalised(text: str) -> str:
 
 
 def load_items(store: Store, project_id: int) -> list[Item]:
-    with store.session() as session:
-        rows = session.execute(
-            select(
-                SampleRow.id,
-                SampleRow.text,
-                SampleRow.label,
-                SampleRow.language,
-                SampleRow.split,
-                SampleRow.origin,
-                SampleRow.status,
-            )
-            .where(SampleRow.project_id == project_id, SampleRow.status != "rejected")
-            .order_by(SampleRow.id)
-        )
-        return [Item(*row) for row in rows]
+    """The samples the checks go through: every one not rejected, in id order."""
+    return not_rejected_items(store, project_id)
 
 
 def _scope_key(item: Item, scope: str) -> tuple:
@@ -159,22 +138,5 @@ def find_test_contamination(items: list[Item], vectors: np.ndarray, threshold: f
 
 def replace_flags(store: Store, project_id: int, kinds: tuple[str, ...], findings: Findings) -> None:
     """The new findings of these kinds replace the old ones, in one transaction (one flag per sample and kind)."""
-    now = utcnow()
-    unique: dict[tuple[int, str], dict[str, Any]] = {}
-    for flag in findings.flags:
-        unique.setdefault((flag["sample_id"], flag["kind"]), flag)
-    with store.session() as session:
-        session.execute(delete(FlagRow).where(FlagRow.project_id == project_id, FlagRow.kind.in_(kinds)))
-        session.add_all(
-            [
-                FlagRow(
-                    sample_id=f["sample_id"],
-                    project_id=project_id,
-                    kind=f["kind"],
-                    reason=f["reason"],
-                    details=f["details"],
-                    created_at=now,
-                )
-                for f in unique.values()
-            ]
-        )
+    new = [stored_flags.NewFlag(f["sample_id"], f["kind"], f["reason"], f["details"]) for f in findings.flags]
+    stored_flags.replace_flags(store, project_id, kinds, new)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-
 from core.curation.sample_actions import BulkResult, bulk_change
 from core.store.database import Store
+from core.store.flags import repeat_group_members, repeat_group_sizes
 from core.store.samples import Sample, SampleFilter, get_sample, iter_samples
-from core.store.schema import FlagRow, SampleRow
 
 REPEAT_KINDS = ("exact_duplicate", "near_duplicate")
 
@@ -41,16 +39,8 @@ class GroupPage:
 
 def _representatives(store: Store, project_id: int) -> list[int]:
     """Representatives in order of group size (largest first), then id."""
-    with store.session() as session:
-        representative = FlagRow.details["representative"].as_integer()
-        query = (
-            select(representative, func.count(FlagRow.id))
-            .join(SampleRow, SampleRow.id == FlagRow.sample_id)
-            .where(FlagRow.project_id == project_id, FlagRow.kind.in_(REPEAT_KINDS), SampleRow.status != "rejected")
-            .group_by(representative)
-        )
-        counts = [(int(rep), int(n)) for rep, n in session.execute(query) if rep is not None]
-    return [rep for rep, _ in sorted(counts, key=lambda c: (-c[1], c[0]))]
+    sizes = repeat_group_sizes(store, project_id, REPEAT_KINDS)
+    return [size.representative for size in sorted(sizes, key=lambda c: (-c.repeats, c.representative))]
 
 
 def duplicate_groups(store: Store, project_id: int, page: int = 1, page_size: int = 10) -> GroupPage:
@@ -63,20 +53,7 @@ def duplicate_groups(store: Store, project_id: int, page: int = 1, page_size: in
         if representative is None:
             continue
         members = []
-        with store.session() as session:
-            member_ids = list(
-                session.scalars(
-                    select(FlagRow.sample_id)
-                    .join(SampleRow, SampleRow.id == FlagRow.sample_id)
-                    .where(
-                        FlagRow.project_id == project_id,
-                        FlagRow.kind.in_(REPEAT_KINDS),
-                        FlagRow.details["representative"].as_integer() == rep_id,
-                        SampleRow.status != "rejected",
-                    )
-                    .order_by(FlagRow.sample_id)
-                )
-            )
+        member_ids = repeat_group_members(store, project_id, REPEAT_KINDS, rep_id)
         for member_id in dict.fromkeys(member_ids):
             sample = get_sample(store, member_id)
             if sample is None:

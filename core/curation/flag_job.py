@@ -24,10 +24,21 @@ from core.curation.duplicate_flags import (
 from core.curation.threshold_help import threshold_choice
 from core.errors import InvalidInput, StudioError
 from core.jobs.context import JobContext
+from core.jobs.lifecycle import launch
+from core.jobs.queue import Job
 from core.jobs.registry import job_kind
+from core.store.database import Store
 from core.store.projects import get_project
 
 LANGUAGE_KINDS = ("wrong_language",)
+
+
+def launch_checks(
+    store: Store, project_id: int, *, threshold: float | None, scope: str | None, background: bool = True
+) -> Job:
+    """Launch the `flag` job: every check over the project (heavy: it embeds every sample)."""
+    params = {"threshold": threshold, "scope": scope}
+    return launch(store, "flag", params, project_id=project_id, heavy=True, background=background)
 
 
 @job_kind("flag", heavy=True, title="Checking samples")

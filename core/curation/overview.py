@@ -5,12 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
-
 from core.store.database import Store
+from core.store.flags import flag_counts
 from core.store.projects import Project
 from core.store.samples import SampleFilter, count_by_language_label_status
-from core.store.schema import SAMPLE_STATUSES, FlagRow, SampleRow, utcnow
+from core.store.schema import SAMPLE_STATUSES, utcnow
 
 
 @dataclass(frozen=True)
@@ -48,20 +47,6 @@ def accepted_matrix(store: Store, project: Project, split: str = "train") -> Cou
         labels=list(project.label_names),
         counts=[[counts[lang][label] for label in project.label_names] for lang in project.language_codes],
     )
-
-
-def flag_counts(store: Store, project_id: int, statuses: tuple[str, ...] | None = None) -> dict[str, int]:
-    """Samples (not rejected; or, with `statuses`, in one of those) carrying each flag kind."""
-    with store.session() as session:
-        status = SampleRow.status.in_(statuses) if statuses else SampleRow.status != "rejected"
-        query = (
-            select(FlagRow.kind, func.count(func.distinct(FlagRow.sample_id)))
-            .join(SampleRow, SampleRow.id == FlagRow.sample_id)
-            .where(FlagRow.project_id == project_id, status)
-            .group_by(FlagRow.kind)
-            .order_by(FlagRow.kind)
-        )
-        return {kind: int(n) for kind, n in session.execute(query)}
 
 
 @dataclass(frozen=True)

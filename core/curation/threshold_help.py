@@ -12,11 +12,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select
 
 from core.curation.duplicate_flags import DEFAULT_THRESHOLD, Item, normalised
+from core.store.curation_settings import get_threshold_setting, save_threshold_setting
 from core.store.database import Store
-from core.store.schema import CurationSettingRow, utcnow
 
 SCOPES = ("cell", "project")
 
@@ -130,15 +129,10 @@ class ThresholdChoice:
 
 
 def threshold_choice(store: Store, project_id: int, encoder: str) -> ThresholdChoice:
-    with store.session() as session:
-        row = session.scalar(
-            select(CurationSettingRow).where(
-                CurationSettingRow.project_id == project_id, CurationSettingRow.encoder == encoder
-            )
-        )
-        if row is None:
-            return ThresholdChoice(DEFAULT_THRESHOLD, "cell", chosen=False)
-        return ThresholdChoice(row.threshold, row.scope, chosen=True)
+    setting = get_threshold_setting(store, project_id, encoder)
+    if setting is None:
+        return ThresholdChoice(DEFAULT_THRESHOLD, "cell", chosen=False)
+    return ThresholdChoice(setting.threshold, setting.scope, chosen=True)
 
 
 def save_threshold_choice(store: Store, project_id: int, encoder: str, threshold: float, scope: str) -> None:
@@ -148,16 +142,4 @@ def save_threshold_choice(store: Store, project_id: int, encoder: str, threshold
         raise InvalidInput("The threshold is a similarity between 0 and 1.")
     if scope not in SCOPES:
         raise InvalidInput("The scope is 'cell' (same label and language) or 'project'.")
-    with store.session() as session:
-        row = session.scalar(
-            select(CurationSettingRow).where(
-                CurationSettingRow.project_id == project_id, CurationSettingRow.encoder == encoder
-            )
-        )
-        if row is None:
-            row = CurationSettingRow(project_id=project_id, encoder=encoder, updated_by=store.user)
-            session.add(row)
-        row.threshold = round(float(threshold), 4)
-        row.scope = scope
-        row.updated_at = utcnow()
-        row.updated_by = store.user
+    save_threshold_setting(store, project_id, encoder, round(float(threshold), 4), scope)

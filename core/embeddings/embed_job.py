@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from core.embeddings.service import embed
 from core.errors import StudioError
 from core.jobs.context import JobContext
+from core.jobs.lifecycle import launch
+from core.jobs.queue import Job
 from core.jobs.registry import job_kind
+from core.store.database import Store
 from core.store.projects import get_project
-from core.store.schema import SampleRow
+from core.store.sample_texts import distinct_texts
 
 
-def project_texts(ctx: JobContext, project_id: int) -> list[str]:
-    with ctx.store.session() as session:
-        query = select(SampleRow.text).where(SampleRow.project_id == project_id).distinct().order_by(SampleRow.text)
-        return list(session.scalars(query))
+def launch_embedding(store: Store, project_id: int, params: dict[str, Any], *, background: bool = True) -> Job:
+    """Launch the `embed` job over the project's texts (`params`: model, role; heavy: it loads an encoder)."""
+    return launch(store, "embed", params, project_id=project_id, heavy=True, background=background)
 
 
 @job_kind("embed", heavy=True, title="Embedding samples")
@@ -27,7 +27,7 @@ def run_embed(ctx: JobContext) -> dict[str, Any]:
     project = get_project(ctx.store, ctx.project_id)
     model = str(ctx.params.get("model") or project.encoder)
     role = str(ctx.params.get("role", "query"))
-    texts = project_texts(ctx, project.id)
+    texts = distinct_texts(ctx.store, project.id)
     ctx.log(f"embedding {len(texts)} distinct texts with {model} ({role})")
     vectors = embed(texts, model, role, progress=ctx.progress)
     return {

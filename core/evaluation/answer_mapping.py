@@ -27,8 +27,10 @@ _UNSPACED = (
 
 
 class LabelLike(Protocol):
-    name: str
-    names: dict[str, list[str]]
+    @property
+    def name(self) -> str: ...
+    @property
+    def names(self) -> dict[str, list[str]]: ...
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,12 @@ refuses any other candidate outright, so a wrong query fails loudly instead of l
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
-
-from sqlalchemy import exists, select
 
 from core.errors import InvalidInput
 from core.language_names import language_name
 from core.store.database import Store
 from core.store.projects import Project
-from core.store.schema import FlagRow, SampleRow
+from core.store.training_samples import Example, example_candidates
 
 MODES = ("zero-shot", "synthetic-icl", "human-icl")
 MODE_HELP = {
@@ -32,33 +29,9 @@ SYSTEM = (
 )
 
 
-@dataclass(frozen=True)
-class Example:
-    sample_id: int
-    text: str
-    label: str
-    split: str
-    origin: str
-
-
 def candidate_examples(store: Store, project: Project, language: str, origin: str) -> list[Example]:
     """Accepted TRAIN samples of this language and origin with a project label, not flagged as close to a test text."""
-    flagged = exists().where(FlagRow.sample_id == SampleRow.id, FlagRow.kind == CONTAMINATION_FLAG)
-    with store.session() as session:
-        rows = session.execute(
-            select(SampleRow.id, SampleRow.text, SampleRow.label, SampleRow.split, SampleRow.origin)
-            .where(
-                SampleRow.project_id == project.id,
-                SampleRow.language == language,
-                SampleRow.origin == origin,
-                SampleRow.split == "train",
-                SampleRow.status == "accepted",
-                SampleRow.label.in_(project.label_names),
-                ~flagged,
-            )
-            .order_by(SampleRow.id)
-        )
-        return [Example(*row) for row in rows]
+    return example_candidates(store, project.id, language, origin, project.label_names, CONTAMINATION_FLAG)
 
 
 def choose_examples(candidates: list[Example], labels: list[str], k: int, seed: int) -> list[Example]:

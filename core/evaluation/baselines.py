@@ -16,8 +16,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
 from core.errors import InvalidInput, RunAlreadyRunning, StudioError
 from core.evaluation import baseline_store
 from core.evaluation.answer_mapping import LabelVocabulary
@@ -25,6 +23,7 @@ from core.evaluation.baseline_prompts import MODES, classification_messages, exa
 from core.evaluation.baseline_store import BaselineRun, PendingRequest
 from core.evaluation.evaluations import Evaluation, save_evaluation
 from core.evaluation.metrics import hash_test_ids
+from core.evaluation.model_scores import load_test_set
 from core.generation.backends import default_timeouts
 from core.generation.endpoint_check import check_endpoint
 from core.generation.engine import BACKENDS, Estimate
@@ -38,12 +37,14 @@ from core.generation.llm_backend import (
 )
 from core.generation.request_sender import RequestSender, RunCancelled
 from core.language_names import language_name
+from core.store import llm_requests
 from core.store.database import Store
 from core.store.projects import Project, get_project
-from core.store.schema import TrainingRunRow, utcnow
-from core.training.evaluation import load_test_set
+from core.store.schema import utcnow
+from core.store.training_runs import run_id_named
 
 if TYPE_CHECKING:
+    from core.jobs.lifecycle import Launched
     from core.jobs.queue import Job
 
 MAX_NAME = 200
@@ -105,11 +106,7 @@ def language_seed(seed: int, language: str) -> int:
 def _check_name_free(store: Store, project: Project, name: str) -> None:
     if baseline_store.find_baseline(store, project.id, name) is not None:
         raise InvalidInput(f"This project already has a baseline called '{name}': pick another name.")
-    with store.session() as session:
-        taken = session.scalar(
-            select(TrainingRunRow.id).where(TrainingRunRow.project_id == project.id, TrainingRunRow.name == name)
-        )
-    if taken is not None:
+    if run_id_named(store, project.id, name) is not None:
         raise InvalidInput(f"'{name}' is already the name of a training run: give the baseline another name.")
 
 
@@ -199,11 +196,31 @@ def _example_notes(settings: BaselineSettings, shown: dict[str, int], labels: in
 
 
 def submit_baseline(store: Store, baseline: BaselineRun) -> Job:
-    """Queue the `baseline` job of a started (or interrupted) baseline; run it with run_job or start_worker."""
-    from core.jobs.queue import submit_job
+    """Queue the `baseline` job of a started (or interrupted) baseline, to run here (core.jobs.lifecycle.run_here)."""
+    return launch_baseline(store, baseline, background=False).job
+
+
+def launch_baseline(
+    store: Store, baseline: BaselineRun, *, extra_env: dict[str, str] | None = None, background: bool = True
+) -> Launched[BaselineRun]:
+    """Launch the `baseline` job of a started (or interrupted) baseline (`extra_env`: a key for the worker only).
+    A local model fills the machine: its job is heavy."""
+    from core.jobs.lifecycle import Launched, launch
+
+    def record(job: Job) -> None:
+        baseline_store.set_baseline(store, baseline.id, job_id=job.id)
 
     try:
-        job = submit_job(store, "baseline", {"baseline_id": baseline.id}, project_id=baseline.project_id)
+        job = launch(
+            store,
+            "baseline",
+            {"baseline_id": baseline.id},
+            project_id=baseline.project_id,
+            heavy=baseline.backend == "local",
+            extra_env=extra_env,
+            background=background,
+            on_queued=record,
+        )
     except RunAlreadyRunning as exc:  # another resume (another page, the CLI, another machine) was first
         raise RunAlreadyRunning(
             f"The baseline '{baseline.name}' is already running as job #{exc.job_id}: wait for it to finish, "
@@ -211,8 +228,7 @@ def submit_baseline(store: Store, baseline: BaselineRun) -> Job:
             run_key=exc.run_key,
             job_id=exc.job_id,
         ) from None
-    baseline_store.set_baseline(store, baseline.id, job_id=job.id)
-    return job
+    return Launched(baseline_store.get_baseline_by_id(store, baseline.id), job)
 
 
 def resume_baseline(store: Store, project_ref: int | str, name: str) -> BaselineRun:
@@ -307,7 +323,7 @@ class BaselineRunner:
 
         def failed(error: BackendError) -> None:
             self.failed_now += 1
-            baseline_store.record_failure(self.store, request.id, str(error), error.attempts)
+            llm_requests.record_failure(self.store, request.id, str(error), error.attempts)
             self._report()
 
         await self.sender.send(chat, answered, failed, what=f"Test sample #{request.sample_id}")

@@ -7,7 +7,7 @@ Only evaluations of the same test set (same hash of test-sample ids, same true l
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from core.errors import InvalidInput
@@ -46,6 +46,33 @@ def comparability(evaluations: Sequence[Evaluation]) -> str | None:
 
 
 @dataclass(frozen=True)
+class ScoreBar:
+    """One evaluation's macro-F1 in one group (a language, or the mean) with its 95% interval: a bar of the chart."""
+
+    group: str
+    language: str  # the group as people read it
+    evaluation: str
+    macro_f1: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class ScoreDifference:
+    """One evaluation against the reference in one group: the difference, its interval and a plain verdict."""
+
+    group: str
+    language: str
+    evaluation: str
+    reference: str
+    difference: float
+    low: float
+    high: float
+    share_better: float  # the share of resamples in which it scored higher
+    verdict: str
+
+
+@dataclass(frozen=True)
 class Comparison:
     names: list[str]
     reference: str
@@ -66,41 +93,46 @@ class Comparison:
             rows.append(row)
         return rows
 
-    def chart_rows(self) -> list[dict[str, Any]]:
-        """Long rows for a grouped bar chart with error bars: group, evaluation, macro-F1, low, high."""
+    def bars(self) -> list[ScoreBar]:
+        """The bars of a grouped bar chart with error bars, group by group."""
         return [
-            {
-                "group": group,
-                "language": group_title(group),
-                "evaluation": name,
-                "macro_f1": self.result.scores[name][group].estimate,
-                "low": self.result.scores[name][group].low,
-                "high": self.result.scores[name][group].high,
-            }
+            ScoreBar(
+                group=group,
+                language=group_title(group),
+                evaluation=name,
+                macro_f1=self.result.scores[name][group].estimate,
+                low=self.result.scores[name][group].low,
+                high=self.result.scores[name][group].high,
+            )
             for group in self.groups
             for name in self.names
         ]
 
-    def difference_rows(self) -> list[dict[str, Any]]:
+    def differences(self) -> list[ScoreDifference]:
         """Each evaluation against the reference per language: the difference, its interval and a plain verdict."""
-        rows = []
-        for name, by_group in self.result.differences.items():
-            for group in self.groups:
-                d = by_group[group]
-                rows.append(
-                    {
-                        "group": group,
-                        "language": group_title(group),
-                        "evaluation": name,
-                        "reference": self.reference,
-                        "difference": d.estimate,
-                        "low": d.low,
-                        "high": d.high,
-                        "share_better": d.share_better,
-                        "verdict": d.verdict,
-                    }
-                )
-        return rows
+        return [
+            ScoreDifference(
+                group=group,
+                language=group_title(group),
+                evaluation=name,
+                reference=self.reference,
+                difference=by_group[group].estimate,
+                low=by_group[group].low,
+                high=by_group[group].high,
+                share_better=by_group[group].share_better,
+                verdict=by_group[group].verdict,
+            )
+            for name, by_group in self.result.differences.items()
+            for group in self.groups
+        ]
+
+    def chart_rows(self) -> list[dict[str, Any]]:
+        """`bars` as long rows: group, language, evaluation, macro_f1, low, high."""
+        return [asdict(bar) for bar in self.bars()]
+
+    def difference_rows(self) -> list[dict[str, Any]]:
+        """`differences` as rows."""
+        return [asdict(difference) for difference in self.differences()]
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from core.errors import InvalidInput
-from core.evaluation.evaluations import Evaluation, load_predictions
 from core.evaluation.metrics import OVERALL
+from core.evaluation.scores import LanguageScores
 from core.store.database import Store
-from core.store.schema import SampleRow
+from core.store.evaluation_samples import sample_texts
+from core.store.evaluations import Evaluation, load_predictions
 
 NO_ANSWER = "(no usable answer)"  # the column of an LLM's ambiguous, unparseable or missing answers
 
@@ -40,14 +39,19 @@ class MatrixCell:
 
 
 def matrix_cells(group: dict[str, Any], *, include_unparsed: bool = True) -> list[MatrixCell]:
+    """`scores_cells` of one group of an evaluation's stored metrics."""
+    return scores_cells(LanguageScores.of("", group), include_unparsed=include_unparsed)
+
+
+def scores_cells(scores: LanguageScores, *, include_unparsed: bool = True) -> list[MatrixCell]:
     """Every cell of one language's (or the pooled) matrix, row by row; a last column for answers without a label
     when there were any. Counts are what the cells show; rates are for hover text (colour alone is not enough)."""
-    labels = list(group["labels"])
-    unparsed = dict(group.get("unparsed_by_label") or {})
-    with_column = include_unparsed and bool(group.get("unparsed"))
+    labels = list(scores.labels)
+    unparsed = scores.unparsed_by_label
+    with_column = include_unparsed and bool(scores.unparsed)
     cells = []
-    for i, (true, row) in enumerate(zip(labels, group["confusion"], strict=True)):
-        support = int(group["per_label"][true]["support"])
+    for i, (true, row) in enumerate(zip(labels, scores.confusion, strict=True)):
+        support = scores.per_label[true].support
         counts = [*row, unparsed.get(true, 0)] if with_column else list(row)
         columns = [*labels, NO_ANSWER] if with_column else labels
         for j, (predicted, count) in enumerate(zip(columns, counts, strict=True)):
@@ -127,12 +131,7 @@ def cell_samples(
     ]
     chosen.sort(key=lambda p: (p.confidence is None, -(p.confidence or 0.0), p.sample_id))
     chosen = chosen[:limit]
-    with store.session() as session:
-        texts = dict(
-            session.execute(select(SampleRow.id, SampleRow.text).where(SampleRow.id.in_([p.sample_id for p in chosen])))
-            .tuples()
-            .all()
-        )
+    texts = sample_texts(store, [p.sample_id for p in chosen])
     return [
         ErrorSample(
             p.sample_id,

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from core.evaluation.bootstrap import RESAMPLES, paired_bootstrap
-from core.evaluation.evaluations import Evaluation
 from core.evaluation.metrics import OVERALL, Prediction
 from core.language_names import language_name
+from core.store.evaluations import Evaluation
 
 MIN_TEST_SAMPLES = 30
 PERFECT_NOTE_BELOW = 0.01  # a perfect score gets its note while 3/n is at least 1% (up to 300 test samples)

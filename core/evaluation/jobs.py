@@ -12,7 +12,9 @@ from core.evaluation.run_evaluation import evaluate_run
 from core.generation.backends import make_backend
 from core.generation.engine import RunCancelled
 from core.jobs.context import JobCancelled, JobContext
+from core.jobs.queue import Job
 from core.jobs.registry import job_kind
+from core.store.database import Store
 from core.store.schema import utcnow
 
 
@@ -34,7 +36,12 @@ def run_evaluate(ctx: JobContext) -> dict[str, Any]:
     return {"evaluation_id": evaluation.id, "mean_macro_f1": evaluation.mean_macro_f1, "message": message}
 
 
-@job_kind("baseline", heavy=False, title="LLM baseline on the test split")
+def settle_baseline(store: Store, job: Job) -> None:
+    """A baseline its ended job left active becomes failed or cancelled; its answers stay for a resume."""
+    baseline_store.sync_baselines(store, job.project_id)
+
+
+@job_kind("baseline", heavy=False, title="LLM baseline on the test split", settle=settle_baseline)
 def run_baseline(ctx: JobContext) -> dict[str, Any]:
     baseline_id = int(ctx.params["baseline_id"])
     baseline = baseline_store.get_baseline_by_id(ctx.store, baseline_id)

@@ -16,30 +16,14 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
+from core.store.evaluations import OVERALL, Prediction
 from core.training.metrics import score
 
 OUTCOMES = ("label", "ambiguous", "unparseable", "failed")
 UNPARSED_OUTCOMES = OUTCOMES[1:]
-OVERALL = "overall"
 _NO_LABEL = "\x00"  # stands for "no label" inside the maths; no label name can contain a NUL character
-
-
-@dataclass(frozen=True)
-class Prediction:
-    sample_id: int
-    language: str
-    true_label: str
-    predicted: str | None  # None: no usable label (see `outcome`)
-    confidence: float | None = None  # a trained model's probability of its label; None for an LLM's answer
-    outcome: str = "label"  # label | ambiguous | unparseable | failed
-    answer: str | None = None  # an LLM's raw answer
-
-    @property
-    def correct(self) -> bool:
-        return self.predicted == self.true_label
 
 
 def hash_test_ids(sample_ids: Iterable[int]) -> str:
@@ -97,8 +81,3 @@ def evaluation_metrics(
     overall["languages"] = order
     result[OVERALL] = overall
     return result
-
-
-def languages_of(metrics: dict[str, dict[str, Any]]) -> list[str]:
-    """The language codes of an evaluation's metrics, in their order (without `overall`)."""
-    return [key for key in metrics if key != OVERALL]

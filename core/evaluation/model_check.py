@@ -17,13 +17,14 @@ from core.errors import InvalidInput
 from core.evaluation.evaluations import Evaluation, save_evaluation
 from core.evaluation.label_matching import CHOSEN, LabelMatcher, check_chosen, listed
 from core.evaluation.metrics import Prediction
+from core.evaluation.model_scores import count_test_samples, load_test_set
 from core.evaluation.quickcheck import free_name
 from core.models.resolver import ModelUnavailable, is_bundled, resolve_model
 from core.store.database import Store
 from core.store.projects import Project, get_project
-from core.training.evaluation import count_test_samples, load_test_set
 
 if TYPE_CHECKING:
+    from core.jobs.lifecycle import Launched
     from core.jobs.queue import Job
 
 SOURCE = "model"
@@ -168,13 +169,29 @@ def plan_model_check(
 def submit_model_check(
     store: Store, project_ref: int | str, spec: str, chosen: Mapping[str, str] | None = None, name: str | None = None
 ) -> Job:
-    """Queue the `model_check` job (run it with run_job, or start_worker from a page); refused before it is queued
+    """Queue the `model_check` job, to run here (core.jobs.lifecycle.run_here); refused before it is queued
     when a model label is unmapped or anything else is missing."""
-    from core.jobs.queue import submit_job
+    return launch_model_check(store, project_ref, spec, chosen, name, background=False).job
+
+
+def launch_model_check(
+    store: Store,
+    project_ref: int | str,
+    spec: str,
+    chosen: Mapping[str, str] | None = None,
+    name: str | None = None,
+    *,
+    background: bool = True,
+) -> Launched[ModelCheckPlan]:
+    """Launch the `model_check` job (heavy: it loads the model); refused before anything is queued when a model
+    label is unmapped or anything else is missing."""
+    from core.jobs.lifecycle import Launched, launch
 
     plan = plan_model_check(store, project_ref, spec, chosen, name)
     params = {"model": plan.model.spec, "map": plan.mapping.links, "name": plan.name}
-    return submit_job(store, JOB_KIND, params, project_id=plan.project.id)
+    return Launched(
+        plan, launch(store, JOB_KIND, params, project_id=plan.project.id, heavy=True, background=background)
+    )
 
 
 def check_model(

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy import select
 
 from core.errors import InvalidInput, NotFound
 from core.evaluation.evaluations import Evaluation, list_evaluations, save_evaluation
@@ -28,10 +27,9 @@ from core.io.spreadsheet_safety import STUDIO_FORMAT_COLUMN, STUDIO_FORMAT_VALUE
 from core.io.table_files import read_table
 from core.language_names import normalize_code
 from core.store.database import Store
+from core.store.evaluation_samples import TEST_STATUSES, human_test_keys
 from core.store.projects import MAX_NAME, Project, create_project, delete_project, get_project, parse_spec
 from core.store.samples import content_key
-from core.store.schema import SampleRow
-from core.training.evaluation import TEST_STATUSES
 
 SOURCE = "file"
 NO_PREDICTION = "failed"  # the outcome of a row whose predicted label is empty
@@ -394,19 +392,13 @@ def _pair_samples(
 ) -> tuple[list[tuple[int, int, str, str]], dict[str, list[int]]]:
     """(row index, test sample id, language, true label) for each row that is a test sample of the project now;
     a row and an identical row after it are two samples, as the importer stored them."""
-    with store.session() as session:
-        found = session.execute(
-            select(SampleRow.id, SampleRow.content_key, SampleRow.status)
-            .where(SampleRow.project_id == project.id, SampleRow.split == "test", SampleRow.origin == "human")
-            .order_by(SampleRow.id)
-        ).all()
     ids: dict[str, list[int]] = defaultdict(list)
     rejected: set[str] = set()
-    for sample_id, key, status in found:
-        if status in TEST_STATUSES:
-            ids[key].append(sample_id)
+    for found in human_test_keys(store, project.id):
+        if found.status in TEST_STATUSES:
+            ids[found.content_key].append(found.sample_id)
         else:
-            rejected.add(key)
+            rejected.add(found.content_key)
     by_case = {label.casefold(): label for label in project.label_names}
     paired: list[tuple[int, int, str, str]] = []
     not_scored: dict[str, list[int]] = defaultdict(list)

@@ -13,9 +13,9 @@ from typing import Any
 
 from core.evaluation.comparison import Comparison, display_name, group_title
 from core.evaluation.error_cells import matrix_cells
-from core.evaluation.evaluations import Evaluation
 from core.evaluation.metrics import OVERALL
 from core.language_names import language_name
+from core.store.evaluations import Evaluation
 
 CELL = 46
 # even if a text slipped through unescaped, the browser would load nothing and run nothing

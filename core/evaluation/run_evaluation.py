@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING
 from core.errors import InvalidInput
 from core.evaluation.evaluations import Evaluation, save_evaluation
 from core.evaluation.metrics import Prediction
+from core.evaluation.model_scores import TestPredictions, TestSet, load_test_set
 from core.store.database import Store
 from core.store.projects import Project, get_project
-from core.training.evaluation import TestPredictions, TestSet, load_test_set
+from core.store.training_runs import TrainingRun
 from core.training.predict import open_model, predict_texts
-from core.training.run_store import TrainingRun
 
 if TYPE_CHECKING:
+    from core.jobs.lifecycle import Launched
     from core.jobs.queue import Job
 
 Progress = Callable[[float, str], None]
@@ -64,12 +65,20 @@ def save_run_evaluation(
 
 
 def submit_evaluation(store: Store, project_ref: int | str, run_name: str, *, point: int | None = None) -> Job:
-    """Queue the `evaluate` job of a finished run (run it with run_job, or start_worker from a page)."""
-    from core.jobs.queue import submit_job
+    """Queue the `evaluate` job of a finished run, to run here (core.jobs.lifecycle.run_here)."""
+    return launch_evaluation(store, project_ref, run_name, point=point, background=False).job
+
+
+def launch_evaluation(
+    store: Store, project_ref: int | str, run_name: str, *, point: int | None = None, background: bool = True
+) -> Launched[TrainingRun]:
+    """Launch the `evaluate` job of a finished run (heavy: it loads the run's model)."""
+    from core.jobs.lifecycle import Launched, launch
     from core.training.run_store import get_run
 
     project = get_project(store, project_ref)
     run = get_run(store, project.id, run_name)
     if run.status != "done":
         raise InvalidInput(f"The run '{run.name}' is {run.status}: only a finished run can be evaluated.")
-    return submit_job(store, "evaluate", {"run": run.name, "point": point}, project_id=project.id)
+    params = {"run": run.name, "point": point}
+    return Launched(run, launch(store, "evaluate", params, project_id=project.id, heavy=True, background=background))

@@ -9,8 +9,10 @@ from typing import Any
 from core.errors import InvalidInput
 from core.evaluation.error_cells import NO_ANSWER, WeakCell
 from core.generation.engine import GenerationSettings, start_run
-from core.generation.run_store import GenerationRun
+from core.generation.launch import launch_generation_run
+from core.jobs.lifecycle import Launched
 from core.store.database import Store
+from core.store.generation_runs import GenerationRun
 from core.store.projects import get_project
 
 
@@ -50,3 +52,20 @@ def start_targeted_run(
     project = get_project(store, project_ref)
     settings = targeted_settings(cell, backend=backend, model=model, per_cell=per_cell, **options)
     return start_run(store, project.id, settings)
+
+
+def launch_targeted(
+    store: Store,
+    project_ref: int | str,
+    cell: TargetCell,
+    *,
+    backend: str,
+    model: str,
+    per_cell: int,
+    extra_env: dict[str, str] | None = None,
+    background: bool = True,
+    **options: Any,
+) -> Launched[GenerationRun]:
+    """Record the run and launch its `generate` job like any generation run's (heavy with a local model)."""
+    run = start_targeted_run(store, project_ref, cell, backend=backend, model=model, per_cell=per_cell, **options)
+    return launch_generation_run(store, run, extra_env=extra_env, background=background)

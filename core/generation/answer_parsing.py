@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import ast
 import json
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, Literal
+
+logger = logging.getLogger(__name__)
 
 REASON_PREAMBLE = "preamble"
 REASON_TRUNCATED = "truncated"
@@ -81,6 +84,7 @@ def parse_samples(
     try:
         return _parse(raw, n_expected, min_chars, max_chars, truncated)
     except Exception as exc:  # a parser bug must not lose the answer: report it as one dropped line
+        logger.warning("an answer could not be parsed into samples (a parser bug)", exc_info=True)
         return ParsedAnswer([], [DroppedLine(_short(raw), f"{REASON_NOT_TEXT} (could not be read: {exc})")], "empty")
 
 
@@ -419,10 +423,14 @@ def _classify(line: str) -> _Line:
         return _Line(line, "blank", "", indented)
     if _STRUCTURAL.match(stripped) or stripped.startswith("```"):
         return _Line(line, "structural", "", indented)
-    for kind, pattern in (("numbered", _NUMBERED), ("bulleted", _BULLET)):
+    listed: tuple[tuple[Literal["numbered", "bulleted"], re.Pattern[str]], ...] = (
+        ("numbered", _NUMBERED),
+        ("bulleted", _BULLET),
+    )
+    for kind, pattern in listed:
         match = pattern.match(line)
         if match:
-            return _Line(line, kind, match.group("body").strip(), indented)  # type: ignore[arg-type]
+            return _Line(line, kind, match.group("body").strip(), indented)
     return _Line(line, "plain", stripped, indented)
 
 

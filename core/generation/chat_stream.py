@@ -110,7 +110,8 @@ def _take(answer: StreamedAnswer, chunk: dict[str, Any], watch: StreamWatch | No
         if not isinstance(choice, dict) or choice.get("index", 0) != 0:
             continue
         answer.chose = True
-        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        raw_delta = choice.get("delta")
+        delta = raw_delta if isinstance(raw_delta, dict) else {}
         piece, reasoning, refusal = delta.get("content"), delta.get("reasoning_content"), delta.get("refusal")
         counted = False
         if isinstance(piece, str) and piece:

@@ -16,20 +16,22 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from core.errors import InvalidInput, StudioError
-from core.generation import run_store
 from core.generation.answer_parsing import parse_samples
 from core.generation.endpoint_check import NOT_A_SERVER, EndpointCheck, check_endpoint
+from core.generation.example_selection import Method
 from core.generation.llm_backend import BackendError, ChatRequest, LLMBackend, RetryPolicy, Timeouts, estimate_cost
 from core.generation.prompt_context import build_context
+from core.generation.prompt_library import ensure_builtin_templates, get_template
 from core.generation.prompt_render import PromptTemplateText, referenced_variables, render
 from core.generation.prompt_validation import validate
 from core.generation.request_sender import RequestSender, RunCancelled
 from core.generation.revise_parsing import parse_revision
-from core.generation.run_store import AnswerRecord, Cell, GenerationRun, PlannedRequest
-from core.generation.template_store import ensure_builtin_templates, get_template
+from core.generation.run_failures import fail_run
 from core.language_names import language_name
 from core.settings import get_settings
+from core.store import generation_runs, llm_requests
 from core.store.database import Store
+from core.store.generation_runs import AnswerRecord, Cell, GenerationRun, PlannedRequest
 from core.store.projects import Project, get_project
 from core.store.schema import utcnow
 
@@ -57,7 +59,7 @@ class GenerationSettings:
     json_output: bool = False
     per_request: int = 10  # samples asked for in one request
     examples_k: int = 5
-    examples_method: str = "random"
+    examples_method: Method = "random"
     request_budget: float = 3.0  # a cell may send this many times the requests it needs at best
     recording: str | None = None  # replay: a recording file (default: the demo's)
     plan: dict[str, dict[str, int]] | None = None  # per-cell counts {language: {label: n}}; overrides per_cell
@@ -181,9 +183,10 @@ def estimate(project: Project, settings: GenerationSettings, prompt_chars: int =
         from core.generation.replay_backend import samples_per_answer
 
         yields = [samples_per_answer(cell, settings.per_request, settings.recording) for cell, _ in cells]
-        if yields and all(y is not None for y in yields):
-            likely = sum(_requests_for(n, float(y), settings) for (_, n), y in zip(cells, yields, strict=True))
-            per_answer = min(float(y) for y in yields if y is not None)
+        known = [y for y in yields if y is not None]
+        if yields and len(known) == len(yields):
+            likely = sum(_requests_for(n, float(y), settings) for (_, n), y in zip(cells, known, strict=True))
+            per_answer = min(float(y) for y in known)
     prompt_tokens = likely * prompt_chars // 4
     completion_tokens = sum(n for _, n in cells) * 40
     return Estimate(
@@ -225,7 +228,7 @@ def start_run(store: Store, project_ref: int | str, settings: GenerationSettings
     if settings.seed is None:
         settings.seed = random.SystemRandom().randrange(2**31)  # a new run asks anew
     params = {k: v for k, v in asdict(settings).items() if k not in ("backend", "model", "base_url", "strategy")}
-    return run_store.create_run(
+    return generation_runs.create_run(
         store,
         project.id,
         template_id=template.id,
@@ -297,7 +300,7 @@ class GenerationEngine:
         log: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
-        self.run = run_store.get_run(store, run_id)
+        self.run = generation_runs.get_run(store, run_id)
         self.settings = settings_of(self.run)
         self.project = get_project(store, self.run.project_id)
         self.backend = backend
@@ -311,11 +314,13 @@ class GenerationEngine:
         self.uses = referenced_variables(self.template)
         self.prompt_version = template.ref
         self.targets: dict[Cell, int] = dict(self.run.cells())
-        counts = run_store.run_counts(store, run_id)
+        counts = generation_runs.run_counts(store, run_id)
         self.samples: dict[Cell, int] = {cell: counts.samples.get(cell, 0) for cell in self.targets}
         self.requests_made: dict[Cell, int] = {cell: counts.requests.get(cell, 0) for cell in self.targets}
         self.answered = counts.answered
-        self.failed_ids: set[int] = set(run_store.failed_request_ids(store, run_id))  # what is true now, after resumes
+        self.failed_ids: set[int] = set(
+            generation_runs.failed_request_ids(store, run_id)
+        )  # what is true now, after resumes
         self.sender = RequestSender(backend, self.policy, self.cancelled, self.settings.concurrency)
 
     @property
@@ -329,7 +334,7 @@ class GenerationEngine:
     def _template_ref(self) -> str:
         if self.run.template_id is None:
             return _builtin_for(self.run.strategy)
-        from core.generation.template_store import template_by_id
+        from core.generation.prompt_library import template_by_id
 
         return template_by_id(self.store, self.run.template_id).ref
 
@@ -337,21 +342,23 @@ class GenerationEngine:
         return request_budget(self.targets[cell], self.settings)
 
     async def execute(self) -> RunOutcome:
-        run_store.set_run(self.store, self.run.id, status="running", message="Checking the server", failure_kind=None)
+        generation_runs.set_run(
+            self.store, self.run.id, status="running", message="Checking the server", failure_kind=None
+        )
         await self._check_endpoint()
-        run_store.set_run(self.store, self.run.id, message="Generating")
-        await self._send_all(run_store.unanswered_requests(self.store, self.run.id))
-        round_ = run_store.next_round(self.store, self.run.id)
+        generation_runs.set_run(self.store, self.run.id, message="Generating")
+        await self._send_all(generation_runs.unanswered_requests(self.store, self.run.id))
+        round_ = generation_runs.next_round(self.store, self.run.id)
         while self.fatal is None:
             planned = self._plan_wave(round_)
             if not planned:
                 break
-            run_store.save_requests(self.store, self.run.id, planned)
+            generation_runs.save_requests(self.store, self.run, planned)
             await self._send_all(planned)
             round_ += 1
         if self.run.strategy == "revise" and self.fatal is None:
             revisions = self._plan_revision()
-            run_store.save_requests(self.store, self.run.id, revisions)
+            generation_runs.save_requests(self.store, self.run, revisions)
             await self._send_all(revisions)
         return self._finish()
 
@@ -376,8 +383,8 @@ class GenerationEngine:
         """The second pass: the LLM checks each sample's language and label and keeps, fixes or drops it."""
         revise = get_template(self.store, self.project.id, "revise")
         template = PromptTemplateText(system=revise.system, user=revise.user)
-        planned = []
-        for cell, samples in run_store.samples_to_revise(self.store, self.run.id).items():
+        planned: list[PlannedRequest] = []
+        for cell, samples in generation_runs.samples_to_revise(self.store, self.run.id).items():
             for start in range(0, len(samples), REVISE_BATCH):
                 batch = samples[start : start + REVISE_BATCH]
                 index = start // REVISE_BATCH
@@ -405,7 +412,9 @@ class GenerationEngine:
         planned: list[PlannedRequest] = []
         diverse = bool({"taboo_words", "earlier_outputs"} & self.uses)
         outputs = (
-            {cell: run_store.cell_outputs(self.store, self.run.id, cell) for cell in self.targets} if diverse else {}
+            {cell: generation_runs.cell_outputs(self.store, self.run.id, cell) for cell in self.targets}
+            if diverse
+            else {}
         )
         background = [text for texts in outputs.values() for text in texts]
         for cell, target in self.targets.items():
@@ -451,7 +460,7 @@ class GenerationEngine:
 
         def failed(error: BackendError) -> None:
             self.failed_ids.add(int(request.id or 0))
-            run_store.record_failure(self.store, int(request.id or 0), str(error), error.attempts)
+            llm_requests.record_failure(self.store, int(request.id or 0), str(error), error.attempts)
             self._report()
 
         what = f"Request #{request.id} ({language_name(request.language)} × {request.label})"
@@ -474,7 +483,7 @@ class GenerationEngine:
             dropped,
             model=answer.model or self.endpoint.model_id,  # the server's own id, as it reports it
         )
-        run_store.record_answer(self.store, self.run, request, record, self.prompt_version, cost)
+        generation_runs.record_answer(self.store, self.run, request, record, self.prompt_version, cost)
         self.samples[cell] += len(kept)
         self.answered += 1
         self.failed_ids.discard(int(request.id or 0))
@@ -482,10 +491,10 @@ class GenerationEngine:
     def _store_revision(self, request: PlannedRequest, answer: Any) -> None:
         verdicts = parse_revision(answer.text, len(request.sample_ids))
         records = [
-            run_store.Verdict(sample_id, v.action, v.text or "", v.reason or "")
+            generation_runs.Verdict(sample_id, v.action, v.text or "", v.reason or "")
             for sample_id, v in zip(request.sample_ids, verdicts, strict=True)
         ]
-        run_store.record_revision(
+        generation_runs.record_revision(
             self.store, self.run, request, answer.text, answer.prompt_tokens, answer.completion_tokens, records
         )
         self.answered += 1
@@ -522,15 +531,15 @@ class GenerationEngine:
             message += "; " + cut_hint(cut, self.settings)
             self.log(cut_hint(cut, self.settings))
         if self.run.strategy == "revise" and self.fatal is None:
-            revised = run_store.revision_summary(self.store, self.run.id)
+            revised = generation_runs.revision_summary(self.store, self.run.id)
             message += (
                 f"; revision: {revised.get('keep', 0)} kept, {revised.get('fix', 0)} fixed, "
                 f"{revised.get('drop', 0)} dropped, {revised.get('missing', 0)} without a verdict"
             )
         if self.fatal is not None:
-            run_store.fail_run(self.store, self.run.id, self.fatal, message)
+            fail_run(self.store, self.run.id, self.fatal, message)
         else:
-            run_store.set_run(self.store, self.run.id, status=status, message=message, finished_at=utcnow())
+            generation_runs.set_run(self.store, self.run.id, status=status, message=message, finished_at=utcnow())
         return RunOutcome(total, sum(self.targets.values()), self.answered, self.failed, shortfall, message, cut)
 
 
@@ -550,11 +559,11 @@ def execute_run(store: Store, run_id: int, backend: LLMBackend, **options: Any) 
     try:
         outcome = asyncio.run(engine.execute())
     except RunCancelled:
-        run_store.set_run(store, run_id, status="cancelled", message="Cancelled", finished_at=utcnow())
+        generation_runs.set_run(store, run_id, status="cancelled", message="Cancelled", finished_at=utcnow())
         raise
     except StudioError as exc:
-        run_store.fail_run(store, run_id, exc)
+        fail_run(store, run_id, exc)
         raise
-    if outcome.message and run_store.get_run(store, run_id).status == "failed":
+    if outcome.message and generation_runs.get_run(store, run_id).status == "failed":
         raise StudioError(outcome.message)
     return outcome

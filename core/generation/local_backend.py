@@ -39,7 +39,9 @@ class LocalBackend:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.tokenizer.padding_side = "left"  # generation continues at the right end of every row
         self.tokenizer.truncation_side = "left"  # a prompt's end matters most: cut its start
-        self.model = AutoModelForCausalLM.from_pretrained(folder).to(self.device).eval()
+        loaded = AutoModelForCausalLM.from_pretrained(folder)
+        # `to` is a functools.wraps wrapper that the type stubs do not bind to the instance: pass it explicitly.
+        self.model = type(loaded).to(loaded, self.device).eval()
         self.model_name = model
         self.max_batch = max(1, max_batch)
         self.batch_sizes: list[int] = []  # what was generated together (for tests and benchmarks)
@@ -49,7 +51,7 @@ class LocalBackend:
 
     def _prompt(self, request: ChatRequest) -> str:
         if getattr(self.tokenizer, "chat_template", None):
-            return self.tokenizer.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)
+            return str(self.tokenizer.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True))
         return "\n\n".join(m["content"] for m in request.messages) + "\n\n"
 
     def _limits(self, max_tokens: int) -> tuple[int, int]:
@@ -89,7 +91,7 @@ class LocalBackend:
                 new_tokens = new_tokens[: new_tokens.index(eos)]
             answers.append(
                 ChatAnswer(
-                    text=self.tokenizer.decode(new_tokens, skip_special_tokens=True),
+                    text=str(self.tokenizer.decode(new_tokens, skip_special_tokens=True)),
                     prompt_tokens=int(inputs["attention_mask"][row].sum()),
                     completion_tokens=len(new_tokens),
                     finish_reason="stop" if finished else "length",

@@ -422,7 +422,8 @@ def parse_chat_body(body: Any, *, redact_text: Redactor = redact) -> ChatAnswer:
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise _answer_error("The server's answer had no choices (no text at all).", body)
     choice = choices[0]
-    message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    raw_message = choice.get("message")
+    message = raw_message if isinstance(raw_message, dict) else {}
     finish_reason = choice.get("finish_reason")
     refusal = message.get("refusal")
     if isinstance(refusal, str) and refusal.strip():
@@ -432,7 +433,8 @@ def parse_chat_body(body: Any, *, redact_text: Redactor = redact) -> ChatAnswer:
     text = _message_text(message.get("content"))
     if text is None or not text.strip():
         raise _answer_error(_empty_reason(text, finish_reason), body)
-    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    raw_usage = body.get("usage")
+    usage = raw_usage if isinstance(raw_usage, dict) else {}
     return ChatAnswer(
         text=text,
         prompt_tokens=_int_or_none(usage.get("prompt_tokens")),

@@ -7,16 +7,15 @@ the label a cell is mistaken for): the test split is for evaluation and nothing 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import TYPE_CHECKING
-
-from sqlalchemy import select
 
 from core.generation.example_selection import ExampleCandidate, select_examples
 from core.generation.prompt_render import PromptContext
 from core.language_names import LANGUAGES, language_name
 from core.store.database import Store
 from core.store.projects import Project
-from core.store.schema import SampleRow
+from core.store.sample_texts import accepted_train_samples
 
 if TYPE_CHECKING:
     from core.generation.engine import GenerationSettings
@@ -26,49 +25,27 @@ HINTS = 3
 
 
 def example_candidates(store: Store, project_id: int, language: str, label: str) -> list[ExampleCandidate]:
-    with store.session() as session:
-        rows = session.execute(
-            select(SampleRow.id, SampleRow.text, SampleRow.split, SampleRow.origin)
-            .where(
-                SampleRow.project_id == project_id,
-                SampleRow.language == language,
-                SampleRow.label == label,
-                SampleRow.origin == "human",
-                SampleRow.split == "train",
-                SampleRow.status == "accepted",
-            )
-            .order_by(SampleRow.id)
-        )
-        return [ExampleCandidate(sample_id=i, text=t, split=s, origin=o) for i, t, s, o in rows]
+    rows = accepted_train_samples(store, project_id, language, label, origin="human")
+    return [ExampleCandidate(sample_id=r.id, text=r.text, split=r.split, origin=r.origin) for r in rows]
 
 
 def confused_examples(store: Store, project_id: int, language: str, label: str, k: int, seed: int) -> list[str]:
     """Targeted generation: up to k accepted TRAIN-split texts of the label a cell is mistaken for (human ones
     first, then synthetic; seeded). Never test samples."""
-    with store.session() as session:
-        rows = session.execute(
-            select(SampleRow.text, SampleRow.origin)
-            .where(
-                SampleRow.project_id == project_id,
-                SampleRow.language == language,
-                SampleRow.label == label,
-                SampleRow.split == "train",
-                SampleRow.status == "accepted",
-            )
-            .order_by(SampleRow.id)
-        ).all()
+    rows = accepted_train_samples(store, project_id, language, label)
     rng = random.Random(seed)
     chosen: list[str] = []
     for origin in ("human", "synthetic"):
-        texts = list(dict.fromkeys(text for text, o in rows if o == origin))
+        texts = list(dict.fromkeys(r.text for r in rows if r.origin == origin))
         chosen += rng.sample(texts, min(max(0, k - len(chosen)), len(texts)))
     return chosen
 
 
-def encoder_tokenize(encoder: str):  # type: ignore[no-untyped-def]
+def encoder_tokenize(encoder: str) -> Callable[[str], list[str]]:
     from core.curation.subword_tokens import load_tokenizer
 
-    return load_tokenizer(encoder).tokenize
+    tokenize: Callable[[str], list[str]] = load_tokenizer(encoder).tokenize
+    return tokenize
 
 
 def build_context(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 from jinja2 import Template, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
@@ -87,27 +87,6 @@ class PromptContext:
 
 
 VARIABLES: tuple[str, ...] = tuple(f.name for f in fields(PromptContext))
-
-
-VARIABLE_HELP: dict[str, str] = {
-    "task": "the project's task description",
-    "label": "the label (its name in the project)",
-    "label_description": "what the label means",
-    "label_name": "the label's name in the target language (else the label)",
-    "language": "the language's English name, e.g. Swahili",
-    "language_code": "the language code, e.g. sw",
-    "language_native": "the language's own name, e.g. Kiswahili (may be empty)",
-    "n": "how many samples to write (revise: how many samples are listed)",
-    "examples": "human train-split examples of this label in this language (list of texts; may be empty)",
-    "taboo_words": "words earlier outputs of this cell overused (list; may be empty)",
-    "earlier_outputs": "typical earlier outputs of this cell, to differ from (list; may be empty)",
-    "other_labels": "the other labels, each with .name and .description",
-    "samples": "revise only: the generated texts to check (list)",
-    "confused_label": "targeted only: the label these texts are mistaken for (else empty)",
-    "confused_label_name": "targeted only: that label's name in the target language",
-    "confused_label_description": "targeted only: what that label means",
-    "confused_examples": "targeted only: train-split texts of that label in this language (list; may be empty)",
-}
 
 
 @dataclass(frozen=True)
@@ -281,7 +260,7 @@ def refused_constructs(tree: nodes.Template, part: Part) -> list[TemplateProblem
     return problems
 
 
-def _underscore_const(node: nodes.Node) -> bool:
+def _underscore_const(node: nodes.Node) -> TypeGuard[nodes.Const]:
     return isinstance(node, nodes.Const) and isinstance(node.value, str) and node.value.startswith("_")
 
 

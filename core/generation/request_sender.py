@@ -115,8 +115,9 @@ class RequestSender:
         tasks = [asyncio.create_task(send) for send in sends]
         everything = asyncio.gather(*tasks)
         watcher = asyncio.create_task(self._watch())
+        first_done: set[asyncio.Future[Any]] = {everything, watcher}
         try:
-            await asyncio.wait({everything, watcher}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(first_done, return_when=asyncio.FIRST_COMPLETED)
             if watcher.done():
                 watcher.result()  # the cancel (or an error of the progress callback) stops everything
             await everything

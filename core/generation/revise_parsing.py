@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Literal
 
 from core.generation.answer_parsing import clean_text, json_segment, load_json_like
 
-REVISION_ACTIONS = ("keep", "fix", "drop")
+logger = logging.getLogger(__name__)
+
 _ACTION_WORDS = {
     "keep": "keep",
     "ok": "keep",
@@ -73,6 +75,7 @@ def parse_revision(answer: str, n: int) -> list[RevisionVerdict]:
     try:
         rows = _revision_json(answer) or _revision_lines(answer or "")
     except Exception:  # never let a strange answer stop a run
+        logger.warning("a revise answer could not be read (a parser bug): no verdicts taken from it", exc_info=True)
         rows = []
     next_index = 1
     for number, action, rest in rows:
@@ -126,5 +129,5 @@ def _revision_json(answer: str) -> list[tuple[int | None, str, str]]:
         action = next((str(lowered[k]) for k in ("verdict", "action", "decision") if k in lowered), "")
         rest = next((str(lowered[k]) for k in ("text", "fix", "corrected", "correction", "reason") if k in lowered), "")
         if action.strip():
-            rows.append((int(number) if str(number).strip().isdigit() else None, action.strip(), rest))
+            rows.append((int(str(number).strip()) if str(number).strip().isdigit() else None, action.strip(), rest))
     return rows

@@ -9,30 +9,12 @@ a model the server does not have, recorded answers without these cells, a prompt
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from core.errors import InvalidInput, NotFound
-from core.generation import run_store
 from core.generation.llm_backend import BackendError
-from core.generation.run_store import GenerationRun
+from core.store import generation_runs
 from core.store.database import Store
-
-FailureKind = Literal[
-    "auth",
-    "model_not_found",
-    "no_recording",
-    "local_model",
-    "settings",
-    "bad_request",
-    "unreachable",
-    "rate_limited",
-    "server",
-    "timeout",
-    "bad_answer",
-    "refused",
-    "other",
-]
-FAILURE_KINDS: tuple[str, ...] = FailureKind.__args__  # type: ignore[attr-defined]
+from core.store.generation_runs import GenerationRun
 
 
 @dataclass(frozen=True)
@@ -109,6 +91,11 @@ def failure_kind(error: BaseException) -> str:
     return "other"
 
 
+def fail_run(store: Store, run_id: int, error: BaseException, message: str | None = None) -> None:
+    """Mark a run failed, with the error's message (or `message`) and its kind (what the page advises from)."""
+    generation_runs.mark_failed(store, run_id, message if message is not None else str(error), failure_kind(error))
+
+
 def advice(kind: str | None) -> FailureAdvice:
     """What to do after a failure of this kind (None or unknown: a failure without a stored kind, e.g. older runs)."""
     next_step, resume_helps = _ADVICE.get(kind or "other", _ADVICE["other"])
@@ -141,7 +128,7 @@ def _resume_would_send(store: Store, run: GenerationRun) -> bool:
     """A resume sends the requests without an answer, then new ones for short cells with requests left."""
     from core.generation.engine import request_budget, settings_of
 
-    counts = run_store.run_counts(store, run.id)
+    counts = generation_runs.run_counts(store, run.id)
     if counts.failed or counts.unsent:
         return True
     settings = settings_of(run)

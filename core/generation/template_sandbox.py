@@ -325,7 +325,7 @@ class GuardedSandbox(ImmutableSandboxedEnvironment):
         _spend(_cost(left, right))
         return _check_result(super().call_binop(context, operator, left, right), f"the result of '{operator}'")
 
-    def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def call(self, context: Any, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
         where = getattr(obj, "__name__", None) or type(obj).__name__
         if obj is not _range:
             _check_arguments([*args, *kwargs.values()], f"'{where}'")

@@ -13,14 +13,11 @@ import difflib
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from pydantic import ValidationError
-from sqlalchemy import func, insert, select
-from sqlalchemy.orm import selectinload
 
 from core.errors import InvalidInput
 from core.io.disk_full import disk_full_in_plain_words
@@ -29,23 +26,11 @@ from core.io.spreadsheet_safety import STUDIO_FORMAT_COLUMN, STUDIO_FORMAT_VALUE
 from core.io.table_files import read_table
 from core.language_names import language_name, normalize_code
 from core.settings import get_settings
-from core.store import action_log
-from core.store.bulk import bulk_insert
 from core.store.database import Store
-from core.store.locks import hold_write_lock
 from core.store.projects import LabelSpec, Project, get_project
+from core.store.sample_import import store_import, stored_content_keys
 from core.store.samples import content_key
-from core.store.schema import (
-    SAMPLE_ORIGINS,
-    SAMPLE_SPLITS,
-    SAMPLE_STATUSES,
-    FlagRow,
-    LabelRow,
-    LanguageRow,
-    ProjectRow,
-    SampleRow,
-    utcnow,
-)
+from core.store.schema import SAMPLE_ORIGINS, SAMPLE_SPLITS, SAMPLE_STATUSES
 
 IMPORT_STATUSES = ("unlabeled", "pending", "accepted")  # what a whole file may be given
 PER_ROW_COLUMNS = ("split", "origin", "status")
@@ -176,11 +161,12 @@ class ImportResult:
 
 def guess_mapping(frame: pd.DataFrame) -> ColumnMapping:
     """A first guess for the mapping step (the user confirms it)."""
-    columns = list(frame.columns)
+    columns: list[str] = list(frame.columns)
     lowered = {c.lower(): c for c in columns}
     text = next((lowered[n] for n in ("text", "sentence", "utterance", "content", "message") if n in lowered), None)
     if text is None:
-        text = max(columns, key=lambda c: _mean_length(frame[c])) if columns else ""
+        lengths = {c: _mean_length(frame[c]) for c in columns}
+        text = max(columns, key=lengths.__getitem__) if columns else ""
     label = None
     for name in ("label", "intent", "class", "category", "labels", "target", "topic", "sentiment"):
         column = lowered.get(name)
@@ -292,7 +278,7 @@ def plan_import(
             status = "unlabeled"
         elif not status or status == "unlabeled":
             status = "accepted" if origin == "human" else "pending"
-        record = {
+        record: dict[str, Any] = {
             "row": row_number,
             "text": text,
             "label": label,
@@ -343,7 +329,7 @@ def plan_import(
         described = ", ".join(f"{language_name(c)} ({c})" for c in plan.languages_to_add)
         plan.notes.append(RowProblem(f"new languages will be added to the project: {described}"))
 
-    existing = _existing_keys(store, project.id)
+    existing = stored_content_keys(store, project.id)
     seen_in_file: dict[str, int] = {}
     repeats: list[int] = []
     already: list[int] = []
@@ -527,11 +513,6 @@ def _parse_flags(raw: str | None) -> list[dict[str, Any]]:
     return list(kept.values())
 
 
-def _existing_keys(store: Store, project_id: int) -> set[str]:
-    with store.session() as session:
-        return set(session.scalars(select(SampleRow.content_key).where(SampleRow.project_id == project_id)))
-
-
 @disk_full_in_plain_words()
 def execute_import(
     store: Store, project: Project | int | str, plan: ImportPlan, *, skip_invalid: bool = False
@@ -544,121 +525,24 @@ def execute_import(
     skipping = [] if plan.ok else plan.errors
     if not isinstance(project, Project):
         project = get_project(store, project)
-    now = utcnow()
-    who = store.user
-    with store.session() as session:
-        # one import of this project at a time, across processes: what another import stored before this lock
-        # was granted is seen below and skipped
-        hold_write_lock(session, "import", project.id)
-        row = session.scalar(
-            select(ProjectRow)
-            .where(ProjectRow.id == project.id)
-            .options(selectinload(ProjectRow.labels), selectinload(ProjectRow.languages))
-        )
-        labels_added = [n for n in plan.labels_to_add if n not in {label.name for label in row.labels}]
-        languages_added = [c for c in plan.languages_to_add if c not in {lang.code for lang in row.languages}]
-        for name in labels_added:
-            row.labels.append(LabelRow(position=len(row.labels), name=name, description="", names={}))
-        for code in languages_added:
-            row.languages.append(LanguageRow(position=len(row.languages), code=code, name=language_name(code)))
-        if labels_added or languages_added:
-            row.updated_at, row.updated_by = now, who
-        session.flush()
-        # a concurrent import may have stored some rows since the plan was made
-        existing = set(session.scalars(select(SampleRow.content_key).where(SampleRow.project_id == project.id)))
-        records = [r for r in plan.records if r["content_key"] not in existing]
-        late_skips = len(plan.records) - len(records)
-        sample_columns = (
-            "text",
-            "label",
-            "language",
-            "split",
-            "origin",
-            "status",
-            "content_key",
-            "source",
-            "generation_run_id",
-            "prompt_version",
-            "model",
-        )
-        rows = [
-            {
-                **{c: r[c] for c in sample_columns},
-                "project_id": project.id,
-                "version": 1,
-                "created_at": now,
-                "created_by": who,
-                "updated_at": now,
-                "updated_by": who,
-            }
-            for r in records
-        ]
-        first_id = last_id = None
-        if rows:
-            want_ids = any(r["flags"] for r in records)
-            first_id, last_id, ids = _insert_samples(session, project.id, rows, now, want_ids)
-            flag_rows = [
-                {
-                    "sample_id": sample_id,
-                    "project_id": project.id,
-                    "kind": str(f["kind"]),
-                    "reason": str(f.get("reason", "")),
-                    "details": f.get("details") or {},
-                    "created_at": now,
-                }
-                for sample_id, record in zip(ids, records, strict=False)
-                for f in record["flags"]
-            ]
-            if flag_rows:
-                session.execute(insert(FlagRow), flag_rows)
-        skipped_reasons = {p.message: len(p.rows) for p in [*skipping, *plan.skipped]}
-        if late_skips:
-            skipped_reasons["stored meanwhile by another import"] = late_skips
-        action_log.record(
-            session,
-            who=who,
-            action="samples.import",
-            project_id=project.id,
-            target=f"project:{project.id}",
-            after={
-                "source": plan.source,
-                "imported": len(rows),
-                "first_id": first_id,
-                "last_id": last_id,
-                "skipped": skipped_reasons,
-                "labels_added": labels_added,
-                "languages_added": languages_added,
-            },
-        )
+    stored = store_import(
+        store,
+        project.id,
+        plan.records,
+        labels_to_add=plan.labels_to_add,
+        languages_to_add=plan.languages_to_add,
+        source=plan.source,
+        skipped_reasons={p.message: len(p.rows) for p in [*skipping, *plan.skipped]},
+    )
     return ImportResult(
-        imported=len(rows),
-        skipped=plan.skipped_count + late_skips + (plan.invalid_count if skipping else 0),
-        skipped_reasons=skipped_reasons,
+        imported=stored.imported,
+        skipped=plan.skipped_count + stored.late_skips + (plan.invalid_count if skipping else 0),
+        skipped_reasons=stored.skipped_reasons,
         notes=[p.describe() for p in plan.notes],
-        labels_added=labels_added,
-        languages_added=languages_added,
+        labels_added=stored.labels_added,
+        languages_added=stored.languages_added,
         invalid_skipped=[r.row for r in plan.invalid] if skipping else [],
     )
-
-
-def _insert_samples(
-    session, project_id: int, rows: list[dict[str, Any]], stamp: datetime, want_ids: bool
-) -> tuple[int, int, list[int]]:  # type: ignore[no-untyped-def]
-    """Bulk insert; returns the first and last new id, and (when asked) every new id in row order.
-
-    The rows of one import share their `created_at` stamp, which finds them again.
-    """
-    bulk_insert(session, SampleRow.__table__, rows)
-    mine = (SampleRow.project_id == project_id, SampleRow.created_at == stamp)
-    first, last = session.execute(select(func.min(SampleRow.id), func.max(SampleRow.id)).where(*mine)).one()
-    if not want_ids:
-        return first, last, []
-    by_key: dict[str, list[int]] = defaultdict(list)
-    for sample_id, key in session.execute(
-        select(SampleRow.id, SampleRow.content_key).where(*mine).order_by(SampleRow.id)
-    ):
-        by_key[key].append(sample_id)
-    return first, last, [by_key[row["content_key"]].pop(0) for row in rows]
 
 
 def import_file(

@@ -9,6 +9,7 @@ import re
 import tempfile
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -174,7 +175,7 @@ def _read_jsonl(data: bytes, name: str) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def _keeping_repeats(repeated: list[str]):  # type: ignore[no-untyped-def]
+def _keeping_repeats(repeated: list[str]) -> Callable[[list[tuple[str, object]]], dict[str, object]]:
     """A json object hook that notes the repeated fields of the outermost object (json keeps the last silently)."""
 
     def hook(pairs: list[tuple[str, object]]) -> dict[str, object]:

@@ -9,11 +9,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import update
-
 from core.secrets import redact
+from core.store import jobs as job_rows
 from core.store.database import Store
-from core.store.schema import JobRow, utcnow
 
 HEARTBEAT_SECONDS = 10.0
 _PROGRESS_MIN_INTERVAL = 0.25
@@ -59,11 +57,8 @@ class JobContext:
         now = time.monotonic()
         if force or now - self._last_write >= _PROGRESS_MIN_INTERVAL or fraction >= 1.0:
             self._last_write = now
-            values: dict[str, Any] = {"progress": max(0.0, min(1.0, float(fraction))), "heartbeat_at": utcnow()}
-            if message:
-                values["message"] = redact(message)
-            with self.store.session() as session:
-                session.execute(update(JobRow).where(JobRow.id == self.job_id).values(**values))
+            share = max(0.0, min(1.0, float(fraction)))
+            job_rows.write_progress(self.store, self.job_id, share, redact(message) if message else None)
             if self.echo and message:
                 print(f"[{fraction:6.1%}] {redact(message)}", flush=True)
         self.check_cancel()
@@ -72,9 +67,7 @@ class JobContext:
         self.logger.info(message)
 
     def cancel_requested(self) -> bool:
-        with self.store.session() as session:
-            row = session.get(JobRow, self.job_id)
-            return bool(row and row.cancel_requested)
+        return job_rows.cancel_was_requested(self.store, self.job_id)
 
     def check_cancel(self) -> None:
         if self.cancel_requested():
@@ -84,10 +77,9 @@ class JobContext:
         def beat() -> None:
             while not self._heartbeat.wait(HEARTBEAT_SECONDS):
                 try:
-                    with self.store.session() as session:
-                        session.execute(update(JobRow).where(JobRow.id == self.job_id).values(heartbeat_at=utcnow()))
-                except Exception:
-                    pass
+                    job_rows.write_heartbeat(self.store, self.job_id)
+                except Exception:  # a busy or unreachable database: the next beat tries again
+                    self.logger.warning("job #%s: its heartbeat could not be written", self.job_id, exc_info=True)
 
         threading.Thread(target=beat, name=f"job-{self.job_id}-heartbeat", daemon=True).start()
 

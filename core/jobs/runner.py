@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import time
 import traceback
@@ -11,24 +12,16 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import update
-
 from core.errors import StudioError
 from core.jobs.context import JobCancelled, JobContext, job_logger
 from core.jobs.queue import get_job, hostname
-from core.jobs.registry import get_kind
+from core.jobs.registry import get_kind, settle_run
 from core.secrets import redact
 from core.settings import get_settings
+from core.store import jobs as job_rows
 from core.store.database import Store
-from core.store.schema import JobRow, utcnow
 
 SLOT_POLL_SECONDS = 0.5
-
-
-def _set(store: Store, job_id: int, *conditions, **values) -> bool:  # type: ignore[no-untyped-def]
-    with store.session() as session:
-        result = session.execute(update(JobRow).where(JobRow.id == job_id, *conditions).values(**values))
-        return result.rowcount > 0
 
 
 @contextmanager
@@ -72,7 +65,7 @@ def run_job(store: Store, job_id: int, *, echo: bool = False) -> str:
     kind = get_kind(job.kind)
     Path(job.log_path).parent.mkdir(parents=True, exist_ok=True)
     logger = job_logger(job_id, job.log_path)
-    _set(store, job_id, worker_pid=os.getpid(), worker_host=hostname(), heartbeat_at=utcnow())
+    job_rows.record_worker(store, job_id, os.getpid(), hostname())
     ctx = JobContext(store=store, job_id=job_id, params=job.params, project_id=job.project_id, logger=logger, echo=echo)
     ctx.start_heartbeat()
     logger.info("job #%s (%s) starting in process %s", job_id, job.kind, os.getpid())
@@ -81,39 +74,40 @@ def run_job(store: Store, job_id: int, *, echo: bool = False) -> str:
         if job.heavy:
             slot.enter_context(heavy_slot(ctx))
         ctx.check_cancel()
-        if not _set(store, job_id, JobRow.status == "queued", status="running", started_at=utcnow(), message="Running"):
+        if not job_rows.mark_running(store, job_id):
             return get_job(store, job_id).status
         result = kind.run(ctx)
-        _set(
-            store,
-            job_id,
-            status="done",
-            progress=1.0,
-            finished_at=utcnow(),
-            result=result,
-            message=(result or {}).get("message", "Finished") if isinstance(result, dict) else "Finished",
-        )
+        message = str(result.get("message", "Finished")) if isinstance(result, dict) else "Finished"
+        job_rows.end_job(store, job_id, "done", message, result=result, progress=1.0)
         logger.info("job #%s done", job_id)
         return "done"
     except JobCancelled:
-        _set(store, job_id, status="cancelled", finished_at=utcnow(), message="Cancelled")
+        job_rows.end_job(store, job_id, "cancelled", "Cancelled")
         logger.info("job #%s cancelled", job_id)
         return "cancelled"
     except StudioError as exc:
-        _set(store, job_id, status="failed", finished_at=utcnow(), message=redact(str(exc)))
+        job_rows.end_job(store, job_id, "failed", redact(str(exc)))
         logger.error("job #%s failed: %s", job_id, exc)
         return "failed"
     except Exception as exc:
         logger.error("job #%s crashed:\n%s", job_id, traceback.format_exc())
-        _set(
+        job_rows.end_job(
             store,
             job_id,
-            status="failed",
-            finished_at=utcnow(),
-            message=redact(f"Unexpected error ({type(exc).__name__}: {exc}). The job's log has the details."),
+            "failed",
+            redact(f"Unexpected error ({type(exc).__name__}: {exc}). The job's log has the details."),
         )
         return "failed"
     finally:
+        _settle(store, job_id, logger)
         # after the status: releasing the slot first would let the next heavy job show 'running' beside this one
         slot.close()
         ctx.stop_heartbeat()
+
+
+def _settle(store: Store, job_id: int, logger: logging.Logger) -> None:
+    """The ended job's run follows its end (the kind's settle hook); a job still active is left alone."""
+    try:
+        settle_run(store, get_job(store, job_id))
+    except Exception:
+        logger.exception("job #%s: its run could not be settled", job_id)

@@ -7,7 +7,18 @@ from typing import Any
 
 from core.errors import StudioError
 from core.jobs.context import JobContext
+from core.jobs.lifecycle import launch
+from core.jobs.queue import Job
 from core.jobs.registry import job_kind
+from core.store.database import Store
+
+
+def launch_wait(
+    store: Store, seconds: float, steps: int, *, project_id: int | None = None, background: bool = True
+) -> Job:
+    """Launch the `wait` job (heavy, so that it also shows the heavy-slot queue)."""
+    params = {"seconds": seconds, "steps": steps}
+    return launch(store, "wait", params, project_id=project_id, heavy=True, background=background)
 
 
 @job_kind("wait", heavy=True, title="Waiting (a test job)")

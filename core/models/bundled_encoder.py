@@ -322,7 +322,7 @@ def _write_safetensors(path: Path, jobs: list[_TensorJob], on_tensor: Callable[[
             array = np.ascontiguousarray(job.load(), dtype="<f4")
             if array.shape != job.shape:
                 raise StudioError(f"Tensor {job.name} has shape {array.shape}, expected {job.shape}.")
-            handle.write(memoryview(array).cast("B"))
+            handle.write(array.data.cast("B"))
             del array
             on_tensor(index, len(jobs))
         handle.flush()

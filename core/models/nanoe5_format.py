@@ -160,7 +160,7 @@ class _Cursor:
         size = struct.calcsize(fmt)
         if self.pos + size > len(self._buf):
             raise E5FormatError(f"The bundled model file {self._path.name} is truncated.")
-        values = struct.unpack_from(fmt, self._buf, self.pos)
+        values = struct.unpack_from(fmt, self._buf.data, self.pos)
         self.pos += size
         return values
 

@@ -6,15 +6,17 @@ Everything else asks `resolve_model(spec)` for a local folder and never looks fu
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import StudioError
 from core.settings import get_settings
+
+logger = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
 BUNDLED_PREFIX = "bundled:"
@@ -84,8 +86,8 @@ def _from_hub(repo_id: str, progress: Progress | None) -> Path:
 
     try:
         return Path(snapshot_download(repo_id, local_files_only=True))
-    except Exception:
-        pass
+    except Exception:  # not in the local cache (the usual case for a new model): download it
+        logger.debug("%s is not in the local Hugging Face cache", repo_id, exc_info=True)
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}:
         raise ModelUnavailable(_not_here(repo_id, "this machine is set to work offline (HF_HUB_OFFLINE)"))
     if progress:
@@ -124,17 +126,9 @@ def list_provisioned() -> list[ProvisionedModel]:
         for repo in scan_cache_dir().repos:
             if repo.repo_type == "model":
                 found.append(ProvisionedModel(repo.repo_id, Path(repo.repo_path), repo.size_on_disk, "hub-cache"))
-    except Exception:
-        pass
+    except Exception:  # no cache folder yet (the usual case on a new machine) or one that cannot be read
+        logger.debug("the Hugging Face cache could not be scanned", exc_info=True)
     return found
-
-
-def remove_provisioned(spec: str) -> None:
-    if not is_bundled(spec):
-        raise StudioError("Only bundled models are managed by the studio; remove other folders yourself.")
-    folder = bundled_folder(spec)
-    if folder.exists():
-        shutil.rmtree(folder)
 
 
 def model_fingerprint(spec: str, folder: Path) -> str:

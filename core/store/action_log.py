@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from core.store.database import Store
@@ -50,7 +50,35 @@ def record(
 def record_many(session: Session, rows: list[dict[str, Any]]) -> None:
     """Bulk form of `record` for large imports and bulk edits (one INSERT for all rows)."""
     if rows:
-        session.execute(ActionRow.__table__.insert(), rows)
+        session.execute(cast(Table, ActionRow.__table__).insert(), rows)
+
+
+def log_action(
+    store: Store,
+    *,
+    action: str,
+    project_id: int | None = None,
+    target: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """One row in the log, in its own transaction, by this store's user."""
+    with store.session() as session:
+        record(
+            session,
+            who=store.user,
+            action=action,
+            project_id=project_id,
+            target=target,
+            before=before,
+            after=after,
+        )
+
+
+def was_logged(store: Store, action: str) -> bool:
+    """Whether this action was ever logged (in any project, or none)."""
+    with store.session() as session:
+        return session.scalar(select(ActionRow.id).where(ActionRow.action == action).limit(1)) is not None
 
 
 def list_actions(store: Store, project_id: int | None = None, limit: int = 100) -> list[Action]:

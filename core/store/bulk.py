@@ -19,7 +19,7 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
     connection = session.connection()
     dialect = connection.dialect
     compiled = table.insert().compile(dialect=dialect, column_keys=list(rows[0]))
-    binds = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
+    binds = list(compiled.positiontup or ()) if compiled.positional else list(compiled.binds)
     names = [compiled.binds[bind].key for bind in binds]
     converters = [
         (position, name, process)

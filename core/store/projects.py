@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from core.errors import InvalidInput, NotFound
@@ -154,7 +155,7 @@ def _to_project(row: ProjectRow) -> Project:
     )
 
 
-def _snapshot(project: Project | ProjectSpec) -> dict:
+def _snapshot(project: Project | ProjectSpec) -> dict[str, Any]:
     return project.model_dump(mode="json", include={"name", "task", "encoder", "labels", "languages"})
 
 
@@ -171,7 +172,7 @@ def _load(session: Session, ref: int | str) -> ProjectRow:
 
 
 def _name_exists(session: Session, name: str) -> bool:
-    return session.scalar(select(func.count()).select_from(ProjectRow).where(ProjectRow.name == name)) > 0
+    return (session.scalar(select(func.count()).select_from(ProjectRow).where(ProjectRow.name == name)) or 0) > 0
 
 
 def create_project(store: Store, spec: ProjectSpec) -> Project:
@@ -282,7 +283,7 @@ def update_project(store: Store, ref: int | str, spec: ProjectSpec, renames: dic
     return after
 
 
-def _count_samples(session: Session, project_id: int, condition) -> int:  # type: ignore[no-untyped-def]
+def _count_samples(session: Session, project_id: int, condition: ColumnElement[bool]) -> int:
     return int(
         session.scalar(select(func.count()).select_from(SampleRow).where(SampleRow.project_id == project_id, condition))
         or 0
@@ -292,6 +293,11 @@ def _count_samples(session: Session, project_id: int, condition) -> int:  # type
 def get_project(store: Store, ref: int | str) -> Project:
     with store.session() as session:
         return _to_project(_load(session, ref))
+
+
+def has_projects(store: Store) -> bool:
+    with store.session() as session:
+        return session.scalar(select(ProjectRow.id).limit(1)) is not None
 
 
 def list_projects(store: Store) -> list[Project]:

@@ -6,15 +6,13 @@ import hashlib
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from core.store.database import Store
 from core.store.schema import FlagRow, SampleRow
-
-CONTENT_FIELDS = ("text", "label", "language", "split", "origin")
 
 
 def content_key(text: str, label: str | None, language: str, split: str, origin: str) -> str:
@@ -64,6 +62,9 @@ class Sample:
         }
 
 
+_Columns = TypeVarTuple("_Columns")
+
+
 @dataclass(frozen=True)
 class SampleFilter:
     languages: tuple[str, ...] = ()
@@ -74,7 +75,7 @@ class SampleFilter:
     flags: tuple[str, ...] = ()  # any of these flag kinds; "none" = no flag at all, "any" = some flag
     search: str = ""
 
-    def apply(self, query: Select, project_id: int) -> Select:
+    def apply(self, query: Select[*_Columns], project_id: int) -> Select[*_Columns]:
         conditions = [SampleRow.project_id == project_id]
         if self.labels:  # "" stands for "no label"
             named = [label for label in self.labels if label]
@@ -92,7 +93,7 @@ class SampleFilter:
                 conditions.append(column.in_(values))
         if self.flags:
             wanted = [f for f in self.flags if f not in ("none", "any")]
-            flag_conditions = []
+            flag_conditions: list[ColumnElement[bool]] = []
             if "any" in self.flags:
                 flag_conditions.append(exists().where(FlagRow.sample_id == SampleRow.id))
             if wanted:
@@ -208,11 +209,6 @@ def count_by_language_label_status(store: Store, project_id: int, flt: SampleFil
         ).group_by(SampleRow.language, SampleRow.label, SampleRow.status)
         rows = [CountRow(lang, label, status, int(n)) for lang, label, status, n in session.execute(query)]
     return sorted(rows, key=lambda r: (r.language, r.label or "", r.status))
-
-
-def existing_content_keys(store: Store, project_id: int) -> set[str]:
-    with store.session() as session:
-        return set(session.scalars(select(SampleRow.content_key).where(SampleRow.project_id == project_id)))
 
 
 def flag_kinds(store: Store, project_id: int) -> list[str]:

@@ -23,7 +23,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 SAMPLE_ORIGINS = ("synthetic", "human")
 SAMPLE_SPLITS = ("train", "test")
 SAMPLE_STATUSES = ("unlabeled", "pending", "accepted", "rejected")
-JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled")
 JOB_ACTIVE_STATUSES = ("queued", "running")
 
 
@@ -172,7 +171,7 @@ class JobRow(Base):
     kind: Mapped[str] = mapped_column(String(100))
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)  # never secrets: workers get those by environment
     heavy: Mapped[bool] = mapped_column(Boolean, default=True)
-    status: Mapped[str] = mapped_column(String(20), default="queued")
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued | running | done | failed | cancelled
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     message: Mapped[str] = mapped_column(Text, default="")
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
@@ -233,39 +232,6 @@ class GenerationRunRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
-class GenerationRequestRow(Base):
-    """One request of a run, saved before it is sent; its answer saved when it arrives (what makes resume free)."""
-
-    __tablename__ = "generation_requests"
-    __table_args__ = (
-        Index("ix_generation_requests_run_status", "run_id", "status"),
-        UniqueConstraint("run_id", "language", "label", "round", "index"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("generation_runs.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(20), default="generate")  # generate | revise
-    sample_ids: Mapped[list[Any]] = mapped_column(default=list)  # revise: the samples it checks, in order
-    language: Mapped[str] = mapped_column(String(20))
-    label: Mapped[str] = mapped_column(String(200))
-    round: Mapped[int] = mapped_column(Integer, default=0)
-    index: Mapped[int] = mapped_column(Integer)
-    seed: Mapped[int] = mapped_column(Integer)
-    n_asked: Mapped[int] = mapped_column(Integer)
-    messages: Mapped[list[Any]] = mapped_column(default=list)  # the rendered prompt exactly as sent
-    status: Mapped[str] = mapped_column(String(20), default="planned")  # planned | answered | failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # the raw answer, kept for inspection
-    finish_reason: Mapped[str | None] = mapped_column(String(50), nullable=True)
-    prompt_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    completion_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    parsed: Mapped[int] = mapped_column(Integer, default=0)
-    dropped: Mapped[list[Any]] = mapped_column(default=list)  # [{text, reason}]
-    error: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-
-
 class CurationSettingRow(Base):
     """The near-duplicate threshold a person chose for a project's encoder (similarity scales differ by model)."""
 
@@ -300,6 +266,8 @@ class TrainingRunRow(Base):
     status: Mapped[str] = mapped_column(String(20), default="queued")
     message: Mapped[str] = mapped_column(Text, default="")
     history: Mapped[list[Any]] = mapped_column(default=list)  # loss points [{step, epoch, loss, split, ...}]
+    # training figures (validation, fit, sample counts, notes); the test scores are the run's evaluation's (a run
+    # trained before evaluations existed keeps its own under "test")
     metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     curve: Mapped[list[Any]] = mapped_column(default=list)  # learning-curve points with their metrics
     artifact_path: Mapped[str] = mapped_column(String(1000), default="")  # relative to the runs folder
@@ -336,30 +304,61 @@ class BaselineRunRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
-class BaselineRequestRow(Base):
-    """One test sample put to the LLM: saved before it is sent, its answer and mapped label saved when it arrives."""
+class LlmRequestRow(Base):
+    """One request put to an LLM by a generation run or an LLM baseline: saved before it is sent, its answer saved
+    when it arrives (what makes a resume free). `run_kind` says which run table `run_id` points into."""
 
-    __tablename__ = "baseline_requests"
+    __tablename__ = "llm_requests"
     __table_args__ = (
-        Index("ix_baseline_requests_run_status", "baseline_id", "status"),
-        UniqueConstraint("baseline_id", "sample_id", name="uq_baseline_request_sample"),
+        Index("ix_llm_requests_run_status", "run_kind", "run_id", "status"),
+        Index(
+            "uq_llm_requests_generation",
+            "run_id",
+            "language",
+            "label",
+            "round",
+            "index",
+            unique=True,
+            sqlite_where=text("run_kind = 'generation'"),
+            postgresql_where=text("run_kind = 'generation'"),
+        ),
+        Index(
+            "uq_llm_requests_baseline",
+            "run_id",
+            "sample_id",
+            unique=True,
+            sqlite_where=text("run_kind = 'baseline'"),
+            postgresql_where=text("run_kind = 'baseline'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    baseline_id: Mapped[int] = mapped_column(ForeignKey("baseline_runs.id", ondelete="CASCADE"))
-    sample_id: Mapped[int] = mapped_column(Integer)
+    run_kind: Mapped[str] = mapped_column(String(20))  # generation | baseline
+    run_id: Mapped[int] = mapped_column(Integer)  # generation_runs.id or baseline_runs.id
+    # the run's project: deleting the project deletes its requests (the run id points into one of two tables)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="generate")  # generate | revise | classify
     language: Mapped[str] = mapped_column(String(20))
-    true_label: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(200))  # generation: the cell's label; baseline: the true label
+    sample_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # baseline: the test sample asked about
+    sample_ids: Mapped[list[Any]] = mapped_column(default=list)  # revise: the samples it checks, in order
+    round: Mapped[int] = mapped_column(Integer, default=0)
+    index: Mapped[int] = mapped_column(Integer, default=0)
     seed: Mapped[int] = mapped_column(Integer, default=0)
-    messages: Mapped[list[Any]] = mapped_column(default=list)  # the prompt exactly as sent
+    n_asked: Mapped[int] = mapped_column(Integer, default=1)
+    messages: Mapped[list[Any]] = mapped_column(default=list)  # the rendered prompt exactly as sent
     status: Mapped[str] = mapped_column(String(20), default="planned")  # planned | answered | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # the raw answer, kept even when unparseable
-    predicted: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)  # label | ambiguous | unparseable
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # the raw answer, kept even when unusable
+    finish_reason: Mapped[str | None] = mapped_column(String(50), nullable=True)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
     completion_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    parsed: Mapped[int] = mapped_column(Integer, default=0)
+    dropped: Mapped[list[Any]] = mapped_column(default=list)  # [{text, reason}]
+    predicted: Mapped[str | None] = mapped_column(String(200), nullable=True)  # baseline: the mapped label
+    outcome: Mapped[str | None] = mapped_column(String(20), nullable=True)  # baseline: label | ambiguous | unparseable
     error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 

@@ -66,7 +66,7 @@ def builder_alive(pid: int) -> bool:
 
 def remove_stale_partials(parent: Path) -> list[Path]:
     """Delete hidden build folders whose process has died (a killed or crashed training job)."""
-    removed = []
+    removed: list[Path] = []
     if not parent.is_dir():
         return removed
     for entry in parent.iterdir():
@@ -106,10 +106,6 @@ def write_run_file(folder: Path, content: dict[str, Any]) -> None:
 
 def read_run_file(folder: Path) -> dict[str, Any]:
     return json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
-
-
-def folder_bytes(folder: Path) -> int:
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.exists() else 0
 
 
 def zip_folder(folder: Path, out: Path, root_name: str) -> Path:

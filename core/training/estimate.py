@@ -17,9 +17,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.store.training_runs import TrainingRun
 from core.time_words import rough_words
 from core.training.params import AUTO_FROZEN_LAYERS, FinetuneParams, HybridParams, TrainerParams, saved_params
-from core.training.run_store import TrainingRun
 
 STEP_SECONDS = {0: 1.65, 4: 1.37, 6: 1.11, 8: 0.92}  # frozen layers of 12 -> seconds per step of 32 texts
 REFERENCE_LAYERS = 12

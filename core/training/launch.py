@@ -6,7 +6,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.errors import InvalidInput
-from core.jobs.queue import Job, submit_job
+from core.jobs.lifecycle import Launched, launch
+from core.jobs.queue import Job
 from core.language_names import normalize_code
 from core.store.database import Store
 from core.store.projects import get_project
@@ -26,14 +27,29 @@ class TrainingRequest:
 
 
 def start_training(store: Store, project_ref: int | str, request: TrainingRequest) -> tuple[TrainingRun, Job]:
-    """Validate, record the run and queue its `train` job (run it with run_job or start_worker)."""
+    """Validate, record the run and queue its `train` job, to run here (core.jobs.lifecycle.run_here)."""
+    launched = launch_training(store, project_ref, request, background=False)
+    return launched.run, launched.job
+
+
+def launch_training(
+    store: Store, project_ref: int | str, request: TrainingRequest, *, background: bool = True
+) -> Launched[TrainingRun]:
+    """Validate, record the run and launch its `train` job (`background=False`: queued, for run_here).
+
+    Every trainer loads an encoder and fills the machine: a training job is heavy."""
     project = get_project(store, project_ref)
     params = parse_params(request.trainer, request.params)
-    model_field = "base_model" if isinstance(params, FinetuneParams) else "encoder"
-    if not getattr(params, model_field):
-        params = replace(params, **{model_field: project.encoder})
-    if isinstance(params, FinetuneParams) and not params.blend_encoder:
-        params = replace(params, blend_encoder=project.encoder)
+    if isinstance(params, FinetuneParams):  # the project's encoder where the request names no model
+        params = replace(
+            params,
+            base_model=params.base_model or project.encoder,
+            blend_encoder=params.blend_encoder or project.encoder,
+        )
+        base_model = params.base_model
+    else:
+        params = replace(params, encoder=params.encoder or project.encoder)
+        base_model = params.encoder
     unknown = sorted(set(request.options.labels) - set(project.label_names))
     if unknown:
         raise InvalidInput(f"The project has no label {', '.join(unknown)}.")
@@ -59,15 +75,27 @@ def start_training(store: Store, project_ref: int | str, request: TrainingReques
         request.name,
         trainer=request.trainer,
         mode="curve" if sizes else "single",
-        base_model=getattr(params, model_field),
+        base_model=base_model,
         params=params_dict(params),
         options=options,
         snapshot=preview.to_dict(),
     )
+
+    def record(job: Job) -> None:
+        update_run(store, run.id, job_id=job.id)
+
     try:
-        job = submit_job(store, "train", {"run_id": run.id}, project_id=project.id)
+        job = launch(
+            store,
+            "train",
+            {"run_id": run.id},
+            project_id=project.id,
+            heavy=True,
+            background=background,
+            on_queued=record,
+        )
     except Exception:
-        delete_run(store, run)
+        if get_run_by_id(store, run.id).job_id is None:  # nothing was queued: the run goes too
+            delete_run(store, run)
         raise
-    update_run(store, run.id, job_id=job.id)
-    return get_run_by_id(store, run.id), job
+    return Launched(get_run_by_id(store, run.id), job)

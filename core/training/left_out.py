@@ -17,12 +17,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, func, select
-
 from core.language_names import language_name
 from core.store.database import Store
 from core.store.projects import Project
-from core.store.schema import SampleRow
+from core.store.training_samples import sample_groups
 
 if TYPE_CHECKING:
     from core.training.snapshot import SnapshotOptions
@@ -103,22 +101,15 @@ def count_left_out(
     language (reasons with no sample are not listed). `selected`: the samples per language the snapshot takes,
     so that the candidates beyond it are counted as left out by the limits."""
     labels = list(options.labels) or project.label_names
-    labelled = case((SampleRow.label.in_(labels), 1), else_=0)
-    query = (
-        select(SampleRow.split, SampleRow.status, SampleRow.origin, SampleRow.language, labelled, func.count())
-        .where(SampleRow.project_id == project.id)
-        .group_by(SampleRow.split, SampleRow.status, SampleRow.origin, SampleRow.language, labelled)
-    )
     counts: dict[tuple[str, str], int] = {}  # (reason or origin detail, language) -> samples
     candidates: dict[str, int] = {}
-    with store.session() as session:
-        for split, status, origin, language, is_labelled, n in session.execute(query):
-            reason = _reason(split, status, origin, language, bool(is_labelled), options=options)
-            if reason is None:
-                candidates[language] = candidates.get(language, 0) + n
-                continue
-            key = (f"origin:{origin}" if reason == "origin" else reason, language)
-            counts[key] = counts.get(key, 0) + n
+    for group in sample_groups(store, project.id, labels):
+        reason = _reason(group.split, group.status, group.origin, group.language, group.labelled, options=options)
+        if reason is None:
+            candidates[group.language] = candidates.get(group.language, 0) + group.samples
+            continue
+        key = (f"origin:{group.origin}" if reason == "origin" else reason, group.language)
+        counts[key] = counts.get(key, 0) + group.samples
     if selected is not None:
         for language, n in candidates.items():
             beyond = n - selected.get(language, 0)

@@ -8,16 +8,11 @@ choices in words (the model, the fine-tuning effort, the time allowed, the blend
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, TypeVar
 
 from core.errors import InvalidInput
 
 TRAINER_KINDS = ("linear", "finetune", "hybrid")
-TRAINER_TITLES = {
-    "linear": "Linear probe: frozen sentence embeddings + logistic regression (seconds)",
-    "hybrid": "Hybrid: sentence embeddings + character n-grams + logistic regression (a minute or two)",
-    "finetune": "Fine-tuning the encoder (minutes on a CPU; uses a GPU when there is one)",
-}
 
 
 BLEND_KINDS = ("linear", "hybrid", "none")
@@ -178,6 +173,7 @@ class FinetuneParams:
 
 
 TrainerParams = LinearParams | HybridParams | FinetuneParams
+ParamsT = TypeVar("ParamsT", LinearParams, HybridParams, FinetuneParams)
 PARAM_CLASSES: dict[str, type[Any]] = {"linear": LinearParams, "hybrid": HybridParams, "finetune": FinetuneParams}
 
 
@@ -201,7 +197,7 @@ def parse_params(kind: str, values: dict[str, Any] | None = None) -> TrainerPara
     for name, value in values.items():
         if value is None:
             continue
-        kind_of = type(known[name].default)
+        kind_of: type[Any] = type(known[name].default)
         try:
             if kind_of is bool and isinstance(value, str):
                 converted[name] = value.strip().lower() in ("1", "true", "yes", "on")
@@ -259,21 +255,38 @@ def effort_values(kind: str, effort: str | None) -> dict[str, Any]:
     return dict(EFFORTS[effort])
 
 
+@dataclass(frozen=True)
+class ParamField:
+    """One field of a trainer's form."""
+
+    name: str
+    label: str
+    default: Any  # the effort's value where it sets one
+    help: str
+    advanced: bool  # belongs in the folded "Advanced options"
+    choices: list[Any]  # a field picked from a list; [] for a free one
+
+
+def param_fields(kind: str, effort: str | None = None) -> list[ParamField]:
+    """The fields of a trainer's form, in order."""
+    preset = effort_values(kind, effort)
+    return [
+        ParamField(
+            name=f.name,
+            label=f.metadata.get("label") or f.name.replace("_", " ").capitalize(),
+            default=preset.get(f.name, f.default),
+            help=f.metadata.get("help", ""),
+            advanced=bool(f.metadata.get("advanced")),
+            choices=list(f.metadata.get("choices", ())),
+        )
+        for f in fields(params_class(kind))
+    ]
+
+
 def param_help(kind: str, effort: str | None = None) -> list[dict[str, Any]]:
     """For a form: name, label, default (the effort's value where it sets one), help text, whether it belongs in
     the folded 'advanced' part and the choices of a field picked from a list."""
-    preset = effort_values(kind, effort)
-    return [
-        {
-            "name": f.name,
-            "label": f.metadata.get("label") or f.name.replace("_", " ").capitalize(),
-            "default": preset.get(f.name, f.default),
-            "help": f.metadata.get("help", ""),
-            "advanced": bool(f.metadata.get("advanced")),
-            "choices": list(f.metadata.get("choices", ())),
-        }
-        for f in fields(params_class(kind))
-    ]
+    return [asdict(spec) for spec in param_fields(kind, effort)]
 
 
 def minutes_words(minutes: float) -> str:
@@ -286,12 +299,13 @@ def minutes_words(minutes: float) -> str:
     return f"{hours:g} hour" + ("" if hours == 1 else "s")
 
 
-def model_of(params: TrainerParams) -> str:
-    return params.base_model if isinstance(params, FinetuneParams) else params.encoder
-
-
 def saved_params(kind: str, values: dict[str, Any]) -> TrainerParams:
     """Parameters read back from a saved model (names a newer studio no longer knows are ignored)."""
-    cls = params_class(kind)
+    params: TrainerParams = saved_params_of(params_class(kind), values)
+    return params
+
+
+def saved_params_of(cls: type[ParamsT], values: dict[str, Any]) -> ParamsT:
+    """`saved_params` for a known parameter class."""
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in values.items() if k in names})

@@ -137,11 +137,11 @@ def predictions_frame(frame: pd.DataFrame, column: str, predictions: Predictions
     """The input's columns, then the predicted label, its confidence and one probability column per label."""
     out = frame.copy()
     labels = pd.Series([None] * len(frame), dtype=object)
-    confidence = pd.Series([np.nan] * len(frame), dtype=float)
+    confidence = np.full(len(frame), np.nan)
     labels.iloc[rows] = predictions.labels
-    confidence.iloc[rows] = predictions.confidences
+    confidence[rows] = predictions.confidences
     out[LABEL_COLUMN] = labels.to_numpy()
-    out[CONFIDENCE_COLUMN] = confidence.round(4).to_numpy()
+    out[CONFIDENCE_COLUMN] = pd.Series(confidence).round(4).to_numpy()
     for j, label in enumerate(predictions.classes):
         values = np.full(len(frame), np.nan)
         values[rows] = predictions.probabilities[:, j]

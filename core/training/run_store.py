@@ -1,115 +1,34 @@
-"""Training runs in the store: create, read, list, update, delete; and keeping their status true when the
-worker behind them died (its job is then failed, and so is the run, whose folder cannot be complete)."""
+"""Training runs: create (a checked name, a folder of its own), read, list, delete (row and folder); and keeping
+their status true when the worker behind them died (its job is then failed, and so is the run, whose folder cannot
+be complete). The rows themselves are read and written by `core.store.training_runs`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
-
 from core.errors import InvalidInput, NotFound, StudioError
+from core.store import training_runs
 from core.store.database import Store
-from core.store.schema import JOB_ACTIVE_STATUSES, JobRow, TrainingRunRow, utcnow
+from core.store.training_runs import RUN_ACTIVE, TrainingRun, finish_run, get_run_by_id, runs_named, update_run
 from core.training import artifacts
 
-RUN_ACTIVE = ("queued", "running")
+__all__ = [
+    "MAX_NAME",
+    "RUN_ACTIVE",
+    "TrainingRun",
+    "clean_name",
+    "create_run",
+    "delete_run",
+    "finish_run",
+    "get_run",
+    "get_run_by_id",
+    "list_runs",
+    "runs_named",
+    "sync_runs",
+    "update_run",
+]
+
 MAX_NAME = 100
-
-
-@dataclass(frozen=True)
-class TrainingRun:
-    id: int
-    project_id: int
-    name: str
-    job_id: int | None
-    trainer: str
-    mode: str  # single | curve
-    base_model: str
-    params: dict[str, Any]
-    options: dict[str, Any]
-    snapshot: dict[str, Any]
-    status: str
-    message: str
-    history: list[dict[str, Any]]
-    metrics: dict[str, Any] | None
-    curve: list[dict[str, Any]]
-    artifact_path: str
-    created_at: datetime
-    created_by: str
-    started_at: datetime | None
-    finished_at: datetime | None
-
-    @property
-    def active(self) -> bool:
-        return self.status in RUN_ACTIVE
-
-    @property
-    def folder(self) -> Path:
-        return artifacts.absolute(self.artifact_path)
-
-    @property
-    def seconds(self) -> float | None:
-        if self.started_at is None or self.finished_at is None:
-            return None
-        return (self.finished_at - self.started_at).total_seconds()
-
-    @property
-    def test_macro_f1(self) -> float | None:
-        test = (self.metrics or {}).get("test") or {}
-        return test.get("mean_macro_f1")
-
-    def to_public(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "project_id": self.project_id,
-            "name": self.name,
-            "job_id": self.job_id,
-            "trainer": self.trainer,
-            "mode": self.mode,
-            "base_model": self.base_model,
-            "params": self.params,
-            "options": self.options,
-            "snapshot": self.snapshot,
-            "status": self.status,
-            "message": self.message,
-            "metrics": self.metrics,
-            "curve": self.curve,
-            "history_points": len(self.history),
-            "folder": str(self.folder) if self.status == "done" else None,
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
-            "started_at": self.started_at.isoformat() if self.started_at else None,
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-            "seconds": self.seconds,
-        }
-
-
-def to_run(row: TrainingRunRow) -> TrainingRun:
-    return TrainingRun(
-        id=row.id,
-        project_id=row.project_id,
-        name=row.name,
-        job_id=row.job_id,
-        trainer=row.trainer,
-        mode=row.mode,
-        base_model=row.base_model,
-        params=dict(row.params or {}),
-        options=dict(row.options or {}),
-        snapshot=dict(row.snapshot or {}),
-        status=row.status,
-        message=row.message,
-        history=list(row.history or []),
-        metrics=row.metrics,
-        curve=list(row.curve or []),
-        artifact_path=row.artifact_path,
-        created_at=row.created_at,
-        created_by=row.created_by,
-        started_at=row.started_at,
-        finished_at=row.finished_at,
-    )
 
 
 def clean_name(name: str) -> str:
@@ -134,86 +53,39 @@ def create_run(
     snapshot: dict[str, Any] | None = None,
 ) -> TrainingRun:
     name = clean_name(name)
-    with store.session() as session:
-        taken = session.scalar(
-            select(TrainingRunRow.id).where(TrainingRunRow.project_id == project_id, TrainingRunRow.name == name)
+    if training_runs.run_id_named(store, project_id, name) is not None:
+        raise InvalidInput(
+            f"This project already has a run called '{name}': pick another name, or delete that run first "
+            f'(python -m core runs delete "{name}").'
         )
-        if taken is not None:
-            raise InvalidInput(
-                f"This project already has a run called '{name}': pick another name, or delete that run first "
-                f'(python -m core runs delete "{name}").'
-            )
-        row = TrainingRunRow(
-            project_id=project_id,
-            name=name,
-            trainer=trainer,
-            mode=mode,
-            base_model=base_model,
-            params=params,
-            options=options,
-            snapshot=snapshot or {},
-            status="queued",
-            message="Waiting to start",
-            created_by=store.user,
-        )
-        session.add(row)
-        session.flush()
-        row.artifact_path = artifacts.new_folder_name(project_id, row.id)
-        session.flush()
-        return to_run(row)
-
-
-def get_run_by_id(store: Store, run_id: int) -> TrainingRun:
-    with store.session() as session:
-        row = session.get(TrainingRunRow, run_id)
-        if row is None:
-            raise NotFound(f"There is no training run #{run_id}.")
-        return to_run(row)
+    return training_runs.insert_run(
+        store,
+        project_id,
+        name,
+        trainer=trainer,
+        mode=mode,
+        base_model=base_model,
+        params=params,
+        options=options,
+        snapshot=snapshot or {},
+        folder_name=lambda run_id: artifacts.new_folder_name(project_id, run_id),
+    )
 
 
 def get_run(store: Store, project_id: int, name: str) -> TrainingRun:
-    sync_runs(store, project_id)
-    with store.session() as session:
-        row = session.scalar(
-            select(TrainingRunRow).where(TrainingRunRow.project_id == project_id, TrainingRunRow.name == name.strip())
-        )
-        if row is None:
-            raise NotFound(f"This project has no training run called '{name}'. List them with: python -m core runs")
-        return to_run(row)
-
-
-def runs_named(store: Store, name: str) -> list[TrainingRun]:
-    with store.session() as session:
-        rows = session.scalars(select(TrainingRunRow).where(TrainingRunRow.name == name.strip()))
-        return [to_run(r) for r in rows]
+    run = training_runs.find_run(store, project_id, name)
+    if run is None:
+        raise NotFound(f"This project has no training run called '{name}'. List them with: python -m core runs")
+    return run
 
 
 def list_runs(store: Store, project_id: int) -> list[TrainingRun]:
-    """The project's runs, newest first (runs whose worker died are marked failed first)."""
-    sync_runs(store, project_id)
-    with store.session() as session:
-        query = select(TrainingRunRow).where(TrainingRunRow.project_id == project_id).order_by(TrainingRunRow.id.desc())
-        return [to_run(r) for r in session.scalars(query)]
-
-
-def update_run(store: Store, run_id: int, **values: Any) -> None:
-    with store.session() as session:
-        session.execute(update(TrainingRunRow).where(TrainingRunRow.id == run_id).values(**values))
-
-
-def finish_run(store: Store, run_id: int, status: str, message: str, **values: Any) -> None:
-    """Set a final status, but only on a run still active (a run already finished keeps its status)."""
-    with store.session() as session:
-        session.execute(
-            update(TrainingRunRow)
-            .where(TrainingRunRow.id == run_id, TrainingRunRow.status.in_(RUN_ACTIVE))
-            .values(status=status, message=message, finished_at=utcnow(), **values)
-        )
+    """The project's runs, newest first."""
+    return training_runs.project_runs(store, project_id)
 
 
 def delete_run(store: Store, run: TrainingRun) -> None:
     """Delete the run's row and its folder. An active run must be cancelled first."""
-    sync_runs(store, run.project_id)
     current = get_run_by_id(store, run.id)
     if current.active:
         raise StudioError(
@@ -221,33 +93,17 @@ def delete_run(store: Store, run: TrainingRun) -> None:
             f"(python -m core jobs cancel {current.job_id})."
         )
     artifacts.remove_folder(current.folder)
-    with store.session() as session:
-        session.execute(delete(TrainingRunRow).where(TrainingRunRow.id == run.id))
+    training_runs.delete_run_row(store, run.id)
 
 
 def sync_runs(store: Store, project_id: int | None = None) -> list[int]:
     """Runs left active by a job that is no longer active (its worker was killed) become failed or cancelled;
-    their folders (which cannot be complete) and abandoned build folders are removed. Returns those run ids."""
-    from core.jobs.queue import reap_dead_workers
-
-    reap_dead_workers(store)
+    their folders (which cannot be complete) and abandoned build folders are removed. Returns those run ids.
+    The `train` job's settle hook calls it when a job ends (core.jobs.registry); dead workers are the reaper's."""
     fixed = []
-    with store.session() as session:
-        query = (
-            select(TrainingRunRow, JobRow)
-            .join(JobRow, JobRow.id == TrainingRunRow.job_id, isouter=True)
-            .where(TrainingRunRow.status.in_(RUN_ACTIVE))
-        )
-        if project_id is not None:
-            query = query.where(TrainingRunRow.project_id == project_id)
-        for run, job in session.execute(query).all():
-            if job is None or job.status in JOB_ACTIVE_STATUSES:
-                continue
-            status = "cancelled" if job.status == "cancelled" else "failed"
-            message = job.message if job.status != "done" else "The job ended without finishing the run."
-            run.status, run.message, run.finished_at = status, message, run.finished_at or utcnow()
-            fixed.append(run.id)
-            artifacts.remove_folder(artifacts.absolute(run.artifact_path))
+    for run in training_runs.end_runs_of_ended_jobs(store, project_id):
+        fixed.append(run.id)
+        artifacts.remove_folder(run.folder)
     parents = {artifacts.project_folder(project_id)} if project_id is not None else set()
     if project_id is None and artifacts.runs_root().is_dir():
         parents = {p for p in artifacts.runs_root().iterdir() if p.is_dir()}

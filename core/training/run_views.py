@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import StudioError
+from core.store.training_runs import TrainingRun
 from core.training import artifacts
-from core.training.run_store import TrainingRun
 
 if TYPE_CHECKING:
     from core.jobs.queue import Job
@@ -81,19 +82,34 @@ def shows_loss(run: TrainingRun) -> bool:
     return any(len(found) >= 2 for found in steps.values())
 
 
-def language_score_rows(run: TrainingRun) -> list[dict[str, Any]]:
-    """{language, part, macro_f1, samples}: each language's macro-F1 on the validation part (when the run held
-    one out) and on the test split: what the linear probe and the hybrid have to show instead of a loss curve."""
+@dataclass(frozen=True)
+class PartScore:
+    """A language's macro-F1 on one part: the validation part the run held out, or the test split."""
+
+    language: str
+    part: str  # validation | test
+    macro_f1: float
+    samples: int
+
+
+def part_scores(run: TrainingRun) -> list[PartScore]:
+    """Each language's macro-F1 on the validation part (when the run held one out) and on the test split: what the
+    linear probe and the hybrid have to show instead of a loss curve."""
     metrics = run.metrics or {}
-    rows = [
-        {"language": language, "part": "validation", "macro_f1": s["macro_f1"], "samples": int(s["samples"])}
+    scores = [
+        PartScore(language, "validation", s["macro_f1"], int(s["samples"]))
         for language, s in (metrics.get("validation_languages") or {}).items()
     ]
-    rows += [
-        {"language": language, "part": "test", "macro_f1": s["macro_f1"], "samples": int(s["samples"])}
+    scores += [
+        PartScore(language, "test", s["macro_f1"], int(s["samples"]))
         for language, s in ((metrics.get("test") or {}).get("languages") or {}).items()
     ]
-    return rows
+    return scores
+
+
+def language_score_rows(run: TrainingRun) -> list[dict[str, Any]]:
+    """`part_scores` as rows {language, part, macro_f1, samples}."""
+    return [asdict(score) for score in part_scores(run)]
 
 
 def loss_rows(run: TrainingRun) -> list[dict[str, Any]]:
@@ -133,7 +149,3 @@ def zip_run(run: TrainingRun, out: Path | None = None) -> Path:
     if out is None:
         out = Path(tempfile.mkdtemp(prefix="studio-run-")) / download_name(run)
     return artifacts.zip_folder(run.folder, Path(out), Path(download_name(run)).stem)
-
-
-def disk_bytes(run: TrainingRun) -> int:
-    return artifacts.folder_bytes(run.folder)

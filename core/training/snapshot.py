@@ -13,13 +13,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from core.errors import InvalidInput
 from core.language_names import language_name
 from core.store.database import Store
 from core.store.projects import Project
-from core.store.schema import SAMPLE_ORIGINS, SampleRow
+from core.store.schema import SAMPLE_ORIGINS
+from core.store.training_samples import Candidate, train_candidates
 from core.training.left_out import LeftOut, count_left_out
 from core.training.selection import cell_order, cell_quotas
 
@@ -135,38 +134,19 @@ class Snapshot:
         return [item.label for item in self.items]
 
 
-@dataclass(frozen=True)
-class Candidate:
-    sample_id: int
-    label: str
-    language: str
-    origin: str
-    text: str = ""
-
-
 def load_candidates(
     store: Store, project: Project, options: SnapshotOptions, *, with_text: bool = True
 ) -> list[Candidate]:
     """Every train-split sample the options allow, before caps and budgets (one query, in id order)."""
-    labels = list(options.labels) or project.label_names
-    columns = [SampleRow.id, SampleRow.label, SampleRow.language, SampleRow.origin]
-    if with_text:
-        columns.append(SampleRow.text)
-    query = (
-        select(*columns)
-        .where(
-            SampleRow.project_id == project.id,
-            SampleRow.split == "train",
-            SampleRow.label.in_(labels),
-            SampleRow.status.in_(options.statuses),
-            SampleRow.origin.in_(options.origins),
-        )
-        .order_by(SampleRow.id)
+    return train_candidates(
+        store,
+        project.id,
+        labels=list(options.labels) or project.label_names,
+        statuses=options.statuses,
+        origins=options.origins,
+        languages=options.languages,
+        with_text=with_text,
     )
-    if options.languages:
-        query = query.where(SampleRow.language.in_(options.languages))
-    with store.session() as session:
-        return [Candidate(*row) for row in session.execute(query)]
 
 
 def select_items(

@@ -13,11 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InvalidInput
-from core.jobs.context import JobContext
-from core.store.projects import Project, get_project
-from core.training import artifacts
-from core.training.curve import parse_sizes, plan_curve
-from core.training.evaluation import (
+from core.evaluation.model_scores import (
     TestPredictions,
     TestSet,
     load_test_set,
@@ -25,8 +21,12 @@ from core.training.evaluation import (
     predict_test,
     scores_of,
 )
+from core.jobs.context import JobContext
+from core.store.projects import Project, get_project
+from core.store.training_runs import TrainingRun, update_run
+from core.training import artifacts
+from core.training.curve import parse_sizes, plan_curve
 from core.training.params import TrainerParams, saved_params
-from core.training.run_store import TrainingRun, update_run
 from core.training.selection import validation_split
 from core.training.snapshot import (
     Candidate,
@@ -177,7 +177,8 @@ def _curve(
     summary = plan.points[-1].snapshot.summary.to_dict()
     update_run(ctx.store, run.id, snapshot={**summary, "notes": summary["notes"] + plan.notes})
     weights = [max(1, p.snapshot.summary.total) for p in plan.points]
-    done, curve, last, predictions = 0.0, [], {}, None
+    done, curve, predictions = 0.0, [], None
+    last: dict[str, Any] = {}
     for index, point in enumerate(plan.points):
         share = weights[index] / sum(weights)
         prefix = f"Point {index + 1}/{len(plan.points)} ({point.size:,} per language): "

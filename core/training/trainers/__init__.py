@@ -34,10 +34,9 @@ def load_trainer(folder: Path) -> Trainer:
     content = read_trainer_file(folder)
     kind = content.get("kind")
     if "language_models" in content:
-        from core.training.params import saved_params
         from core.training.trainers.per_language import PerLanguageTrainer
 
-        return PerLanguageTrainer.load(folder, saved_params(str(kind), content["params"]))  # type: ignore[arg-type]
+        return PerLanguageTrainer.load(folder)
     if kind == "linear":
         from core.training.trainers.linear_probe import LinearProbe
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -72,8 +72,12 @@ class FitReport:
 
 
 class Trainer(Protocol):
-    kind: ClassVar[str]
     classes: list[str]
+
+    @property
+    def kind(self) -> str:
+        """linear, hybrid or finetune (what a per-language trainer trains for each language)."""
+        ...
 
     def fit(
         self,

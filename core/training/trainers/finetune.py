@@ -22,7 +22,7 @@ import numpy as np
 
 from core.errors import StudioError
 from core.models.quiet_loading import quiet_transformers
-from core.training.params import AUTO_FROZEN_LAYERS, FinetuneParams, params_dict, saved_params
+from core.training.params import AUTO_FROZEN_LAYERS, FinetuneParams, params_dict, saved_params_of
 from core.training.trainers.base import (
     FitReport,
     LossPoint,
@@ -126,7 +126,8 @@ class FinetuneTrainer:
             self.frozen = freeze(self.model, word_embeddings=self.params.freeze_embeddings, lowest_layers=lowest)
         except ValueError as exc:
             raise StudioError(f"Layers of '{self.params.base_model}' cannot be frozen: {exc}.") from None
-        decay, no_decay = [], []
+        decay: list[torch.nn.Parameter] = []
+        no_decay: list[torch.nn.Parameter] = []
         for name, parameter in self.model.named_parameters():
             if parameter.requires_grad:
                 (no_decay if parameter.ndim < 2 or "LayerNorm" in name else decay).append(parameter)
@@ -325,7 +326,7 @@ class FinetuneTrainer:
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         content = read_trainer_file(folder)
-        trainer = cls(saved_params(cls.kind, content["params"]))
+        trainer = cls(saved_params_of(FinetuneParams, content["params"]))
         trainer.classes = list(content["classes"])
         trainer.prompt = str(content.get("prompt", ""))
         with quiet_transformers():

@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 from scipy import sparse
 
-from core.training.params import HybridParams, params_dict, saved_params
+from core.training.params import HybridParams, params_dict, saved_params_of
 from core.training.trainers.base import (
     FitReport,
     Monitor,
@@ -125,7 +125,7 @@ class HybridTrainer:
     @classmethod
     def load(cls, folder: Path) -> HybridTrainer:
         content = read_trainer_file(folder)
-        trainer = cls(saved_params(cls.kind, content["params"]))
+        trainer = cls(saved_params_of(HybridParams, content["params"]))
         trainer.classes = list(content["classes"])
         trainer.fingerprint = content.get("encoder_fingerprint", "")
         trainer.head = LinearClassifier.load(folder / HEAD_FILE, trainer.classes)

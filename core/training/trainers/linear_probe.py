@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from core.training.params import LinearParams, params_dict, saved_params
+from core.training.params import LinearParams, params_dict, saved_params_of
 from core.training.trainers.base import (
     FitReport,
     Monitor,
@@ -95,7 +95,7 @@ class LinearProbe:
     @classmethod
     def load(cls, folder: Path) -> LinearProbe:
         content = read_trainer_file(folder)
-        trainer = cls(saved_params(cls.kind, content["params"]))
+        trainer = cls(saved_params_of(LinearParams, content["params"]))
         trainer.classes = list(content["classes"])
         trainer.fingerprint = content.get("encoder_fingerprint", "")
         trainer.head = LinearClassifier.load(folder / HEAD_FILE, trainer.classes)

@@ -20,7 +20,7 @@ import numpy as np
 
 from core.curation.language_id import likeliest_of
 from core.errors import StudioError
-from core.training.params import HybridParams, LinearParams, params_dict
+from core.training.params import HybridParams, LinearParams, params_dict, saved_params
 from core.training.trainers.base import (
     FitReport,
     Monitor,
@@ -134,10 +134,13 @@ class PerLanguageTrainer:
         write_trainer_file(folder, self.kind, self.classes, extra)
 
     @classmethod
-    def load(cls, folder: Path, params: LinearParams | HybridParams) -> PerLanguageTrainer:
+    def load(cls, folder: Path) -> PerLanguageTrainer:
         from core.training.trainers import load_trainer
 
         content = read_trainer_file(folder)
+        params = saved_params(str(content.get("kind")), content["params"])
+        if not isinstance(params, LinearParams | HybridParams):
+            raise StudioError(f"The model in {folder} has one model per language of a kind that cannot have them.")
         trainer = cls(params)
         trainer.classes = list(content["classes"])
         trainer.everything = load_trainer(folder / ALL_DIR)

@@ -1,0 +1,61 @@
+"""Jobs at the front door: list, follow and cancel long work, the reaper that finds dead workers, a test job."""
+
+from __future__ import annotations
+
+from core.front.actor import Actor
+from core.jobs import lifecycle, queue, reaper, wait_job
+from core.jobs.queue import Job as Job
+from core.jobs.time_left import JobTiming as JobTiming
+from core.jobs.time_left import job_timing as job_timing
+
+__all__ = [
+    "Job",
+    "JobTiming",
+    "cancel_job",
+    "get_job",
+    "job_timing",
+    "launch_wait",
+    "list_jobs",
+    "reap_dead_workers",
+    "run_here",
+    "start_reaper",
+]
+
+
+def list_jobs(
+    actor: Actor, project_id: int | None = None, *, active_only: bool = False, limit: int = 200, kind: str | None = None
+) -> list[Job]:
+    """The newest jobs first (of one project when given); a read only, it marks nothing."""
+    return queue.list_jobs(actor.store, project_id, active_only=active_only, limit=limit, kind=kind)
+
+
+def get_job(actor: Actor, job_id: int) -> Job:
+    return queue.get_job(actor.store, job_id)
+
+
+def cancel_job(actor: Actor, job_id: int) -> Job:
+    """Asks the job's worker to stop (a queued job is cancelled at once)."""
+    return queue.cancel_job(actor.store, job_id)
+
+
+def launch_wait(
+    actor: Actor, seconds: float, steps: int, *, project_id: int | None = None, background: bool = True
+) -> Job:
+    """A test job that waits, reporting progress in steps: shows that workers run (queued only, for `run_here`,
+    when not in the background)."""
+    return wait_job.launch_wait(actor.store, seconds, steps, project_id=project_id, background=background)
+
+
+def run_here(actor: Actor, job_id: int, *, echo: bool = False) -> str:
+    """Runs a queued job to its end in this process (the CLI's foreground mode); returns its final status."""
+    return lifecycle.run_here(actor.store, job_id, echo=echo)
+
+
+def reap_dead_workers(actor: Actor) -> list[int]:
+    """Marks failed every active job whose worker has disappeared and settles its run; returns their ids."""
+    return reaper.reap_dead_workers(actor.store)
+
+
+def start_reaper(actor: Actor, every_seconds: float = 10.0) -> bool:
+    """Starts, once per process, the thread that finds jobs whose worker died; False when it runs already."""
+    return reaper.start_reaper(actor.store, every_seconds)

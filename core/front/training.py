@@ -1,0 +1,174 @@
+"""Training at the front door: what a snapshot would hold, the estimated time, starting a run, the runs with their
+jobs, a run's evaluation, labelling a file with a run, downloading and deleting one.
+
+Functions that read or change the studio take the acting user first; the figures drawn from a run already in hand
+(`loss_rows`, `curve_rows`...) and the form's words are plain helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from core.evaluation.evaluations import run_evaluation_of
+from core.front.actor import Actor
+from core.jobs.lifecycle import Launched as Launched
+from core.jobs.queue import Job as Job
+from core.jobs.queue import get_job
+from core.store.evaluations import Evaluation as Evaluation
+from core.store.projects import Project as Project
+from core.training import launch as launching
+from core.training import predict, run_store
+from core.training.curve import parse_sizes as parse_sizes
+from core.training.estimate import TimeEstimate as TimeEstimate
+from core.training.launch import TrainingRequest as TrainingRequest
+from core.training.params import DEFAULT_EFFORT as DEFAULT_EFFORT
+from core.training.params import EFFORT_WORDS as EFFORT_WORDS
+from core.training.params import EFFORTS as EFFORTS
+from core.training.params import TRAINER_KINDS as TRAINER_KINDS
+from core.training.params import ParamField as ParamField
+from core.training.params import minutes_words as minutes_words
+from core.training.params import param_fields as param_fields
+from core.training.predict import PredictSummary as PredictSummary
+from core.training.request_estimate import estimate_request
+from core.training.run_store import TrainingRun as TrainingRun
+from core.training.run_views import PartScore as PartScore
+from core.training.run_views import curve_rows as curve_rows
+from core.training.run_views import language_scores as language_scores
+from core.training.run_views import loss_rows as loss_rows
+from core.training.run_views import page_rows as page_rows
+from core.training.run_views import part_scores as part_scores
+from core.training.run_views import runs_table as runs_table
+from core.training.run_views import shows_loss as shows_loss
+from core.training.run_views import zip_run
+from core.training.snapshot import SnapshotOptions as SnapshotOptions
+from core.training.snapshot import SnapshotSummary as SnapshotSummary
+from core.training.snapshot import preview_snapshot
+from core.training.snapshot import with_budget as with_budget
+
+__all__ = [
+    "DEFAULT_EFFORT",
+    "EFFORTS",
+    "EFFORT_WORDS",
+    "TRAINER_KINDS",
+    "Evaluation",
+    "Job",
+    "Launched",
+    "ParamField",
+    "PartScore",
+    "PredictSummary",
+    "Project",
+    "SnapshotOptions",
+    "SnapshotSummary",
+    "TimeEstimate",
+    "TrainingRequest",
+    "TrainingRun",
+    "curve_rows",
+    "delete_run",
+    "estimate",
+    "evaluation_of",
+    "get_run",
+    "label_file",
+    "language_scores",
+    "launch",
+    "list_runs",
+    "loss_rows",
+    "minutes_words",
+    "model_archive",
+    "page_rows",
+    "param_fields",
+    "parse_sizes",
+    "part_scores",
+    "predict_file",
+    "preview",
+    "run_job",
+    "run_named",
+    "runs_named",
+    "runs_table",
+    "shows_loss",
+    "with_budget",
+]
+
+
+def list_runs(actor: Actor, project_id: int) -> list[TrainingRun]:
+    """The project's training runs, newest first."""
+    return run_store.list_runs(actor.store, project_id)
+
+
+def get_run(actor: Actor, run_id: int) -> TrainingRun:
+    return run_store.get_run_by_id(actor.store, run_id)
+
+
+def run_named(actor: Actor, project_id: int, name: str) -> TrainingRun:
+    """The project's run of that name; NotFound when there is none."""
+    return run_store.get_run(actor.store, project_id, name)
+
+
+def runs_named(actor: Actor, name: str) -> list[TrainingRun]:
+    """The runs of that name in every project."""
+    return run_store.runs_named(actor.store, name)
+
+
+def run_job(actor: Actor, run: TrainingRun) -> Job | None:
+    """The job working (or that worked) on the run; None when it has none."""
+    return get_job(actor.store, run.job_id) if run.job_id is not None else None
+
+
+def preview(actor: Actor, project: Project, options: SnapshotOptions) -> SnapshotSummary:
+    """What a snapshot with these options would hold (counts only, and what it leaves out and why)."""
+    return preview_snapshot(actor.store, project, options)
+
+
+def estimate(
+    actor: Actor, project: Project, trainer: str, values: dict[str, Any], samples: int, curve: tuple[int, ...] = ()
+) -> TimeEstimate | None:
+    """The rough training time of the form's run; None while its values are not valid (starting it says why)."""
+    return estimate_request(actor.store, project, trainer, values, samples, curve)
+
+
+def launch(
+    actor: Actor, project_id: int, request: TrainingRequest, *, background: bool = True
+) -> Launched[TrainingRun]:
+    """Check the request, record the run and start its job (not in the `background`: queued for `run_here`)."""
+    return launching.launch_training(actor.store, project_id, request, background=background)
+
+
+def evaluation_of(actor: Actor, project_id: int, run: TrainingRun) -> Evaluation | None:
+    """The run's newest evaluation on the test split (of any curve point); None when it has none."""
+    return run_evaluation_of(actor.store, project_id, run.id)
+
+
+def label_file(
+    actor: Actor, project_id: int, run: TrainingRun, source: Path, *, text_column: str | None = None
+) -> PredictSummary:
+    """Label every row of a file with the run's model; the labelled copy is written beside it."""
+    return predict.predict_file(actor.store, project_id, run.name, source, text_column=text_column)
+
+
+def predict_file(
+    actor: Actor,
+    project: int | str,
+    run_name: str,
+    path: Path,
+    *,
+    out: Path | None = None,
+    text_column: str | None = None,
+    fmt: str | None = None,
+    point: int | None = None,
+    language_column: str | None = None,
+) -> PredictSummary:
+    """Label every row of a file with the named run's model (a curve's point), written to `out` or beside it
+    (`project`: its id or name, looked up once the file is read)."""
+    return predict.predict_file(
+        actor.store, project, run_name, path, out=out, text_column=text_column, fmt=fmt, point=point,
+        language_column=language_column,
+    )  # fmt: skip
+
+
+def model_archive(actor: Actor, run: TrainingRun, out: Path | None = None) -> Path:
+    """The run's model folder as a zip file, to download (in a temporary folder unless `out` is given)."""
+    return zip_run(run, out)
+
+
+def delete_run(actor: Actor, run: TrainingRun) -> None:
+    """Delete the run's model files and its record (its evaluations too)."""
+    run_store.delete_run(actor.store, run)

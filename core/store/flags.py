@@ -1,0 +1,97 @@
+"""Flags on samples: a check's findings replacing the old ones, counts per kind, and groups of repeats (a flag of a
+repeat names its group's representative in `details["representative"]`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, func, select
+
+from core.store.database import Store
+from core.store.schema import FlagRow, SampleRow, utcnow
+
+
+@dataclass(frozen=True)
+class NewFlag:
+    sample_id: int
+    kind: str
+    reason: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def replace_flags(store: Store, project_id: int, kinds: tuple[str, ...], flags: list[NewFlag]) -> None:
+    """The new flags of these kinds replace the old ones, in one transaction (one flag per sample and kind: the
+    first one given is kept)."""
+    now = utcnow()
+    unique: dict[tuple[int, str], NewFlag] = {}
+    for flag in flags:
+        unique.setdefault((flag.sample_id, flag.kind), flag)
+    with store.session() as session:
+        session.execute(delete(FlagRow).where(FlagRow.project_id == project_id, FlagRow.kind.in_(kinds)))
+        session.add_all(
+            [
+                FlagRow(
+                    sample_id=f.sample_id,
+                    project_id=project_id,
+                    kind=f.kind,
+                    reason=f.reason,
+                    details=f.details,
+                    created_at=now,
+                )
+                for f in unique.values()
+            ]
+        )
+
+
+def flag_counts(store: Store, project_id: int, statuses: tuple[str, ...] | None = None) -> dict[str, int]:
+    """Samples (not rejected; or, with `statuses`, in one of those) carrying each flag kind."""
+    with store.session() as session:
+        status = SampleRow.status.in_(statuses) if statuses else SampleRow.status != "rejected"
+        query = (
+            select(FlagRow.kind, func.count(func.distinct(FlagRow.sample_id)))
+            .join(SampleRow, SampleRow.id == FlagRow.sample_id)
+            .where(FlagRow.project_id == project_id, status)
+            .group_by(FlagRow.kind)
+            .order_by(FlagRow.kind)
+        )
+        return {kind: int(n) for kind, n in session.execute(query)}
+
+
+@dataclass(frozen=True)
+class RepeatGroupSize:
+    representative: int  # the sample the others repeat
+    repeats: int  # flags naming it (samples not rejected)
+
+
+def repeat_group_sizes(store: Store, project_id: int, kinds: tuple[str, ...]) -> list[RepeatGroupSize]:
+    """For each representative named by a flag of these kinds on a sample that is not rejected, how many such
+    flags name it (in no particular order)."""
+    with store.session() as session:
+        representative: ColumnElement[int] = FlagRow.details["representative"].as_integer()
+        query = (
+            select(representative, func.count(FlagRow.id))
+            .join(SampleRow, SampleRow.id == FlagRow.sample_id)
+            .where(FlagRow.project_id == project_id, FlagRow.kind.in_(kinds), SampleRow.status != "rejected")
+            .group_by(representative)
+        )
+        return [RepeatGroupSize(int(rep), int(n)) for rep, n in session.execute(query) if rep is not None]
+
+
+def repeat_group_members(store: Store, project_id: int, kinds: tuple[str, ...], representative: int) -> list[int]:
+    """Ids of the samples (not rejected) with a flag of these kinds naming this representative, in id order (an id
+    appears once per such flag)."""
+    with store.session() as session:
+        return list(
+            session.scalars(
+                select(FlagRow.sample_id)
+                .join(SampleRow, SampleRow.id == FlagRow.sample_id)
+                .where(
+                    FlagRow.project_id == project_id,
+                    FlagRow.kind.in_(kinds),
+                    FlagRow.details["representative"].as_integer() == representative,
+                    SampleRow.status != "rejected",
+                )
+                .order_by(FlagRow.sample_id)
+            )
+        )

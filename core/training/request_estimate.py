@@ -1,0 +1,35 @@
+"""The rough training time of a run about to be started from the page's form: its values parsed, the project's
+encoder where they name no model, the snapshot's size (per point of a learning curve), the test split and the
+project's past runs (how fast this computer was)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from core.errors import InvalidInput
+from core.evaluation.model_scores import count_test_samples
+from core.store.database import Store
+from core.store.projects import Project
+from core.training.estimate import TimeEstimate, estimate_training
+from core.training.params import FinetuneParams, parse_params
+from core.training.run_store import list_runs
+
+
+def estimate_request(
+    store: Store, project: Project, trainer: str, values: dict[str, Any], samples: int, curve: tuple[int, ...] = ()
+) -> TimeEstimate | None:
+    """None when the values are not valid yet (starting the run says why). `samples`: the snapshot's total (at the
+    curve's largest size when there is a curve)."""
+    try:
+        params = parse_params(trainer, values)
+    except InvalidInput:
+        return None
+    if isinstance(params, FinetuneParams):
+        if not params.base_model:
+            params = replace(params, base_model=project.encoder)
+    elif not params.encoder:
+        params = replace(params, encoder=project.encoder)
+    largest = max(curve) if curve else None
+    sizes = [round(samples * size / largest) for size in curve] if largest else [samples]
+    return estimate_training(params, sizes, count_test_samples(store, project), list_runs(store, project.id))
