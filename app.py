@@ -5,8 +5,12 @@ from __future__ import annotations
 import streamlit as st
 
 from components.feedback import friendly_errors
+from components.sign_in import account_box, sign_in_page, signed_in_actor
 from components.studio_state import current_actor, get_store, project_switcher
+from core.front.actor import Actor, Store
 from core.front.jobs import start_reaper
+from core.front.serving import bind_problem
+from core.front.signing_in import team_mode
 
 st.set_page_config(page_title="Distill Studio", page_icon=":material/science:", layout="wide")
 
@@ -22,9 +26,23 @@ PAGES = [
     st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
 ]
 
+store: Store | None = None
+with friendly_errors("Opening the studio"):
+    store = get_store()
+    problem = bind_problem(st.get_option("server.address"), store)
+    if problem is not None:  # served to the network while no account exists: nothing but the reason
+        st.error(problem, icon=":material/block:")
+        st.stop()
+if store is None:  # the store could not be opened: the message above says why
+    st.stop()
+with friendly_errors("Opening the studio"):
+    start_reaper(Actor.of(store))  # once per server process: jobs whose worker died are found every 10 s
+if team_mode(store) and signed_in_actor(store) is None:
+    sign_in_page(store)  # team mode, nobody signed in here: every URL shows only the sign-in form
+
 navigation = st.navigation(PAGES)
 st.sidebar.markdown("**Distill Studio**  \nsynthetic data → small multilingual classifiers")
 with friendly_errors("Opening the studio"):
-    start_reaper(current_actor())  # once per server process: jobs whose worker died are found every 10 s
-    project_switcher(get_store())
+    account_box(current_actor())
+    project_switcher(store)
 navigation.run()

@@ -11,7 +11,8 @@ from components.feedback import flash, friendly_errors
 from components.kept_widgets import kept
 from components.safe_text import say
 from components.sample_browser import BrowseState
-from core.front.actor import Actor, Store
+from components.studio_state import current_actor
+from core.front.actor import Store
 from core.front.curation import bulk_change, last_bulk_action, undo_last_bulk
 from core.front.projects import Project
 
@@ -63,10 +64,10 @@ def bulk_actions(store: Store, project: Project, state: BrowseState) -> None:
 def _apply(store: Store, project: Project, state: BrowseState, action: str, label: str | None, on_all: bool) -> None:
     with friendly_errors("The bulk action"):
         if on_all:
-            result = bulk_change(Actor.of(store), project, action, flt=state.flt, label=label)
+            result = bulk_change(current_actor(), project, action, flt=state.flt, label=label)
         else:
             result = bulk_change(
-                Actor.of(store),
+                current_actor(),
                 project,
                 action,
                 ids=[s.id for s in state.selected],
@@ -79,7 +80,7 @@ def _apply(store: Store, project: Project, state: BrowseState, action: str, labe
 def undo_panel(store: Store, project: Project, where: str) -> None:
     """The last bulk action and a button to undo it; `where` names the place it is drawn (a tab), so that it can be
     drawn in several places of one page."""
-    last = last_bulk_action(Actor.of(store), project)
+    last = last_bulk_action(current_actor(), project)
     if last is None:
         return
     columns = st.columns([5, 1])
@@ -104,4 +105,4 @@ def undo_panel(store: Store, project: Project, where: str) -> None:
 
 def _undo(store: Store, project: Project) -> None:
     with friendly_errors("Undo"):
-        flash(undo_last_bulk(Actor.of(store), project).message)
+        flash(undo_last_bulk(current_actor(), project).message)

@@ -14,6 +14,7 @@ from components.kept_widgets import kept
 from components.review_queue import open_flag_queue
 from components.safe_text import md, say
 from components.sample_browser import show_flag
+from components.studio_state import current_actor
 from core.front.actor import Actor, Store
 from core.front.curation import (
     CheckSummary,
@@ -33,15 +34,15 @@ from core.front.projects import Project
 
 
 def start_checks(store: Store, project: Project, threshold: float | None = None, scope: str | None = None) -> None:
-    job = launch_checks(Actor.of(store), project, threshold=threshold, scope=scope)
+    job = launch_checks(current_actor(), project, threshold=threshold, scope=scope)
     flash(f"Checking the samples (job #{job.id}). Flags appear when it is done.", "info")
 
 
 def checks_panel(store: Store, project: Project) -> None:
     """The latest check job of the project, and a button to run the checks."""
-    jobs = list_jobs(Actor.of(store), project.id, kind="flag")
+    jobs = list_jobs(current_actor(), project.id, kind="flag")
     active = next((j for j in jobs if j.active), None)
-    choice = threshold_choice(Actor.of(store), project)
+    choice = threshold_choice(current_actor(), project)
     columns = st.columns([4, 1.3])
     columns[0].caption(
         "The checks flag exact and near repeats, label conflicts, test leaks, the wrong language, too short or too "
@@ -60,10 +61,10 @@ def checks_panel(store: Store, project: Project) -> None:
         return
     if jobs and jobs[0].status != "done":
         live_job(store, jobs[0].id)  # how the last one ended (failed or cancelled)
-    summary = check_summary(Actor.of(store), project)
+    summary = check_summary(current_actor(), project)
     if summary is not None:
         last_check_panel(project, summary)
-    findings = check_findings(Actor.of(store), project)
+    findings = check_findings(current_actor(), project)
     if findings is not None and findings.language_note:
         st.info(md(findings.language_note), icon=":material/translate:")
 
@@ -134,7 +135,7 @@ def _profile(
 
 
 def threshold_helper(store: Store, project: Project) -> None:
-    choice = threshold_choice(Actor.of(store), project)
+    choice = threshold_choice(current_actor(), project)
     key = f"threshold_{project.id}"
     scopes = ["cell", "project"]
     scope = st.radio(
@@ -144,10 +145,10 @@ def threshold_helper(store: Store, project: Project) -> None:
         horizontal=True,
         **kept(f"{key}_scope", choice.scope, options=scopes),
     )
-    signature = (count_samples(Actor.of(store), project), choice)
+    signature = (count_samples(current_actor(), project), choice)
     with friendly_errors("Reading the embeddings"):
         try:
-            profile = _profile(Actor.of(store), project, project.id, project.encoder, scope, signature)
+            profile = _profile(current_actor(), project, project.id, project.encoder, scope, signature)
         except _NotEmbedded:
             st.info(
                 say(
@@ -179,11 +180,11 @@ def threshold_helper(store: Store, project: Project) -> None:
         right.dataframe(_pairs_frame(below), hide_index=True, width="stretch")
         columns = st.columns([1, 1, 3])
         if columns[0].button("Save this threshold", key=f"{key}_save"):
-            save_threshold_choice(Actor.of(store), project, threshold, scope)
+            save_threshold_choice(current_actor(), project, threshold, scope)
             flash(f"Saved: {threshold:.4f} for {project.encoder}. The next check uses it.")
             st.rerun()
         if columns[1].button("Save and check again", type="primary", key=f"{key}_save_run"):
-            save_threshold_choice(Actor.of(store), project, threshold, scope)
+            save_threshold_choice(current_actor(), project, threshold, scope)
             start_checks(store, project)
             st.rerun()
 

@@ -7,7 +7,8 @@ import streamlit as st
 
 from components.curation_charts import count_heatmap
 from components.safe_text import say
-from core.front.actor import Actor, Store
+from components.studio_state import current_actor
+from core.front.actor import Store
 from core.front.curation import DiversityRow, accepted_matrix, check_findings, flag_counts
 from core.front.projects import Project
 from core.language_names import language_name
@@ -29,7 +30,7 @@ FLAG_NAMES = {
 
 
 def curation_overview(store: Store, project: Project) -> None:
-    matrix = accepted_matrix(Actor.of(store), project)
+    matrix = accepted_matrix(current_actor(), project)
     left, right = st.columns([3, 2])
     with left:
         st.markdown(f"**Accepted training samples: {matrix.total:,}** (language × label)")
@@ -46,7 +47,7 @@ def curation_overview(store: Store, project: Project) -> None:
                 )
             )
     with right:
-        counts = flag_counts(Actor.of(store), project)
+        counts = flag_counts(current_actor(), project)
         st.markdown("**Flags on samples not rejected**")
         if counts:
             frame = pd.DataFrame(
@@ -87,7 +88,7 @@ def diversity_frame(rows: list[DiversityRow]) -> pd.DataFrame:
 
 
 def diversity_panel(store: Store, project: Project) -> None:
-    check = check_findings(Actor.of(store), project)
+    check = check_findings(current_actor(), project)
     st.markdown("**Diversity of the synthetic training samples** (label × language, worst first)")
     if check is None or not check.diversity:
         st.caption("Run **Check samples** to measure it.")

@@ -7,7 +7,8 @@ import streamlit as st
 from components.bulk_actions import undo_panel
 from components.feedback import flash, friendly_errors
 from components.safe_text import md, show_text
-from core.front.actor import Actor, Store
+from components.studio_state import current_actor
+from core.front.actor import Store
 from core.front.curation import REPEAT_KINDS, change_sample, duplicate_groups_page, flag_counts, keep_one_per_group
 from core.front.data import SAMPLE_STATUSES, Sample
 from core.front.projects import Project
@@ -24,9 +25,9 @@ def _describe(sample: Sample) -> str:
 def duplicate_groups_view(store: Store, project: Project) -> None:
     key = f"groups_{project.id}"
     page_number = int(st.session_state.get(f"{key}_page", 1))
-    page = duplicate_groups_page(Actor.of(store), project, page=page_number, page_size=PAGE_SIZE)
+    page = duplicate_groups_page(current_actor(), project, page=page_number, page_size=PAGE_SIZE)
     if page.total == 0:
-        flagged = flag_counts(Actor.of(store), project, statuses=SAMPLE_STATUSES)
+        flagged = flag_counts(current_actor(), project, statuses=SAMPLE_STATUSES)
         if any(flagged.get(kind) for kind in REPEAT_KINDS):
             st.info("No group of repeats left to resolve: every flagged repeat is rejected.")
         else:
@@ -80,12 +81,12 @@ def duplicate_groups_view(store: Store, project: Project) -> None:
 
 def _keep_one(store: Store, project: Project) -> None:
     with friendly_errors("Keeping one per group"):
-        flash(keep_one_per_group(Actor.of(store), project).message)
+        flash(keep_one_per_group(current_actor(), project).message)
 
 
 def _reject(store: Store, sample: Sample) -> None:
     with friendly_errors("Rejecting"):
-        change_sample(Actor.of(store), sample.id, "reject", version=sample.version)
+        change_sample(current_actor(), sample.id, "reject", version=sample.version)
 
 
 def _turn(key: str, page: int) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from components.safe_text import md
-from core.front.actor import Actor, Store
+from components.studio_state import current_actor
+from core.front.actor import Store
 from core.front.data import SAMPLE_STATUSES, SampleFilter, count_samples, export_download, export_file_name
 from core.front.projects import Project
 
@@ -25,12 +26,12 @@ def export_panel(store: Store, project: Project) -> None:
         "Only samples with status", SAMPLE_STATUSES, key=f"export_status_{project.id}", placeholder="All statuses"
     )
     flt = SampleFilter(statuses=tuple(statuses))
-    count = count_samples(Actor.of(store), project, flt)
+    count = count_samples(current_actor(), project, flt)
     st.caption(f"{count:,} samples, with their split, origin, status, flags and provenance.")
     name = export_file_name(project.name, fmt)
 
     def write_file() -> bytes:  # when the button is clicked (in a thread of the server, not in this script run)
-        return export_download(Actor.of(store), project, fmt, flt)[1]
+        return export_download(current_actor(), project, fmt, flt)[1]
 
     st.download_button(
         md(f"Download {name}"),

@@ -11,6 +11,7 @@ import streamlit as st
 from components.feedback import flash, friendly_errors
 from components.language_picker import language_label
 from components.safe_text import md, say
+from components.studio_state import current_actor
 from core.front.actor import Actor, Store
 from core.front.data import (
     ADD_LABELS_OPTION,
@@ -246,7 +247,7 @@ def _first_rows(frame: pd.DataFrame, n: int = 5) -> pd.DataFrame:
 
 def import_flow(store: Store, project: Project) -> None:
     st.markdown("**1. Choose a file**")
-    actor = Actor.of(store)
+    actor = current_actor()
     loaded = _choose_source(actor)
     if loaded is None:
         st.caption(

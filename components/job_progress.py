@@ -9,7 +9,8 @@ import streamlit as st
 
 from components.feedback import friendly_errors
 from components.safe_text import md, say
-from core.front.actor import Actor, Store
+from components.studio_state import current_actor
+from core.front.actor import Store
 from core.front.jobs import Job, cancel_job, get_job, job_timing
 
 STATUS_ICONS = {
@@ -49,7 +50,7 @@ def job_status(store: Store, job: Job) -> None:
         st.caption(job_timing(job).sentence())
         if st.button("Cancel", key=f"cancel_job_{job.id}", disabled=job.cancel_requested, icon=":material/stop:"):
             with friendly_errors("Cancelling"):
-                cancel_job(Actor.of(store), job.id)
+                cancel_job(current_actor(), job.id)
                 st.rerun(scope="fragment")
         if job.cancel_requested:
             st.caption("Cancel requested: the job stops at its next check.")
@@ -69,11 +70,11 @@ def job_outcome(job: Job) -> None:
 
 def live_job(store: Store, job_id: int) -> Job:
     """Show one job; while it is queued or running the panel refreshes itself every second."""
-    job = get_job(Actor.of(store), job_id)
+    job = get_job(current_actor(), job_id)
 
     @st.fragment(run_every=1.0 if job.active else None)
     def panel() -> None:
-        current = get_job(Actor.of(store), job_id)
+        current = get_job(current_actor(), job_id)
         job_status(store, current)
         if job.active and not current.active:
             st.rerun(scope="app")  # the job just ended: let the whole page show its results

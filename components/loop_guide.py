@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from components.safe_text import md
-from core.front.actor import Actor, Store
+from components.studio_state import current_actor
+from core.front.actor import Store
 from core.front.guide import LoopStatus, Step, loop_status
 from core.front.projects import Project
 
@@ -21,7 +22,7 @@ PAGE_NAMES = {
 
 
 def loop_guide(store: Store, project: Project) -> LoopStatus:
-    status = loop_status(Actor.of(store), project)
+    status = loop_status(current_actor(), project)
     step = status.next_step
     with st.container(border=True, key="loop_next"):
         left, right = st.columns([5, 1], vertical_alignment="center")

@@ -12,6 +12,7 @@ from typing import NamedTuple
 import streamlit as st
 
 from components.feedback import show_flash
+from components.sign_in import require_sign_in
 from components.studio_state import current_project, get_store, run_inside_app
 from core.front.actor import Store
 from core.front.projects import Project
@@ -31,6 +32,7 @@ def open_page(title: str) -> PageContext:
     """Call first in a page: it runs the page through app.py, then shows the title and any message waiting."""
     run_inside_app()
     store = get_store()
+    require_sign_in(store)  # team mode: only the sign-in form until this browser session signs in
     project = current_project(store)
     st.title(title)
     show_flash()

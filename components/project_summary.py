@@ -6,12 +6,13 @@ import pandas as pd
 import streamlit as st
 
 from components.safe_text import md
-from core.front.actor import Actor, Store
+from components.studio_state import current_actor
+from core.front.actor import Store
 from core.front.projects import Project, overview_table, project_totals
 
 
 def project_summary(store: Store, project: Project) -> None:
-    totals = project_totals(Actor.of(store), project)
+    totals = project_totals(current_actor(), project)
     cols = st.columns(5)
     cols[0].metric("Samples", f"{totals.total:,}")
     cols[1].metric("Synthetic", f"{totals.synthetic:,}")
@@ -21,5 +22,5 @@ def project_summary(store: Store, project: Project) -> None:
     if project.task:
         st.caption(md(project.task))
     if totals.total:
-        table = pd.DataFrame(overview_table(Actor.of(store), project))
+        table = pd.DataFrame(overview_table(current_actor(), project))
         st.dataframe(table, hide_index=True, width="stretch")

@@ -11,8 +11,9 @@ import streamlit as st
 from components.curation_overview import FLAG_NAMES
 from components.kept_widgets import kept, set_kept
 from components.safe_text import alert, md, say, show_text
+from components.studio_state import current_actor
 from core.errors import EditConflict, StudioError
-from core.front.actor import Actor, Store
+from core.front.actor import Store
 from core.front.curation import Decision, decide, undo_decision
 from core.front.data import Sample, SampleFilter, count_before, count_samples, flag_kinds, step_sample
 from core.front.projects import Project
@@ -83,7 +84,7 @@ def _queue_filter(store: Store, project: Project, keys: ReviewKeys) -> SampleFil
     labels = columns[2].multiselect(
         "Label", project.label_names, placeholder="All labels", **kept(keys.label, options=project.label_names)
     )
-    kinds = [ANY_FLAG, *flag_kinds(Actor.of(store), project)]
+    kinds = [ANY_FLAG, *flag_kinds(current_actor(), project)]
     flag = columns[3].selectbox("Flag", kinds, format_func=_flag_name, **kept(keys.flag, ANY_FLAG, options=kinds))
     base = QUEUES[name or next(iter(QUEUES))]
     return SampleFilter(
@@ -97,7 +98,7 @@ def _queue_filter(store: Store, project: Project, keys: ReviewKeys) -> SampleFil
 def _act(store: Store, keys: ReviewKeys, sample: Sample, action: str, label: str | None = None) -> None:
     """Button callback: change the sample, then move on (or stay and say why not)."""
     try:
-        decision = decide(Actor.of(store), sample.id, action, version=sample.version, label=label)
+        decision = decide(current_actor(), sample.id, action, version=sample.version, label=label)
     except EditConflict as exc:
         st.session_state[keys.message] = ("warning", str(exc))
         return
@@ -124,7 +125,7 @@ def _undo(store: Store, keys: ReviewKeys) -> None:
     action_id, sample_id = decisions.pop()
     st.session_state[keys.cursor] = sample_id
     try:
-        undone = undo_decision(Actor.of(store), action_id)
+        undone = undo_decision(current_actor(), action_id)
     except EditConflict as exc:
         st.session_state[keys.message] = ("warning", str(exc))
         return
@@ -150,18 +151,18 @@ def review_queue(store: Store, project: Project) -> None:
     keys = ReviewKeys.of(project)
     flt = _queue_filter(store, project, keys)
     cursor = st.session_state.get(keys.cursor)
-    sample = step_sample(Actor.of(store), project, flt, cursor - 1 if cursor else None)
+    sample = step_sample(current_actor(), project, flt, cursor - 1 if cursor else None)
     if sample is None and cursor:  # past the end: back to the first one left
-        sample = step_sample(Actor.of(store), project, flt, None)
+        sample = step_sample(current_actor(), project, flt, None)
     kind, message = st.session_state.pop(keys.message, (None, None))
     if message:
         alert(kind)(md(message))
-    total = count_samples(Actor.of(store), project, flt)
+    total = count_samples(current_actor(), project, flt)
     if sample is None:
         st.info("Nothing left in this queue. Pick another queue above, or generate or import more samples.")
         _undo_button(store, keys)
         return
-    position = count_before(Actor.of(store), project, flt, sample.id) + 1
+    position = count_before(current_actor(), project, flt, sample.id) + 1
     st.caption(f"Sample {position:,} of {total:,} in this queue")
     _sample_card(project, sample)
     _label_buttons(store, project, keys, sample)
@@ -234,7 +235,7 @@ def _save_text(store: Store, keys: ReviewKeys, sample_id: int, edit: EditKeys, o
     """Save the typed text, made on the version the person started from (or, `over`, knowingly on another's)."""
     version = over.version if over is not None else st.session_state[edit.base][0]
     try:
-        decision = decide(Actor.of(store), sample_id, "edit", version=version, text=st.session_state.get(edit.box, ""))
+        decision = decide(current_actor(), sample_id, "edit", version=version, text=st.session_state.get(edit.box, ""))
     except EditConflict as exc:  # the box keeps the typed text; the panel shows both versions
         st.session_state[keys.message] = ("warning", str(exc))
         return
@@ -341,7 +342,7 @@ def _decision_buttons(store: Store, keys: ReviewKeys, sample: Sample, flt: Sampl
         disabled=sample.status == "rejected",
         width="stretch",
     )
-    previous = step_sample(Actor.of(store), project, flt, sample.id, direction=-1)
+    previous = step_sample(current_actor(), project, flt, sample.id, direction=-1)
     columns[2].button(
         "Previous",
         key="review_previous",

@@ -10,7 +10,8 @@ import streamlit as st
 from components.curation_overview import FLAG_NAMES
 from components.kept_widgets import kept, set_kept
 from components.safe_text import say, show_text
-from core.front.actor import Actor, Store
+from components.studio_state import current_actor
+from core.front.actor import Store
 from core.front.data import (
     SAMPLE_ORIGINS,
     SAMPLE_SPLITS,
@@ -69,7 +70,7 @@ def sample_filters(store: Store, project: Project, key: str) -> tuple[SampleFilt
     statuses = row1[4].multiselect("Status", SAMPLE_STATUSES, placeholder="All", **kept(filter_key(key, "status")))
     row2 = st.columns([4, 2, 1])
     search = row2[0].text_input("Search text", placeholder="Words the text contains", **kept(filter_key(key, "search")))
-    flag_options = ["none", "any", *flag_kinds(Actor.of(store), project)]
+    flag_options = ["none", "any", *flag_kinds(current_actor(), project)]
     flags = row2[1].multiselect(
         "Flag",
         flag_options,
@@ -136,7 +137,7 @@ def sample_browser(
     key = f"{key_prefix}_{project.id}"
     flt, page_size = sample_filters(store, project, key)
     page_number = _page_number(key, (flt, page_size))
-    page = page_samples(Actor.of(store), project, flt, page=page_number, page_size=page_size)
+    page = page_samples(current_actor(), project, flt, page=page_number, page_size=page_size)
     if page.total == 0:
         if flt == SampleFilter():
             st.info(

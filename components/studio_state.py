@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.errors import NotFound
+from components.sign_in import signed_in_actor
+from core.errors import NotFound, PermissionDenied
 from core.front.actor import Actor, Store
 from core.front.projects import Project, get_project, list_projects, open_studio
+from core.front.signing_in import team_mode
 from core.settings import get_settings
 
 PROJECT_KEY = "project_id"
@@ -45,8 +47,15 @@ def get_store() -> Store:
 
 
 def current_actor() -> Actor:
-    """Who acts in this browser session, on the server's store (personal mode: the server's user)."""
-    return Actor.of(get_store())
+    """Who acts in this browser session, on the server's store: in personal mode the server's user; in team mode
+    the signed-in account (checked again at every call: a deactivated account or a changed password ends it)."""
+    store = get_store()
+    if not team_mode(store):
+        return Actor.of(store)
+    actor = signed_in_actor(store)
+    if actor is None:
+        raise PermissionDenied("Sign in first: your session has ended.")
+    return actor
 
 
 def current_project_id() -> int | None:
@@ -70,7 +79,7 @@ def current_project(store: Store) -> Project | None:
     if project_id is None:
         return None
     try:
-        return get_project(Actor.of(store), project_id)
+        return get_project(current_actor(), project_id)
     except NotFound:
         select_project(None)
         return None
@@ -78,7 +87,7 @@ def current_project(store: Store) -> Project | None:
 
 def project_switcher(store: Store) -> Project | None:
     """The sidebar's project picker; returns the current project (the first one when none is chosen yet)."""
-    known = list_projects(Actor.of(store))
+    known = list_projects(current_actor())
     if not known:
         select_project(None)
         st.sidebar.caption("No project yet.")

@@ -30,3 +30,7 @@ class RunAlreadyRunning(StudioError):
 
 class DiskFull(StudioError):
     """The disk holding the studio's data or its database is full (see core.io.disk_full for the messages)."""
+
+
+class PermissionDenied(StudioError):
+    """The acting user's role does not allow the action; the message says which role it needs and who asked."""

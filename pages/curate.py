@@ -16,13 +16,13 @@ from components.feedback import friendly_errors
 from components.page_opening import open_project_page
 from components.review_queue import review_queue
 from components.sample_browser import sample_browser
-from core.front.actor import Actor
+from components.studio_state import current_actor
 from core.front.data import count_samples
 
 store, project = open_project_page(
     "Curate", without_project="Create a project first, then import or generate samples to curate."
 )
-if count_samples(Actor.of(store), project) == 0:
+if count_samples(current_actor(), project) == 0:
     st.info("This project has no samples yet: generate some, or import a file on the Data page.")
     st.page_link("pages/generate.py", label="Go to Generate", icon=":material/auto_awesome:")
     st.stop()

@@ -32,6 +32,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def served_on_this_machine() -> None:
+    """The studio's .streamlit/config.toml binds it to 127.0.0.1, but Streamlit reads that file from the working
+    folder once, and many tests work in a temporary one: set the same address for every page test, so the app's
+    "no account, served to the network" refusal (core/serving.py) applies only where a test sets another one."""
+    from streamlit import config as st_config
+
+    st_config.set_option("server.address", "127.0.0.1")
+
+
 @pytest.fixture(autouse=True)
 def studio_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "studio-home"

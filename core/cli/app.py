@@ -22,8 +22,10 @@ import core.cli.generation as generation
 import core.cli.jobs as jobs
 import core.cli.models as models
 import core.cli.projects as projects
+import core.cli.serving as serving
 import core.cli.targeted as targeted
 import core.cli.training as training
+import core.cli.users as users
 from core.cli.arguments import Handler
 from core.errors import StudioError
 from core.front.projects import open_studio
@@ -42,11 +44,19 @@ COMMAND_GROUPS = (
     baselines,
     comparison,
     targeted,
+    users,
+    serving,
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="Distill Studio without the browser.")
+    parser.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="USER",
+        help="act as this user (default: STUDIO_USER or your login); in team mode, an active account",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for group in COMMAND_GROUPS:
@@ -77,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = get_settings()
-        store = open_studio(settings.database_url, settings.user, create_demo=False)
+        store = open_studio(settings.database_url, args.as_user or settings.user, create_demo=False)
         handler: Handler = args.handler
         code = handler(args, store)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's flush at exit

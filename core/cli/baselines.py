@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from core.cli.acting import acting_user
 from core.cli.arguments import Subparsers, csv_list
 from core.cli.llm_options import add_llm_options, llm_overrides
 from core.cli.output import print_json
@@ -56,7 +57,7 @@ def _resumed_baseline(args: argparse.Namespace, actor: Actor, timeouts: dict[str
 
 
 def cmd_baseline(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     timeouts = {k: v for k, v in llm_overrides(args).items() if k != "max_tokens"}
     launched = _resumed_baseline(args, actor, timeouts) if args.resume else _new_baseline(args, actor, timeouts)
     baseline, job = launched.run, launched.job

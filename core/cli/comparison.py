@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.cli.acting import acting_user
 from core.cli.arguments import Subparsers, csv_list
 from core.cli.output import print_json, table
 from core.errors import InvalidInput
-from core.front.actor import Actor, Store
+from core.front.actor import Store
 from core.front.evaluation import (
     Comparison,
     comparability,
@@ -43,7 +44,7 @@ def _print_comparison(comparison: Comparison) -> None:
 
 
 def cmd_compare(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     project = get_project(actor, args.project)
     names = csv_list(args.runs)
     comparison = compare_by_name(
@@ -57,7 +58,7 @@ def cmd_compare(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_report(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     project = get_project(actor, args.project)
     evaluations = [latest_evaluation(actor, project, name) for name in csv_list(args.runs)]
     if not evaluations:

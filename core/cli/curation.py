@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict
 
+from core.cli.acting import acting_user
 from core.cli.arguments import Subparsers, csv_list
 from core.cli.output import print_json
 from core.errors import InvalidInput
@@ -16,7 +17,7 @@ from core.front.projects import Project, get_project
 
 
 def cmd_flag(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     project = get_project(actor, args.project)
     job = launch_checks(actor, project, threshold=args.threshold, scope=args.scope, background=False)
     status = run_here(actor, job.id, echo=not args.json)
@@ -59,7 +60,7 @@ def _bulk_change(args: argparse.Namespace, actor: Actor, project: Project) -> Bu
 
 
 def cmd_curate(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     project = get_project(actor, args.project)
     if args.undo:
         print(undo_last_bulk(actor, project).message)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.cli.acting import acting_user
 from core.cli.arguments import Subparsers, csv_list
 from core.cli.output import print_json, short, table
 from core.errors import InvalidInput
@@ -85,7 +86,7 @@ def _print_imported(result: ImportResult, project_name: str) -> None:
 def cmd_import(args: argparse.Namespace, store: Store) -> int:
     if bool(args.language_column) == bool(args.language):
         raise InvalidInput("Give exactly one of --language-column C or --language L.")
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     project = get_project(actor, args.project)
     frame = read_table_file(actor, Path(args.file), args.format)
     plan = plan_import(actor, project, frame, _mapping(args), source=Path(args.file).name, words=CLI_WORDS)
@@ -122,7 +123,7 @@ def _filter_from(args: argparse.Namespace) -> SampleFilter:
 
 
 def cmd_export(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     project = get_project(actor, args.project)
     count = export_to_file(actor, project, args.format, Path(args.out), _filter_from(args))
     print(f"Exported {count} samples to {args.out}")
@@ -143,7 +144,7 @@ def _print_counts(actor: Actor, project: Project, flt: SampleFilter, *, as_json:
 
 
 def cmd_samples(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     project = get_project(actor, args.project)
     flt = _filter_from(args)
     if args.counts:

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from core.cli.acting import acting_user
 from core.cli.arguments import Subparsers
 from core.cli.output import print_json, table
 from core.errors import InvalidInput, NotFound, StudioError
@@ -128,7 +129,7 @@ def _note(message: str, args: argparse.Namespace) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     project = get_project(actor, args.project)
     if args.model is not None:
         if args.point is not None:
@@ -154,7 +155,9 @@ def cmd_quickcheck(args: argparse.Namespace, store: Store) -> int:
         language=args.language,
         confidence=args.confidence_column,
     )
-    check = check_predictions_file(Actor.of(store), Path(args.file), columns, project=args.project, name=args.name)
+    check = check_predictions_file(
+        acting_user(args, store), Path(args.file), columns, project=args.project, name=args.name
+    )
     out = sys.stderr if args.json else sys.stdout
     print(check.summary(), file=out)
     for problem in check.problems():
@@ -170,7 +173,7 @@ def cmd_quickcheck(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_evaluations(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     project = get_project(actor, args.project)
     rows = [e.summary() for e in latest_evaluations(actor, project.id)]
     if args.json:

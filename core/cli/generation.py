@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from core.cli.acting import acting_user
 from core.cli.arguments import Subparsers, csv_list
 from core.cli.llm_options import add_llm_options, llm_overrides
 from core.cli.output import print_json
@@ -79,7 +80,7 @@ def _print_outcome(run: GenerationRun, job_id: int, *, as_json: bool) -> None:
 
 
 def cmd_generate(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     project = get_project(actor, args.project)
     launched = _resumed_run(args, actor, project) if args.resume else _new_run(args, actor, project)
     run, job = launched.run, launched.job

@@ -5,27 +5,28 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.cli.acting import acting_user
 from core.cli.arguments import Subparsers
 from core.cli.output import print_json, short, table
-from core.front.actor import Actor, Store
+from core.front.actor import Store
 from core.front.jobs import cancel_job, get_job, launch_wait, list_jobs, reap_dead_workers, run_here
 from core.front.projects import get_project
 
 
 def _cancel(args: argparse.Namespace, store: Store) -> int:
-    job = cancel_job(Actor.of(store), args.id)
+    job = cancel_job(acting_user(args, store), args.id)
     print(f"Job #{job.id}: {job.status}" + (" (cancel requested)" if job.active else ""))
     return 0
 
 
 def _run(args: argparse.Namespace, store: Store) -> int:
-    status = run_here(Actor.of(store), args.id, echo=True)
+    status = run_here(acting_user(args, store), args.id, echo=True)
     print(f"Job #{args.id}: {status}")
     return 0 if status in ("done", "cancelled") else 1
 
 
 def _show(args: argparse.Namespace, store: Store) -> int:
-    job = get_job(Actor.of(store), args.id)
+    job = get_job(acting_user(args, store), args.id)
     if args.json:
         print_json(job.to_public())
         return 0
@@ -37,7 +38,7 @@ def _show(args: argparse.Namespace, store: Store) -> int:
 
 
 def _wait(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     project_id = get_project(actor, args.project).id if args.project else None
     job = launch_wait(actor, args.seconds, args.steps, project_id=project_id, background=args.background)
     if args.background:
@@ -49,7 +50,7 @@ def _wait(args: argparse.Namespace, store: Store) -> int:
 
 
 def _reap(args: argparse.Namespace, store: Store) -> int:
-    reaped = reap_dead_workers(Actor.of(store))
+    reaped = reap_dead_workers(acting_user(args, store))
     if args.json:
         print_json(reaped)
     elif reaped:
@@ -60,7 +61,7 @@ def _reap(args: argparse.Namespace, store: Store) -> int:
 
 
 def _list(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     project_id = get_project(actor, args.project).id if args.project else None
     jobs = list_jobs(actor, project_id)
     if args.json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from core.cli.acting import acting_user
 from core.cli.arguments import Subparsers
 from core.cli.output import print_json, table
 from core.front.actor import Actor, Store
@@ -26,7 +27,7 @@ def _provision(actor: Actor, spec: str) -> int:
 
 
 def cmd_models(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     if args.models_action == "provision":
         return _provision(actor, args.spec)
     models = provisioned_models(actor)
@@ -49,7 +50,7 @@ def cmd_models(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_embed(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     project = get_project(actor, args.project)
     job = launch_embedding(actor, project, model=args.model, background=args.background)
     if args.background:

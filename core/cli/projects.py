@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 
+from core.cli.acting import acting_user
 from core.cli.arguments import Subparsers, csv_list
 from core.cli.output import print_json, table
 from core.errors import InvalidInput
-from core.front.actor import Actor, Store
+from core.front.actor import Store
 from core.front.data import count_samples
 from core.front.projects import create_demo_project, create_project, list_projects, parse_spec
 
 
 def cmd_init(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     if args.demo:
         project = create_demo_project(actor)
         print(f"Demo project ready: {project.name} ({len(project.languages)} languages, {len(project.labels)} labels)")
@@ -36,7 +37,7 @@ def cmd_init(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_projects(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     projects = list_projects(actor)
     if args.json:
         print_json([{**p.model_dump(mode="json"), "samples": count_samples(actor, p)} for p in projects])

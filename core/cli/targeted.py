@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from core.cli.acting import acting_user
 from core.cli.arguments import Subparsers
 from core.cli.output import print_json
-from core.front.actor import Actor, Store
+from core.front.actor import Store
 from core.front.evaluation import TargetCell, generate_for_cell
 from core.front.generation import BACKENDS, get_run
 from core.front.jobs import get_job, run_here
@@ -14,7 +15,7 @@ from core.front.projects import get_project
 
 
 def cmd_targeted(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     project = get_project(actor, args.project)
     cell = TargetCell(args.language, args.label, args.confused_as)
     launched = generate_for_cell(

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.cli.acting import acting_user
 from core.cli.arguments import Subparsers, csv_list
 from core.cli.output import print_json, table
 from core.errors import InvalidInput, NotFound
@@ -85,7 +86,7 @@ def _request(args: argparse.Namespace) -> TrainingRequest:
 
 
 def cmd_train(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     request = _request(args)
     launched = launch(actor, get_project(actor, args.project).id, request, background=args.background)
     run, job = launched.run, launched.job
@@ -158,7 +159,7 @@ def _list(args: argparse.Namespace, actor: Actor, project: Project) -> int:
 
 
 def cmd_runs(args: argparse.Namespace, store: Store) -> int:
-    actor = Actor.of(store)
+    actor = acting_user(args, store)
     project_ref = getattr(args, "sub_project", None) or args.project
     if args.runs_action == "delete":
         return _delete(args, actor, project_ref)
@@ -182,7 +183,7 @@ def _run_to_delete(actor: Actor, name: str, project_ref: str | None) -> Training
 
 def cmd_predict(args: argparse.Namespace, store: Store) -> int:
     summary = predict_file(
-        Actor.of(store),
+        acting_user(args, store),
         args.project,
         args.run,
         Path(args.file),

@@ -6,13 +6,15 @@ from dataclasses import dataclass
 
 from core.store.database import Store as Store
 
-__all__ = ["Actor", "Store"]
+ROLES = ("owner", "lead", "annotator", "viewer")  # most to least allowed
 
 
 @dataclass(frozen=True)
 class Actor:
     store: Store
-    user: str  # the person acting (today the OS login or STUDIO_USER; a signed-in account in team mode)
+    user: str  # the person acting (the OS login or STUDIO_USER in personal mode; a signed-in account in team mode)
+    role: str = "owner"  # personal mode: the one person using the studio may do everything
+    team: bool = False  # team mode: at least one account exists, so roles and memberships apply
 
     @classmethod
     def of(cls, store: Store) -> Actor:

@@ -24,6 +24,7 @@ from core.curation.threshold_help import SimilarityProfile as SimilarityProfile
 from core.curation.threshold_help import ThresholdChoice as ThresholdChoice
 from core.embeddings.service import cached_vectors
 from core.front.actor import Actor
+from core.front.permissions import needs, reads
 from core.jobs.queue import Job
 from core.store.projects import Project
 from core.store.sample_changes import BulkAction as BulkAction
@@ -70,6 +71,7 @@ __all__ = [
 # Checks and what they found
 
 
+@needs("checks.run")
 def launch_checks(
     actor: Actor, project: Project, *, threshold: float | None, scope: str | None, background: bool = True
 ) -> Job:
@@ -78,6 +80,7 @@ def launch_checks(
     return flag_job.launch_checks(actor.store, project.id, threshold=threshold, scope=scope, background=background)
 
 
+@reads
 def check_summary(actor: Actor, project: Project) -> CheckSummary | None:
     """What the last finished check found, per kind of flag; None before the first."""
     return overview.check_summary(actor.store, project.id)
@@ -107,6 +110,7 @@ class CheckFindings:
     diversity: list[DiversityRow]  # worst cell first; empty when no synthetic training sample was checked
 
 
+@reads
 def check_findings(actor: Actor, project: Project) -> CheckFindings | None:
     """The latest finished check's findings; None before the first."""
     check = overview.last_check(actor.store, project.id)
@@ -134,11 +138,13 @@ def check_findings(actor: Actor, project: Project) -> CheckFindings | None:
     )
 
 
+@reads
 def accepted_matrix(actor: Actor, project: Project, split: str = "train") -> CountMatrix:
     """Accepted samples per language and label."""
     return overview.accepted_matrix(actor.store, project, split)
 
 
+@reads
 def flag_counts(actor: Actor, project: Project, statuses: tuple[str, ...] | None = None) -> dict[str, int]:
     """Samples per kind of flag (of samples with these statuses; of those not rejected when None)."""
     return overview.flag_counts(actor.store, project.id, statuses=statuses)
@@ -147,6 +153,7 @@ def flag_counts(actor: Actor, project: Project, statuses: tuple[str, ...] | None
 # Changing samples
 
 
+@needs("samples.review")
 def decide(
     actor: Actor, sample_id: int, action: str, *, version: int, label: str | None = None, text: str | None = None
 ) -> Decision:
@@ -154,16 +161,19 @@ def decide(
     return sample_actions.decide(actor.store, sample_id, action, version=version, label=label, text=text)
 
 
+@needs("samples.review")
 def undo_decision(actor: Actor, action_id: int) -> UndoneDecision:
     return sample_actions.undo_decision(actor.store, action_id)
 
 
+@needs("samples.review")
 def change_sample(
     actor: Actor, sample_id: int, action: str, *, version: int, label: str | None = None, text: str | None = None
 ) -> Sample:
     return sample_actions.change_sample(actor.store, sample_id, action, version=version, label=label, text=text)
 
 
+@needs("samples.bulk")
 def bulk_change(
     actor: Actor,
     project: Project,
@@ -181,10 +191,12 @@ def bulk_change(
     )
 
 
+@reads
 def last_bulk_action(actor: Actor, project: Project) -> BulkAction | None:
     return sample_actions.last_bulk_action(actor.store, project.id)
 
 
+@needs("samples.bulk")
 def undo_last_bulk(actor: Actor, project: Project) -> UndoResult:
     return sample_actions.undo_last_bulk(actor.store, project.id)
 
@@ -192,11 +204,13 @@ def undo_last_bulk(actor: Actor, project: Project) -> UndoResult:
 # Duplicate groups
 
 
+@reads
 def duplicate_groups_page(actor: Actor, project: Project, page: int = 1, page_size: int = 10) -> GroupPage:
     """Groups of exact and near duplicates, a page at a time."""
     return duplicate_groups.duplicate_groups(actor.store, project.id, page=page, page_size=page_size)
 
 
+@needs("samples.bulk")
 def keep_one_per_group(actor: Actor, project: Project) -> BulkResult:
     """Rejects all but one sample of every duplicate group (one bulk change, undone together)."""
     return duplicate_groups.keep_one_per_group(actor.store, project.id)
@@ -205,15 +219,18 @@ def keep_one_per_group(actor: Actor, project: Project) -> BulkResult:
 # The near-duplicate threshold
 
 
+@reads
 def threshold_choice(actor: Actor, project: Project) -> ThresholdChoice:
     """The threshold (and scope) the next check uses for the project's encoder."""
     return threshold_help.threshold_choice(actor.store, project.id, project.encoder)
 
 
+@needs("checks.settings")
 def save_threshold_choice(actor: Actor, project: Project, threshold: float, scope: str) -> None:
     threshold_help.save_threshold_choice(actor.store, project.id, project.encoder, threshold, scope)
 
 
+@reads
 def similarity_profile(actor: Actor, project: Project, scope: str) -> SimilarityProfile | None:
     """How similar each sample is to its nearest neighbour (in its cell, or in the project); None until the
     samples are embedded (the check job embeds them)."""

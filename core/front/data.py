@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from core.front.actor import Actor
+from core.front.permissions import needs, reads
 from core.io import exporter, import_folders, importer
 from core.io.disk_full import EXPORT_DISK_FULL_MESSAGE, disk_full_in_plain_words
 from core.io.exporter import EXPORT_FORMATS as EXPORT_FORMATS
@@ -83,21 +84,25 @@ __all__ = [
 # Samples
 
 
+@reads
 def count_samples(actor: Actor, project: Project, flt: SampleFilter | None = None) -> int:
     return samples.count_samples(actor.store, project.id, flt)
 
 
+@reads
 def page_samples(
     actor: Actor, project: Project, flt: SampleFilter | None = None, page: int = 1, page_size: int = 50
 ) -> SamplePage:
     return samples.page_samples(actor.store, project.id, flt, page=page, page_size=page_size)
 
 
+@reads
 def count_before(actor: Actor, project: Project, flt: SampleFilter, sample_id: int) -> int:
     """How many samples come before this one in the filter's order (its position, counted from 0)."""
     return samples.count_before(actor.store, project.id, flt, sample_id)
 
 
+@reads
 def step_sample(
     actor: Actor, project: Project, flt: SampleFilter, current_id: int | None, direction: int = 1
 ) -> Sample | None:
@@ -105,16 +110,19 @@ def step_sample(
     return samples.step_sample(actor.store, project.id, flt, current_id, direction)
 
 
+@reads
 def iter_samples(actor: Actor, project: Project, flt: SampleFilter | None = None) -> Iterator[Sample]:
     """Every sample the filter keeps, in id order, read in chunks."""
     return samples.iter_samples(actor.store, project.id, flt)
 
 
+@reads
 def counts_by_language_label_status(actor: Actor, project: Project, flt: SampleFilter | None = None) -> list[CountRow]:
     """How many samples the filter keeps per language, label and status."""
     return samples.count_by_language_label_status(actor.store, project.id, flt)
 
 
+@reads
 def flag_kinds(actor: Actor, project: Project) -> list[str]:
     """The kinds of flag the project's samples carry."""
     return samples.flag_kinds(actor.store, project.id)
@@ -123,22 +131,26 @@ def flag_kinds(actor: Actor, project: Project) -> list[str]:
 # Importing
 
 
+@reads
 def allowed_import_folders(actor: Actor) -> list[Path]:
     """The server folders a file may be imported from by its path."""
     return import_folders.allowed_import_folders()
 
 
+@needs("server_files.read")
 def read_import_path(actor: Actor, raw: str) -> tuple[Path, pd.DataFrame]:
     """A file on the server, read as a table, once its path is inside the allowed folders."""
     path = import_folders.check_import_path(raw)
     return path, read_table(path)
 
 
+@needs("import")
 def read_table_file(actor: Actor, path: Path, fmt: str | None = None) -> pd.DataFrame:
     """A table file (or a datasets folder) on this machine, every column as text (the CLI's import)."""
     return read_table(path, fmt)
 
 
+@needs("import")
 def plan_import(
     actor: Actor,
     project: Project,
@@ -152,6 +164,7 @@ def plan_import(
     return importer.plan_import(actor.store, project, frame, mapping, source, words=words)
 
 
+@needs("import")
 def execute_import(actor: Actor, project: Project, plan: ImportPlan, *, skip_invalid: bool = False) -> ImportResult:
     return importer.execute_import(actor.store, project, plan, skip_invalid=skip_invalid)
 
@@ -159,11 +172,13 @@ def execute_import(actor: Actor, project: Project, plan: ImportPlan, *, skip_inv
 # Exporting
 
 
+@reads
 def export_download(actor: Actor, project: Project, fmt: str, flt: SampleFilter | None = None) -> tuple[str, bytes]:
     """The file name and bytes of the project's samples (those the filter keeps) in the format."""
     return exporter.export_download(actor.store, project.id, fmt, flt)
 
 
+@needs("export")
 def export_to_file(actor: Actor, project: Project, fmt: str, out: Path, flt: SampleFilter | None = None) -> int:
     """Writes the project's samples (those the filter keeps) to `out`, readable by its owner only; returns how many
     were written (a full disk is told in plain words)."""

@@ -75,6 +75,7 @@ from core.evaluation.staleness import TestSplitCheck as TestSplitCheck
 from core.evaluation.staleness import check_test_split
 from core.evaluation.targeted import TargetCell as TargetCell
 from core.front.actor import Actor
+from core.front.permissions import needs, reads
 from core.generation.engine import Estimate as Estimate
 from core.generation.replay_backend import ReplayBackend
 from core.io.uploads import display_name as upload_display_name
@@ -182,35 +183,42 @@ JOB_KINDS = ("evaluate", "baseline", "model_check")  # the jobs the Evaluate pag
 # --- evaluations and their scores --------------------------------------------------------------------------------
 
 
+@reads
 def count_test_samples(actor: Actor, project: Project) -> int:
     """How many labelled human test samples the project has."""
     return model_scores.count_test_samples(actor.store, project)
 
 
+@reads
 def evaluation_choices(actor: Actor, project_id: int) -> list[Choice]:
     """Finished runs, then finished (or incomplete) baselines, with their newest evaluation."""
     return choices.evaluation_choices(actor.store, project_id)
 
 
+@reads
 def latest_evaluations(actor: Actor, project_id: int) -> list[Evaluation]:
     """The newest evaluation of each name (a run, a curve point or a baseline), newest first."""
     return evaluations.latest_evaluations(actor.store, project_id)
 
 
+@reads
 def get_evaluation(actor: Actor, evaluation_id: int) -> Evaluation:
     return evaluations.get_evaluation(actor.store, evaluation_id)
 
 
+@reads
 def active_jobs(actor: Actor, project_id: int) -> list[Job]:
     """The project's evaluation, baseline and model-check jobs still queued or running."""
     return [job for kind in JOB_KINDS for job in list_jobs(actor.store, project_id, kind=kind) if job.active]
 
 
+@reads
 def check_staleness(actor: Actor, project: Project, evaluation: Evaluation) -> TestSplitCheck:
     """Whether the test split changed since the evaluation, and what to tell the person."""
     return check_test_split(actor.store, project, evaluation)
 
 
+@reads
 def cell_samples(
     actor: Actor, evaluation: Evaluation, true: str, predicted: str | None, language: str | None = None
 ) -> list[ErrorSample]:
@@ -218,22 +226,26 @@ def cell_samples(
     return error_cells.cell_samples(actor.store, evaluation, true, predicted, language=language)
 
 
+@reads
 def intervals(actor: Actor, evaluation: Evaluation) -> dict[str, ScoreInterval]:
     """95% bootstrap intervals of each language's macro-F1 (and the pooled one)."""
     return score_intervals(evaluation, evaluations.load_predictions(actor.store, evaluation.id))
 
 
+@reads
 def latest_evaluation(actor: Actor, project: Project, name: str) -> Evaluation:
     """The newest evaluation of the named run (a curve point) or baseline; NotFound when it has none."""
     return evaluations.latest_evaluation(actor.store, project.id, name)
 
 
+@reads
 def compare(actor: Actor, evaluation_ids: Sequence[int], reference: str | None = None, *, seed: int = 0) -> Comparison:
     """Compare evaluations of the same test set with paired bootstrap intervals (InvalidInput says why not)."""
     picked = [evaluations.get_evaluation(actor.store, evaluation_id) for evaluation_id in evaluation_ids]
     return comparison.compare(actor.store, picked, reference=reference, seed=seed)
 
 
+@reads
 def compare_by_name(
     actor: Actor,
     project: Project,
@@ -249,11 +261,13 @@ def compare_by_name(
     )
 
 
+@reads
 def report_html(actor: Actor, project: Project, shown: Sequence[Evaluation], compared: Comparison | None = None) -> str:
     """The shareable report: one self-contained HTML file, made by the acting user."""
     return report.render_report(project.name, shown, compared, generated_by=actor.user)
 
 
+@needs("export")
 def write_report(actor: Actor, html: str, out: Path) -> Path:
     """Writes the report to `out` at once (a hidden file beside it, then renamed); returns where it is."""
     return report.write_report(html, out)
@@ -262,6 +276,7 @@ def write_report(actor: Actor, html: str, out: Path) -> Path:
 # --- evaluating a trained run ------------------------------------------------------------------------------------
 
 
+@reads
 def curve_sizes(actor: Actor, project_id: int, run_name: str) -> list[int]:
     """The training sizes of a learning-curve run's points, smallest first; [] for a run of one model."""
     run = get_run(actor.store, project_id, run_name)
@@ -270,6 +285,7 @@ def curve_sizes(actor: Actor, project_id: int, run_name: str) -> list[int]:
     return sorted(int(point["size"]) for point in run.curve)
 
 
+@needs("evaluation.run")
 def evaluate_run(
     actor: Actor, project_id: int, run_name: str, point: int | None = None, *, background: bool = True
 ) -> Launched[TrainingRun]:
@@ -281,6 +297,7 @@ def evaluate_run(
 # --- weak cells: targeted generation -----------------------------------------------------------------------------
 
 
+@needs("generation.run")
 def generate_for_cell(
     actor: Actor,
     project_id: int,
@@ -315,33 +332,40 @@ def replay_missing(cells: list[str], recording: str | None = None) -> list[str]:
 # --- LLM baselines -----------------------------------------------------------------------------------------------
 
 
+@reads
 def list_baselines(actor: Actor, project_id: int) -> list[BaselineRun]:
     return baseline_store.list_baselines(actor.store, project_id)
 
 
+@reads
 def baseline_answers(actor: Actor, baseline_id: int, outcome: str | None = None) -> list[dict[str, Any]]:
     """A baseline's requests for inspection (the raw answer, the label it was mapped to, any error): table rows."""
     return baseline_store.request_rows(actor.store, baseline_id, outcome=outcome)
 
 
+@reads
 def estimate_baseline(actor: Actor, project_id: int, settings: BaselineSettings) -> Estimate:
     """Requests, prompt tokens and cost (None when the model has no price) of a baseline before it starts."""
     return baselines.estimate_baseline(actor.store, project_id, settings)
 
 
+@reads
 def find_baseline(actor: Actor, project_id: int, name: str) -> BaselineRun | None:
     return baseline_store.find_baseline(actor.store, project_id, name)
 
 
+@needs("evaluation.run")
 def rescore_baseline(actor: Actor, baseline_id: int) -> Evaluation:
     """Score a baseline's stored answers on the test split again (no request is sent)."""
     return baselines.evaluate_baseline(actor.store, baseline_id)
 
 
+@reads
 def get_baseline(actor: Actor, baseline_id: int) -> BaselineRun:
     return baseline_store.get_baseline_by_id(actor.store, baseline_id)
 
 
+@needs("baseline.run")
 def start_baseline(
     actor: Actor,
     project_id: int,
@@ -356,6 +380,7 @@ def start_baseline(
     return baselines.launch_baseline(actor.store, baseline, extra_env=extra_env, background=background)
 
 
+@needs("baseline.run")
 def resume_baseline(
     actor: Actor,
     project_id: int,
@@ -376,6 +401,7 @@ def resume_baseline(
 # --- the quick check ---------------------------------------------------------------------------------------------
 
 
+@needs("quickcheck.run")
 def check_predictions(
     actor: Actor,
     frame: pd.DataFrame,
@@ -390,6 +416,7 @@ def check_predictions(
     return quickcheck.check_predictions(actor.store, frame, source, columns, project=project, name=name)
 
 
+@needs("quickcheck.run")
 def check_predictions_file(
     actor: Actor,
     path: Path,
@@ -402,11 +429,13 @@ def check_predictions_file(
     return quickcheck.check_predictions_file(actor.store, path, columns, project=project, name=name)
 
 
+@needs("modelcheck.run")
 def read_model_labels(actor: Actor, spec: str) -> ModelLabels:
     """A Hugging Face text-classification model's labels (a local folder or a downloaded id)."""
     return model_check.read_model_labels(spec)
 
 
+@needs("modelcheck.run")
 def plan_model_check(
     actor: Actor, project_id: int, spec: str, chosen: Mapping[str, str] | None = None, name: str | None = None
 ) -> ModelCheckPlan:
@@ -414,6 +443,7 @@ def plan_model_check(
     return model_check.plan_model_check(actor.store, project_id, spec, chosen, name)
 
 
+@needs("modelcheck.run")
 def check_model(
     actor: Actor,
     project_id: int,

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from core.front.actor import Actor
+from core.front.permissions import needs, reads
 from core.generation import endpoint_check, endpoints, launch, run_failures
 from core.generation.backend_needs import BACKEND_NEEDS as BACKEND_NEEDS
 from core.generation.backend_needs import local_model_problem as local_model_problem
@@ -66,16 +67,19 @@ __all__ = [
 # Who writes the samples
 
 
+@reads
 def configured_endpoints(actor: Actor) -> list[Endpoint]:
     """The servers set up on the studio's server, each with its own key (never shown)."""
     return endpoints.configured_endpoints()
 
 
+@reads
 def check_key(actor: Actor, base_url: str | None, typed: str | None) -> None:
     """Raises KeyRefused when no key may go to this address (a typed key, or one set up for another address)."""
     endpoints.resolve_key(base_url, typed, scope="endpoint")
 
 
+@needs("endpoints.check")
 async def check_server(actor: Actor, base_url: str | None, typed_key: str | None, model: str) -> ConnectionReport:
     """Asks the server which models it serves (and whether `model` is one) and how much it works on at once."""
     from core.generation.openai_backend import OpenAIBackend  # the OpenAI client loads only when asked
@@ -88,6 +92,7 @@ async def check_server(actor: Actor, base_url: str | None, typed_key: str | None
 # Runs
 
 
+@needs("generation.run")
 def launch_generation(
     actor: Actor,
     project: Project,
@@ -101,6 +106,7 @@ def launch_generation(
     return launch.launch_generation(actor.store, project.id, settings, extra_env=extra_env, background=background)
 
 
+@needs("generation.run")
 def resume_generation(
     actor: Actor, run: GenerationRun, *, extra_env: dict[str, str] | None = None, background: bool = True
 ) -> Launched[GenerationRun]:
@@ -108,24 +114,29 @@ def resume_generation(
     return launch.launch_generation_run(actor.store, run, extra_env=extra_env, background=background)
 
 
+@needs("generation.run")
 def change_run_params(actor: Actor, run: GenerationRun, changes: Mapping[str, object]) -> None:
     """Changes some of the run's parameters (answer length, timeouts, requests at once) before it is resumed."""
     generation_runs.set_run(actor.store, run.id, params={**run.params, **changes})
 
 
+@reads
 def list_runs(actor: Actor, project: Project) -> list[GenerationRun]:
     return generation_runs.list_runs(actor.store, project.id)
 
 
+@reads
 def get_run(actor: Actor, run_id: int) -> GenerationRun:
     return generation_runs.get_run(actor.store, run_id)
 
 
+@reads
 def run_counts(actor: Actor, run: GenerationRun) -> RunCounts:
     """Samples and requests per cell, and the answers, failures and unsent requests of the run."""
     return generation_runs.run_counts(actor.store, run.id)
 
 
+@reads
 def cell_outputs(actor: Actor, run: GenerationRun, cell: tuple[str, str]) -> list[str]:
     """The texts the run wrote for one (language, label) cell."""
     return generation_runs.cell_outputs(actor.store, run.id, cell)
@@ -148,6 +159,7 @@ class RequestRow:
     answer: str
 
 
+@reads
 def request_rows(actor: Actor, run: GenerationRun, limit: int = 200) -> list[RequestRow]:
     return [
         RequestRow(
@@ -186,6 +198,7 @@ class RunResume:
         return self.resume_helps and self.job is None
 
 
+@reads
 def run_resume(actor: Actor, run: GenerationRun, active_jobs: Sequence[Job] | None = None) -> RunResume:
     """Whether the run can be resumed now. `active_jobs`: the project's active generation jobs when the caller has
     them already (else they are read)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.front.actor import Actor
+from core.front.permissions import needs, reads
 from core.jobs import lifecycle, queue, reaper, wait_job
 from core.jobs.queue import Job as Job
 from core.jobs.time_left import JobTiming as JobTiming
@@ -22,6 +23,7 @@ __all__ = [
 ]
 
 
+@reads
 def list_jobs(
     actor: Actor, project_id: int | None = None, *, active_only: bool = False, limit: int = 200, kind: str | None = None
 ) -> list[Job]:
@@ -29,15 +31,18 @@ def list_jobs(
     return queue.list_jobs(actor.store, project_id, active_only=active_only, limit=limit, kind=kind)
 
 
+@reads
 def get_job(actor: Actor, job_id: int) -> Job:
     return queue.get_job(actor.store, job_id)
 
 
+@needs("jobs.cancel")
 def cancel_job(actor: Actor, job_id: int) -> Job:
     """Asks the job's worker to stop (a queued job is cancelled at once)."""
     return queue.cancel_job(actor.store, job_id)
 
 
+@needs("jobs.test")
 def launch_wait(
     actor: Actor, seconds: float, steps: int, *, project_id: int | None = None, background: bool = True
 ) -> Job:
@@ -46,16 +51,19 @@ def launch_wait(
     return wait_job.launch_wait(actor.store, seconds, steps, project_id=project_id, background=background)
 
 
+@needs("jobs.run")
 def run_here(actor: Actor, job_id: int, *, echo: bool = False) -> str:
     """Runs a queued job to its end in this process (the CLI's foreground mode); returns its final status."""
     return lifecycle.run_here(actor.store, job_id, echo=echo)
 
 
+@needs("jobs.housekeeping")
 def reap_dead_workers(actor: Actor) -> list[int]:
     """Marks failed every active job whose worker has disappeared and settles its run; returns their ids."""
     return reaper.reap_dead_workers(actor.store)
 
 
+@needs("jobs.housekeeping")
 def start_reaper(actor: Actor, every_seconds: float = 10.0) -> bool:
     """Starts, once per process, the thread that finds jobs whose worker died; False when it runs already."""
     return reaper.start_reaper(actor.store, every_seconds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from core import demo, project_removal
 from core.front.actor import Actor
+from core.front.permissions import needs, reads
 from core.store import open_store, sample_stats
 from core.store import projects as project_store
 from core.store.database import Store
@@ -52,36 +53,44 @@ def open_studio(database_url: str, user: str, *, create_demo: bool) -> Store:
     return store
 
 
+@reads
 def list_projects(actor: Actor) -> list[Project]:
     return project_store.list_projects(actor.store)
 
 
+@reads
 def get_project(actor: Actor, ref: int | str) -> Project:
     """The project by id or name; NotFound when there is none."""
     return project_store.get_project(actor.store, ref)
 
 
+@needs("project.create")
 def create_project(actor: Actor, spec: ProjectSpec) -> Project:
     return project_store.create_project(actor.store, spec)
 
 
+@needs("project.create")
 def create_demo_project(actor: Actor) -> Project:
     return demo.create_demo_project(actor.store)
 
 
+@needs("project.edit")
 def update_project(actor: Actor, ref: int | str, spec: ProjectSpec, renames: dict[str, str] | None = None) -> Project:
     return project_store.update_project(actor.store, ref, spec, renames=renames)
 
 
+@needs("project.delete")
 def remove_project(actor: Actor, ref: int | str) -> Project:
     """Removes the project, its samples and everything made from them."""
     return project_removal.remove_project(actor.store, ref)
 
 
+@reads
 def project_totals(actor: Actor, project: Project) -> ProjectTotals:
     return sample_stats.project_totals(actor.store, project.id)
 
 
+@reads
 def overview_table(actor: Actor, project: Project) -> list[dict[str, object]]:
     """One row per language (counts by label and status), ready for a table."""
     return sample_stats.overview_table(actor.store, project)

@@ -4,6 +4,7 @@ and previewing exactly what it sends for a real cell."""
 from __future__ import annotations
 
 from core.front.actor import Actor
+from core.front.permissions import needs, reads
 from core.generation import prompt_library
 from core.generation.builtin_templates import BUILTIN_TEMPLATES as BUILTIN_TEMPLATES
 from core.generation.builtin_templates import BuiltinTemplate as BuiltinTemplate
@@ -34,16 +35,19 @@ __all__ = [
 ]
 
 
+@needs("prompts.builtins")
 def ensure_builtin_templates(actor: Actor, project: Project) -> list[TemplateVersion]:
     """The project's templates (newest version of each), the built-in ones added first when missing."""
     return prompt_library.ensure_builtin_templates(actor.store, project.id)
 
 
+@reads
 def template_versions(actor: Actor, project: Project, name: str) -> list[TemplateVersion]:
     """Every version of the template, newest first."""
     return prompt_library.template_versions(actor.store, project.id, name)
 
 
+@needs("prompts.edit")
 def save_template(
     actor: Actor, project: Project, name: str, *, strategy: str, user: str, system: str = "", note: str = ""
 ) -> TemplateVersion:
@@ -53,6 +57,7 @@ def save_template(
     )
 
 
+@reads
 def preview_prompt(
     actor: Actor, project: Project, template: PromptTemplateText, strategy: str, cell: tuple[str, str], n: int = 5
 ) -> RenderedPrompt:

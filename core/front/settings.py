@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 
 from core.embeddings import embed_job
 from core.front.actor import Actor
+from core.front.permissions import needs, reads
 from core.generation import key_places
 from core.generation.key_places import ConfiguredServer as ConfiguredServer
 from core.jobs.queue import Job
@@ -48,6 +49,7 @@ class SettingRow:
     value: str
 
 
+@reads
 def studio_configuration(actor: Actor) -> list[SettingRow]:
     """The configuration the studio started with (the database address without its password)."""
     settings = get_settings()
@@ -61,11 +63,13 @@ def studio_configuration(actor: Actor) -> list[SettingRow]:
     ]
 
 
+@reads
 def provisioned_models(actor: Actor) -> list[ProvisionedModel]:
     """The models converted or downloaded onto this machine, with their size on disk."""
     return resolver.list_provisioned()
 
 
+@needs("models.provision")
 def launch_provision(actor: Actor, spec: str) -> Job:
     """Starts the job that makes the model available on this machine."""
     return provision_job.launch_provision(actor.store, spec)
@@ -79,12 +83,14 @@ class ModelFolder:
     size_bytes: int
 
 
+@needs("models.provision")
 def provision_model(actor: Actor, spec: str, *, progress: Callable[[float, str], None] | None = None) -> ModelFolder:
     """Makes the model available on this machine here, in this process (`progress`: fraction and message)."""
     folder = resolver.resolve_model(spec, progress=progress)
     return ModelFolder(folder, resolver.folder_size(folder))
 
 
+@needs("embedding.run")
 def launch_embedding(actor: Actor, project: Project, *, model: str | None = None, background: bool = True) -> Job:
     """Starts the job that embeds every sample of the project (with another encoder than its own when given);
     queued only, for `run_here`, when not in the background."""
@@ -92,10 +98,12 @@ def launch_embedding(actor: Actor, project: Project, *, model: str | None = None
     return embed_job.launch_embedding(actor.store, project.id, params, background=background)
 
 
+@needs("project.edit")
 def set_encoder(actor: Actor, project: Project, encoder: str) -> Project:
     return projects.set_encoder(actor.store, project.id, encoder)
 
 
+@reads
 def configured_servers(actor: Actor) -> list[ConfiguredServer]:
     """The LLM servers set up on the studio's server (their keys never leave it: only whether one is set)."""
     return key_places.configured_servers()

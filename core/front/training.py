@@ -11,6 +11,7 @@ from typing import Any
 
 from core.evaluation.evaluations import run_evaluation_of
 from core.front.actor import Actor
+from core.front.permissions import needs, reads
 from core.jobs.lifecycle import Launched as Launched
 from core.jobs.queue import Job as Job
 from core.jobs.queue import get_job
@@ -89,35 +90,42 @@ __all__ = [
 ]
 
 
+@reads
 def list_runs(actor: Actor, project_id: int) -> list[TrainingRun]:
     """The project's training runs, newest first."""
     return run_store.list_runs(actor.store, project_id)
 
 
+@reads
 def get_run(actor: Actor, run_id: int) -> TrainingRun:
     return run_store.get_run_by_id(actor.store, run_id)
 
 
+@reads
 def run_named(actor: Actor, project_id: int, name: str) -> TrainingRun:
     """The project's run of that name; NotFound when there is none."""
     return run_store.get_run(actor.store, project_id, name)
 
 
+@reads
 def runs_named(actor: Actor, name: str) -> list[TrainingRun]:
     """The runs of that name in every project."""
     return run_store.runs_named(actor.store, name)
 
 
+@reads
 def run_job(actor: Actor, run: TrainingRun) -> Job | None:
     """The job working (or that worked) on the run; None when it has none."""
     return get_job(actor.store, run.job_id) if run.job_id is not None else None
 
 
+@reads
 def preview(actor: Actor, project: Project, options: SnapshotOptions) -> SnapshotSummary:
     """What a snapshot with these options would hold (counts only, and what it leaves out and why)."""
     return preview_snapshot(actor.store, project, options)
 
 
+@reads
 def estimate(
     actor: Actor, project: Project, trainer: str, values: dict[str, Any], samples: int, curve: tuple[int, ...] = ()
 ) -> TimeEstimate | None:
@@ -125,6 +133,7 @@ def estimate(
     return estimate_request(actor.store, project, trainer, values, samples, curve)
 
 
+@needs("training.run")
 def launch(
     actor: Actor, project_id: int, request: TrainingRequest, *, background: bool = True
 ) -> Launched[TrainingRun]:
@@ -132,11 +141,13 @@ def launch(
     return launching.launch_training(actor.store, project_id, request, background=background)
 
 
+@reads
 def evaluation_of(actor: Actor, project_id: int, run: TrainingRun) -> Evaluation | None:
     """The run's newest evaluation on the test split (of any curve point); None when it has none."""
     return run_evaluation_of(actor.store, project_id, run.id)
 
 
+@needs("predict.run")
 def label_file(
     actor: Actor, project_id: int, run: TrainingRun, source: Path, *, text_column: str | None = None
 ) -> PredictSummary:
@@ -144,6 +155,7 @@ def label_file(
     return predict.predict_file(actor.store, project_id, run.name, source, text_column=text_column)
 
 
+@needs("predict.run")
 def predict_file(
     actor: Actor,
     project: int | str,
@@ -164,11 +176,13 @@ def predict_file(
     )  # fmt: skip
 
 
+@reads
 def model_archive(actor: Actor, run: TrainingRun, out: Path | None = None) -> Path:
     """The run's model folder as a zip file, to download (in a temporary folder unless `out` is given)."""
     return zip_run(run, out)
 
 
+@needs("training.delete")
 def delete_run(actor: Actor, run: TrainingRun) -> None:
     """Delete the run's model files and its record (its evaluations too)."""
     run_store.delete_run(actor.store, run)

@@ -37,6 +37,17 @@ def test_the_ui_imports_core_only_through_the_front_door() -> None:
     assert len(imported) <= 20
 
 
+def test_the_ui_acts_as_the_signed_in_user() -> None:
+    """Only the studio's state may build the personal actor: everywhere else the UI acts as `current_actor()`, so a
+    signed-in annotator can never pass a role check as the personal-mode owner."""
+    builders = {
+        path.relative_to(PROJECT_ROOT).as_posix()
+        for path in UI_FILES
+        if "Actor.of(" in path.read_text(encoding="utf-8")
+    }
+    assert builders <= {"components/studio_state.py", "app.py"}
+
+
 CLI_FILES = sorted((PROJECT_ROOT / "core" / "cli").rglob("*.py"))
 # the CLI's own modules, and the same few that the UI may import beside the front door
 CLI_ALLOWED = re.compile(

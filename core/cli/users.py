@@ -1,0 +1,149 @@
+"""CLI subcommands of accounts (team mode): users add, list, set-role, deactivate and reset-password.
+
+A password is read from a prompt (not echoed), or from the first line of standard input when that is not a
+terminal (`printf '%s\\n' "$PW" | python -m core users add anna --role annotator`); never from an argument, which
+other users of the server could read in the process list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+from core.cli.acting import acting_user
+from core.cli.arguments import Subparsers
+from core.cli.output import print_json, table
+from core.errors import InvalidInput
+from core.front.accounts import (
+    ROLES,
+    Account,
+    add_account,
+    deactivate_account,
+    list_accounts,
+    reset_account_password,
+    set_account_role,
+)
+from core.front.actor import Store
+
+
+def read_password(username: str) -> str:
+    """A new password for the account: asked twice at a terminal, else the first line of standard input."""
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise InvalidInput(
+                f"No password was given for {username}: type it at the prompt, or send it on standard input."
+            )
+        return password
+    password = getpass.getpass(f"New password for {username}: ")
+    if getpass.getpass("The same password again: ") != password:
+        raise InvalidInput("The two passwords differ: nothing was changed.")
+    return password
+
+
+def _when(value: object) -> str | None:
+    return value.isoformat() if value is not None and hasattr(value, "isoformat") else None
+
+
+def _account_json(account: Account) -> dict[str, object]:
+    return {
+        "username": account.username,
+        "display_name": account.display_name,
+        "email": account.email,
+        "role": account.role,
+        "active": account.active,
+        "created_at": _when(account.created_at),
+        "created_by": account.created_by,
+        "last_sign_in_at": _when(account.last_sign_in_at),
+    }
+
+
+def cmd_add(args: argparse.Namespace, store: Store) -> int:
+    actor = acting_user(args, store)
+    account = add_account(
+        actor,
+        args.name,
+        args.role,
+        read_password(args.name.strip()),
+        display_name=args.display_name,
+        email=args.email,
+    )
+    if args.json:
+        print_json(_account_json(account))
+    else:
+        print(f"Added {account.username} ({account.display_name}) as {account.role}.")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, store: Store) -> int:
+    accounts = list_accounts(acting_user(args, store))
+    if args.json:
+        print_json([_account_json(a) for a in accounts])
+        return 0
+    if not accounts:
+        print("No accounts yet (personal mode). Add the first owner with: python -m core users add NAME --role owner")
+        return 0
+    rows = [
+        [
+            a.username,
+            a.display_name,
+            a.role,
+            "active" if a.active else "deactivated",
+            a.last_sign_in_at.strftime("%Y-%m-%d %H:%M") if a.last_sign_in_at else "never",
+        ]
+        for a in accounts
+    ]
+    print(table(rows, ["username", "name", "role", "status", "last sign-in"]))
+    return 0
+
+
+def cmd_set_role(args: argparse.Namespace, store: Store) -> int:
+    account = set_account_role(acting_user(args, store), args.name, args.role)
+    print(f"{account.username} is now {account.role}.")
+    return 0
+
+
+def cmd_deactivate(args: argparse.Namespace, store: Store) -> int:
+    account = deactivate_account(acting_user(args, store), args.name)
+    print(f"{account.username} is deactivated: the account can no longer sign in; its history stays.")
+    return 0
+
+
+def cmd_reset_password(args: argparse.Namespace, store: Store) -> int:
+    actor = acting_user(args, store)
+    account = reset_account_password(actor, args.name, read_password(args.name.strip()))
+    print(f"The password of {account.username} is changed.")
+    return 0
+
+
+def add_parsers(sub: Subparsers) -> None:
+    """users and its subcommands."""
+    users = sub.add_parser("users", help="team accounts: add, list, set-role, deactivate, reset-password")
+    commands = users.add_subparsers(dest="users_command", metavar="COMMAND")
+    commands.required = True
+
+    p = commands.add_parser("add", help="add an account (the password is asked for, or read from stdin)")
+    p.add_argument("name", help="username: lower-case letters, digits, . _ -")
+    p.add_argument("--role", required=True, choices=ROLES, help="what the account may do")
+    p.add_argument("--display-name", help="the name the pages show (default: the username)")
+    p.add_argument("--email", help="e-mail address (single sign-on matches accounts by it)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_add)
+
+    p = commands.add_parser("list", help="list the accounts")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_list)
+
+    p = commands.add_parser("set-role", help="change an account's role")
+    p.add_argument("name", help="username")
+    p.add_argument("role", choices=ROLES)
+    p.set_defaults(handler=cmd_set_role)
+
+    p = commands.add_parser("deactivate", help="stop an account from signing in (its history stays)")
+    p.add_argument("name", help="username")
+    p.set_defaults(handler=cmd_deactivate)
+
+    p = commands.add_parser("reset-password", help="give an account a new password (asked for, or read from stdin)")
+    p.add_argument("name", help="username")
+    p.set_defaults(handler=cmd_reset_password)

@@ -1,0 +1,86 @@
+"""Accounts and project membership at the front door: owners add, change, deactivate and reset accounts.
+
+In personal mode (no account yet) whoever has a shell on the server may create the first account, which must be an
+owner; from then on the studio is in team mode and only owners manage accounts. `actor_as` gives the acting user
+for a username (the CLI's `--as`), `team_mode` says whether accounts apply.
+"""
+
+from __future__ import annotations
+
+from core.accounts import manage, members
+from core.accounts.manage import actor_as as actor_as
+from core.accounts.manage import team_mode as team_mode
+from core.errors import InvalidInput
+from core.front.actor import ROLES as ROLES
+from core.front.actor import Actor
+from core.front.permissions import needs, reads
+from core.store.accounts import Account as Account
+
+
+@needs("accounts.manage")
+def add_account(
+    actor: Actor,
+    username: str,
+    role: str,
+    password: str | None,
+    *,
+    display_name: str | None = None,
+    email: str | None = None,
+) -> Account:
+    """A new account (`password=None`: single sign-on only, matched by e-mail). The first one must be an owner."""
+    if not manage.team_mode(actor.store) and role != "owner":
+        raise InvalidInput(
+            f"The first account must be an owner (someone has to manage the others): "
+            f"add it with the role owner, then add {username.strip() or 'this account'} as {role}."
+        )
+    return manage.create_account(actor.store, username, role, password, display_name=display_name, email=email)
+
+
+@reads
+def list_accounts(actor: Actor) -> list[Account]:
+    return manage.list_accounts(actor.store)
+
+
+@reads
+def get_account(actor: Actor, username: str) -> Account:
+    return manage.get_account(actor.store, username)
+
+
+@needs("accounts.manage")
+def set_account_role(actor: Actor, username: str, role: str) -> Account:
+    return manage.set_role(actor.store, username, role)
+
+
+@needs("accounts.manage")
+def deactivate_account(actor: Actor, username: str) -> Account:
+    return manage.deactivate(actor.store, username)
+
+
+@needs("accounts.manage")
+def reactivate_account(actor: Actor, username: str) -> Account:
+    return manage.reactivate(actor.store, username)
+
+
+@needs("accounts.manage")
+def reset_account_password(actor: Actor, username: str, password: str) -> Account:
+    return manage.reset_password(actor.store, username, password)
+
+
+@needs("accounts.manage")
+def add_project_member(actor: Actor, project_id: int, username: str) -> bool:
+    return members.add_member(actor.store, project_id, username)
+
+
+@needs("accounts.manage")
+def remove_project_member(actor: Actor, project_id: int, username: str) -> bool:
+    return members.remove_member(actor.store, project_id, username)
+
+
+@reads
+def projects_of_account(actor: Actor, username: str) -> list[int]:
+    return members.projects_of(actor.store, username)
+
+
+@reads
+def members_of_project(actor: Actor, project_id: int) -> list[Account]:
+    return members.members_of(actor.store, project_id)
