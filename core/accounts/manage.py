@@ -83,20 +83,9 @@ def list_accounts(store: Store) -> list[Account]:
     return stored.list_accounts(store)
 
 
-def _keep_an_owner(store: Store, account: Account) -> None:
-    """The last active owner may not stop being one: nobody could manage the accounts any more."""
-    if account.active and account.role == "owner" and stored.count_active_owners(store) <= 1:
-        raise InvalidInput(
-            f"{account.username} is the only active owner: make another account an owner first, "
-            "so that someone can still manage the accounts."
-        )
-
-
 def set_role(store: Store, username: str, role: str) -> Account:
     check_role(role)
     account = get_account(store, username)
-    if role != "owner":
-        _keep_an_owner(store, account)
     stored.set_role(store, account.username, role)
     return get_account(store, account.username)
 
@@ -104,7 +93,6 @@ def set_role(store: Store, username: str, role: str) -> Account:
 def deactivate(store: Store, username: str) -> Account:
     """The account can no longer sign in or act; its history stays."""
     account = get_account(store, username)
-    _keep_an_owner(store, account)
     stored.set_active(store, account.username, False)
     return get_account(store, account.username)
 

@@ -8,7 +8,9 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 
+from core.errors import InvalidInput
 from core.store.database import Store
+from core.store.locks import hold_write_lock
 from core.store.schema import AccountRow, ProjectMemberRow, utcnow
 
 
@@ -92,12 +94,6 @@ def count_active_accounts(store: Store) -> int:
         return int(session.scalar(select(func.count()).select_from(AccountRow).where(AccountRow.active)) or 0)
 
 
-def count_active_owners(store: Store) -> int:
-    with store.session() as session:
-        query = select(func.count()).select_from(AccountRow).where(AccountRow.active, AccountRow.role == "owner")
-        return int(session.scalar(query) or 0)
-
-
 def password_hash_of(store: Store, username: str) -> str | None:
     """For the password check only: the stored argon2 hash (None: no such account, or no password)."""
     with store.session() as session:
@@ -105,13 +101,37 @@ def password_hash_of(store: Store, username: str) -> str | None:
 
 
 def set_role(store: Store, username: str, role: str) -> None:
-    with store.session() as session:
-        session.execute(update(AccountRow).where(AccountRow.username == username).values(role=role))
+    _change_keeping_an_owner(store, username, role=role)
 
 
 def set_active(store: Store, username: str, active: bool) -> None:
+    _change_keeping_an_owner(store, username, active=active)
+
+
+def _change_keeping_an_owner(
+    store: Store, username: str, *, role: str | None = None, active: bool | None = None
+) -> None:
+    """Change the role or the active flag, refusing to leave no active owner. The count and the change happen in one
+    transaction under the accounts' write lock, so two owners demoting each other at once cannot both succeed."""
     with store.session() as session:
-        session.execute(update(AccountRow).where(AccountRow.username == username).values(active=active))
+        hold_write_lock(session, "accounts", 0)
+        row = session.scalar(select(AccountRow).where(AccountRow.username == username))
+        if row is None:
+            return
+        stays_owner = (row.role if role is None else role) == "owner" and (row.active if active is None else active)
+        if row.active and row.role == "owner" and not stays_owner:
+            owners = session.scalar(
+                select(func.count()).select_from(AccountRow).where(AccountRow.active, AccountRow.role == "owner")
+            )
+            if int(owners or 0) <= 1:
+                raise InvalidInput(
+                    f"{username} is the only active owner: make another account an owner first, "
+                    "so that someone can still manage the accounts."
+                )
+        if role is not None:
+            row.role = role
+        if active is not None:
+            row.active = active
 
 
 def set_password_hash(store: Store, username: str, password_hash: str, *, changed: bool = True) -> None:

@@ -154,3 +154,34 @@ def test_project_membership(store: Store) -> None:
     add_member(store, project.id, "cleo")
     remove_project(actor_as(store, "anna"), project.id)
     assert projects_of(store, "cleo") == []
+
+
+def test_two_owners_deactivating_each_other_at_once_leave_one_owner(store: Store) -> None:
+    """The owner count and the change share one locked transaction: of two owners removing each other at the same
+    moment, one succeeds and the other is refused, so an owner always remains."""
+    import threading
+
+    add_account(Actor.of(store), "anna", "owner", PASSWORD)
+    add_account(actor_as(store, "anna"), "bob", "owner", PASSWORD)
+    actors = {"anna": actor_as(store, "anna"), "bob": actor_as(store, "bob")}
+    start = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def remove(who: str, whom: str) -> None:
+        start.wait()
+        try:
+            deactivate_account(actors[who], whom)
+            outcomes[who] = "done"
+        except InvalidInput as exc:
+            outcomes[who] = str(exc)
+
+    threads = [threading.Thread(target=remove, args=pair) for pair in (("anna", "bob"), ("bob", "anna"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    done = [who for who, outcome in outcomes.items() if outcome == "done"]
+    refused = [who for who, outcome in outcomes.items() if "only active owner" in outcome]
+    assert len(done) == 1 and len(refused) == 1
+    owners = [a for a in stored.list_accounts(store) if a.active and a.role == "owner"]
+    assert len(owners) == 1
