@@ -1,8 +1,10 @@
-"""Choosing the LLM that writes samples: an OpenAI-compatible server, a local model, or recorded answers.
+"""Choosing the LLM that writes samples: an OpenAI-compatible server, a local model, or recorded answers. The
+Generate page, the prompt's try-out, baselines and targeted generation all choose here.
 
-A key set up on the studio's server (OPENAI_API_KEY, named endpoints in secrets.toml) only ever goes to its own
-address; an address typed here goes with a key typed here, or with none for a server on this machine
-(core.generation.endpoints decides, here and in the workers started from here)."""
+A server is picked by name among the named endpoints (OPENAI_API_KEY's, those of secrets.toml, those owners set up
+on the Team page), whose key only ever goes to its own address; or typed: another address goes with a key typed
+here, or with none for a server on this machine (core.generation.endpoints decides, here and in the workers started
+from here)."""
 
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ BACKEND_NAMES = {
 KEY_STATE = "openai_api_key"  # lives only in this browser session (and a worker's environment)
 KEY_URL_STATE = "openai_api_key_for"  # the address that key was typed for
 OTHER_SERVER = "_other"
+OTHER_SERVER_WORDS = "Another server (type its address and key)"
+OTHER_MODEL = "_other_model"
 NO_MODEL = "Type the name of the model, as the server calls it (Check the connection lists them)."
 
 
@@ -97,25 +101,24 @@ def backend_picker(key: str, *, show_problem: bool = True) -> BackendChoice:
 
 
 def _server_choice(key: str) -> BackendChoice:
-    endpoints = {e.name: e for e in configured_endpoints(current_actor())}
+    actor = current_actor()
+    endpoints = {e.name: e for e in configured_endpoints(actor)}
     server = st.selectbox(
         "Server",
         [*endpoints, OTHER_SERVER],
-        format_func=lambda n: (
-            f"{n} · {endpoints[n].base_url}" if n in endpoints else "another server (type its address)"
-        ),
+        format_func=lambda n: f"{n} · {endpoints[n].base_url}" if n in endpoints else OTHER_SERVER_WORDS,
         key=f"{key}_server",
-        help="Servers set up by whoever runs the studio use their own key. Another server needs a key typed here, "
-        "unless it runs on this machine.",
+        help="Named endpoints (set up by owners on the Team page, or in the server's secrets.toml) use their own "
+        "key, which only ever goes to their own address. Another server needs a key typed here, unless it runs on "
+        "this machine.",
     )
     if server in endpoints:
         endpoint = endpoints[server]
-        model = (
-            st.selectbox("Model", endpoint.models, key=f"{key}_model_{server}")
-            if endpoint.models
-            else st.text_input("Model", value="gpt-4o-mini", key=f"{key}_model_{server}")
-        )
-        model = model.strip()
+        model = _endpoint_model(key, endpoint.name, endpoint.models)
+        try:
+            check_key(actor, endpoint.base_url, None)
+        except KeyRefused as refused:
+            return BackendChoice("openai", model, endpoint.base_url, None, str(refused))
         return BackendChoice("openai", model, endpoint.base_url, None, None if model else NO_MODEL)
     left, right = st.columns(2)
     base_url = left.text_input(
@@ -135,7 +138,22 @@ def _server_choice(key: str) -> BackendChoice:
     if typed:
         st.session_state[KEY_URL_STATE] = normalize_url(base_url or None)
     try:
-        check_key(current_actor(), base_url, typed or None)
+        check_key(actor, base_url, typed or None)
     except KeyRefused as refused:
         return BackendChoice("openai", model, base_url or None, None, str(refused))
     return BackendChoice("openai", model, base_url or None, typed or None, None if model else NO_MODEL)
+
+
+def _endpoint_model(key: str, name: str, models: tuple[str, ...]) -> str:
+    """One of the endpoint's models, or one typed (the list may not have every model the server serves)."""
+    if not models:
+        return st.text_input("Model", value="gpt-4o-mini", key=f"{key}_model_{name}").strip()
+    model = st.selectbox(
+        "Model",
+        [*models, OTHER_MODEL],
+        format_func=lambda m: "another model (type its name)" if m == OTHER_MODEL else m,
+        key=f"{key}_model_{name}",
+    )
+    if model != OTHER_MODEL:
+        return model
+    return st.text_input("Model name", key=f"{key}_typed_model_{name}", placeholder=NO_MODEL).strip()

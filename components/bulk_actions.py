@@ -9,18 +9,25 @@ import streamlit as st
 
 from components.feedback import flash, friendly_errors
 from components.kept_widgets import kept
+from components.people import person
+from components.role_gate import may
 from components.safe_text import say
 from components.sample_browser import BrowseState
 from components.studio_state import current_actor
 from core.front.actor import Store
 from core.front.curation import bulk_change, last_bulk_action, undo_last_bulk
 from core.front.projects import Project
+from core.front.review import mark_gold, unmark_gold
 
 BULK_ACTIONS = {
     "Accept": "accept",
     "Reject": "reject",
     "Give the label…": "relabel",
     "Back to pending": "reset",
+}
+GOLD_ACTIONS = {  # leads: gold checks for team review (human samples with a label; the rows ticked in the table)
+    "Mark as gold checks": "gold",
+    "Gold checks no more": "ungold",
 }
 CONFIRM_ABOVE = 500  # filter-wide actions on more samples than this ask for a confirmation
 
@@ -33,10 +40,11 @@ def bulk_actions(store: Store, project: Project, state: BrowseState) -> None:
         targets = [f"the {selected} selected"] if selected else []
         targets.append(f"all {state.page.total:,} matching the filters")
         target = columns[0].radio("Apply to", targets, key=f"bulk_{project.id}_target")
+        actions = {**BULK_ACTIONS, **(GOLD_ACTIONS if may("review.gold") else {})}
         action_name = columns[1].selectbox(
-            "Action", list(BULK_ACTIONS), **kept(f"bulk_{project.id}_action", options=list(BULK_ACTIONS))
+            "Action", list(actions), **kept(f"bulk_{project.id}_action", options=list(actions))
         )
-        action = BULK_ACTIONS[action_name or "Accept"]
+        action = actions[action_name or "Accept"]
         label = None
         if action == "relabel":
             label = columns[2].selectbox(
@@ -48,7 +56,12 @@ def bulk_actions(store: Store, project: Project, state: BrowseState) -> None:
             confirmed = columns[2].checkbox(
                 f"Yes, change {state.page.total:,} samples", key=f"bulk_{project.id}_confirm"
             )
-        if not selected:
+        if action in GOLD_ACTIONS.values():
+            st.caption(
+                "Gold checks are human samples whose label is the right answer: mixed unannounced into the "
+                "annotators' queues, they measure each annotator's accuracy (Team page). Tick the rows first."
+            )
+        elif not selected:
             st.caption("Tip: tick rows in the table to act on just those.")
         columns[3].button(
             "Apply",
@@ -63,7 +76,9 @@ def bulk_actions(store: Store, project: Project, state: BrowseState) -> None:
 
 def _apply(store: Store, project: Project, state: BrowseState, action: str, label: str | None, on_all: bool) -> None:
     with friendly_errors("The bulk action"):
-        if on_all:
+        if action in GOLD_ACTIONS.values():
+            _gold(project, state, action, on_all)
+        elif on_all:
             result = bulk_change(current_actor(), project, action, flt=state.flt, label=label)
         else:
             result = bulk_change(
@@ -78,8 +93,10 @@ def _apply(store: Store, project: Project, state: BrowseState, action: str, labe
 
 
 def undo_panel(store: Store, project: Project, where: str) -> None:
-    """The last bulk action and a button to undo it; `where` names the place it is drawn (a tab), so that it can be
-    drawn in several places of one page."""
+    """The last bulk action and a button to undo it (for those who may change many samples at once); `where` names
+    the place it is drawn (a tab), so that it can be drawn in several places of one page."""
+    if not may("samples.bulk"):
+        return
     last = last_bulk_action(current_actor(), project)
     if last is None:
         return
@@ -90,7 +107,7 @@ def undo_panel(store: Store, project: Project, where: str) -> None:
             last.action,
             f"{last.samples:,}",
             "" if last.samples == 1 else "s",
-            last.who,
+            person(last.who),
             f"{last.at:%Y-%m-%d %H:%M}",
         )
     )
@@ -106,3 +123,12 @@ def undo_panel(store: Store, project: Project, where: str) -> None:
 def _undo(store: Store, project: Project) -> None:
     with friendly_errors("Undo"):
         flash(undo_last_bulk(current_actor(), project).message)
+
+
+def _gold(project: Project, state: BrowseState, action: str, on_all: bool) -> None:
+    if on_all or not state.selected:
+        flash("Tick the rows of the samples to mark in the table first: gold checks are chosen one by one.", "info")
+        return
+    ids = [s.id for s in state.selected]
+    result = (mark_gold if action == "gold" else unmark_gold)(current_actor(), project, ids)
+    flash(result.message, "success" if result.changed else "info")

@@ -12,6 +12,7 @@ from components.feedback import flash, friendly_errors
 from components.job_progress import live_job
 from components.kept_widgets import kept
 from components.review_queue import open_flag_queue
+from components.role_gate import may
 from components.safe_text import md, say
 from components.sample_browser import show_flag
 from components.studio_state import current_actor
@@ -50,7 +51,7 @@ def checks_panel(store: Store, project: Project) -> None:
         + ("" if choice.chosen else " (the default; choose yours in the Threshold tab)")
         + f", within {'each label and language' if choice.scope == 'cell' else 'the whole project'}."
     )
-    if columns[1].button(
+    if may("checks.run") and columns[1].button(
         "Check samples", type="primary", icon=":material/fact_check:", disabled=active is not None, key="run_checks"
     ):
         with friendly_errors("Starting the checks"):

@@ -6,6 +6,7 @@ import streamlit as st
 
 from components.bulk_actions import undo_panel
 from components.feedback import flash, friendly_errors
+from components.role_gate import may
 from components.safe_text import md, show_text
 from components.studio_state import current_actor
 from core.front.actor import Store
@@ -42,8 +43,10 @@ def duplicate_groups_view(store: Store, project: Project) -> None:
         f"**{page.total:,} group{'' if page.total == 1 else 's'}** of repeats. The representative (left) stays; its "
         "repeats (right) add little to training."
     )
+    reviewer = may("samples.review")
     columns[1].button(
         "Keep one per group",
+        disabled=not may("samples.bulk"),
         type="primary",
         icon=":material/filter_1:",
         help="Reject every repeat nobody accepted; each group's representative stays. You can undo it.",
@@ -67,7 +70,7 @@ def duplicate_groups_view(store: Store, project: Project) -> None:
                 row[1].button(
                     "Reject",
                     key=f"{key}_reject_{member.sample.id}",
-                    disabled=member.sample.status == "rejected",
+                    disabled=member.sample.status == "rejected" or not reviewer,
                     on_click=_reject,
                     args=(store, member.sample),
                 )

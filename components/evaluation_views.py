@@ -15,6 +15,7 @@ import streamlit as st
 import core.front.evaluation as front
 from components.backend_picker import BackendChoice, backend_picker, resume_env
 from components.feedback import flash, friendly_errors
+from components.role_gate import may
 from components.safe_text import md, plot_text, say
 from core.front.actor import Actor
 from core.front.evaluation import (
@@ -265,6 +266,7 @@ def weak_cells_view(actor: Actor, project: Project, evaluation: Evaluation, lang
         )
         action.button(
             "Generate more here",
+            disabled=not may("generation.run"),
             key=f"weak_{evaluation.id}_{i}",
             icon=":material/auto_awesome:",
             on_click=_open_form,
@@ -529,7 +531,7 @@ def baselines_view(actor: Actor, project: Project) -> None:
         )
     if st.session_state.get(LLM_FORM) == "baseline":
         baseline_form(actor, project)
-    else:
+    elif may("baseline.run"):
         st.button("New LLM baseline", icon=":material/add_circle:", on_click=_open_form, args=("baseline",))
 
 
@@ -539,7 +541,7 @@ def baseline_cost(cost: float | None) -> str:
 
 
 def _resume(actor: Actor, project: Project, stopped: list[BaselineRun]) -> None:
-    if not stopped:
+    if not stopped or not may("baseline.run"):
         return
     names = [b.name for b in stopped]
     left, right = st.columns([3, 1], vertical_alignment="bottom")

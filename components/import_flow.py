@@ -10,6 +10,7 @@ import streamlit as st
 
 from components.feedback import flash, friendly_errors
 from components.language_picker import language_label
+from components.role_gate import may
 from components.safe_text import md, say
 from components.studio_state import current_actor
 from core.front.actor import Actor, Store
@@ -74,6 +75,8 @@ def _choose_source(actor: Actor) -> LoadedFile | None:
     if upload is not None:
         with friendly_errors("Reading the file"):
             _load_upload(upload)
+    if not may("server_files.read"):  # owners only: a lead uploads the file instead
+        return st.session_state.get(STATE)
     with st.expander("…or read a file or a Hugging Face dataset folder on this machine"):
         folders = allowed_import_folders(actor)
         st.caption(

@@ -8,6 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from components.feedback import friendly_errors
+from components.role_gate import may
 from components.safe_text import md, say
 from components.studio_state import current_actor
 from core.front.actor import Store
@@ -48,7 +49,9 @@ def job_status(store: Store, job: Job) -> None:
     if job.active:
         st.progress(job.progress, text=md(job.message or job.status))
         st.caption(job_timing(job).sentence())
-        if st.button("Cancel", key=f"cancel_job_{job.id}", disabled=job.cancel_requested, icon=":material/stop:"):
+        if may("jobs.cancel") and st.button(
+            "Cancel", key=f"cancel_job_{job.id}", disabled=job.cancel_requested, icon=":material/stop:"
+        ):
             with friendly_errors("Cancelling"):
                 cancel_job(current_actor(), job.id)
                 st.rerun(scope="fragment")

@@ -10,6 +10,7 @@ import streamlit as st
 
 from components.curation_overview import FLAG_NAMES
 from components.kept_widgets import kept, set_kept
+from components.people import namer
 from components.safe_text import alert, md, say, show_text
 from components.studio_state import current_actor
 from core.errors import EditConflict, StudioError
@@ -185,6 +186,13 @@ def _sample_card(project: Project, sample: Sample) -> None:
             st.caption(say("{}: {}", sample.label, description))
         for flag in sample.flags:
             st.markdown(f":orange-badge[{_flag_name(flag.kind)}] " + md(flag.reason))
+        person = namer()
+        added = say("Added by {} on {}", person(sample.created_by), f"{sample.created_at:%Y-%m-%d %H:%M}")
+        if sample.version > 1:
+            added += say(
+                " · last changed by {} on {}", person(sample.updated_by), f"{sample.updated_at:%Y-%m-%d %H:%M}"
+            )
+        st.caption(added + " (UTC)")
 
 
 # --- editing the text: a concurrent edit is reported, never silently replaced ----------------------------------
@@ -254,14 +262,14 @@ def _conflict_panel(store: Store, keys: ReviewKeys, sample: Sample, edit: EditKe
         say(
             "{} saved another text of this sample at {} while you were editing it. Your text is still in the box "
             "and was not saved. Compare the two, then keep one.",
-            sample.updated_by,
+            namer()(sample.updated_by),
             f"{sample.updated_at:%H:%M:%S}",
         ),
         icon=":material/sync_problem:",
     )
     theirs, mine = st.columns(2)
     with theirs:
-        st.caption(say("Saved now (by {})", sample.updated_by))
+        st.caption(say("Saved now (by {})", namer()(sample.updated_by)))
         show_text(sample.text)
         st.button(
             "Keep their text",

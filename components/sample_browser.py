@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -9,6 +10,7 @@ import streamlit as st
 
 from components.curation_overview import FLAG_NAMES
 from components.kept_widgets import kept, set_kept
+from components.people import namer
 from components.safe_text import say, show_text
 from components.studio_state import current_actor
 from core.front.actor import Store
@@ -109,7 +111,7 @@ def _flag_words(kind: str, reason: str) -> str:
     return f"{name}: {reason}" if reason else name
 
 
-def page_frame(page: SamplePage) -> pd.DataFrame:
+def page_frame(page: SamplePage, person: Callable[[str], str] = str) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
@@ -122,7 +124,7 @@ def page_frame(page: SamplePage) -> pd.DataFrame:
                 "status": s.status,
                 "flags": "; ".join(_flag_words(f.kind, f.reason) for f in s.flags),
                 "source": s.source or "",
-                "changed": f"{s.updated_at:%Y-%m-%d %H:%M} by {s.updated_by}",
+                "changed": f"{s.updated_at:%Y-%m-%d %H:%M} by {person(s.updated_by)}",
             }
             for s in page.samples
         ],
@@ -156,7 +158,7 @@ def sample_browser(
     )
     nav[2].markdown(f"Samples **{first:,}–{last:,}** of **{page.total:,}** · page {page.page:,} of {page.pages:,}")
     event = st.dataframe(
-        page_frame(page),
+        page_frame(page, namer()),
         key=f"{key}_table_{page.page}_{hash(flt)}" if selectable else None,
         on_select="rerun" if selectable else "ignore",
         selection_mode="multi-row",

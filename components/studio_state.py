@@ -80,7 +80,7 @@ def current_project(store: Store) -> Project | None:
         return None
     try:
         return get_project(current_actor(), project_id)
-    except NotFound:
+    except (NotFound, PermissionDenied):  # gone, or not a project this person is a member of
         select_project(None)
         return None
 

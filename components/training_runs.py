@@ -14,6 +14,8 @@ import streamlit as st
 import core.front.training as front
 from components.feedback import flash, friendly_errors
 from components.job_progress import job_status
+from components.people import namer
+from components.role_gate import may
 from components.safe_text import md, plot_text, say
 from core.front.actor import Actor
 from core.front.training import (
@@ -134,7 +136,9 @@ def runs_table_view(actor: Actor, project: Project, active: bool) -> None:
     def table() -> None:
         runs = front.list_runs(actor, project.id)
         jobs = {job.id: job for job in (front.run_job(actor, r) for r in runs if r.active) if job is not None}
-        st.dataframe(pd.DataFrame(page_rows(runs, jobs)), hide_index=True, width="stretch")
+        person = namer()
+        rows = [{**row, "by": person(row["by"])} for row in page_rows(runs, jobs)]
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
     table()
 
@@ -203,7 +207,10 @@ def run_details(actor: Actor, project: Project, run: TrainingRun) -> None:
                 mime="application/zip",
                 key=f"download_{run.id}",
             )
-        predict_panel(actor, project, run)
+        if may("predict.run"):
+            predict_panel(actor, project, run)
+    if not may("training.delete"):
+        return
     with st.expander("Delete this run"):
         st.caption("Deletes the model files and the run's record. Evaluations of it are deleted too.")
         if st.button(say("Delete {}", run.name), type="primary", key=f"delete_{run.id}"):

@@ -23,7 +23,9 @@ from components.evaluation_views import (
 from components.feedback import friendly_errors
 from components.job_progress import live_job
 from components.page_opening import open_page
+from components.people import person
 from components.quick_check_panel import quick_check_panel
+from components.role_gate import may
 from components.safe_text import md, say
 from components.studio_state import current_actor
 from core.front.evaluation import (
@@ -44,9 +46,10 @@ if project is None:
         "classifier right here: upload a file of its predictions (text, true label, predicted label, language) and "
         "its rows become the human test samples of a new project, scored per language."
     )
-    with st.container(border=True), friendly_errors("The quick check"):
-        st.markdown("**Check a model**")
-        quick_check_panel(actor, None, test_samples=0)
+    if may("quickcheck.run"):
+        with st.container(border=True), friendly_errors("The quick check"):
+            st.markdown("**Check a model**")
+            quick_check_panel(actor, None, test_samples=0)
     st.page_link("pages/projects.py", label="Go to Projects", icon=":material/folder_open:")
     st.stop()
 
@@ -66,9 +69,10 @@ if not test_size and not evaluations:
         "or check a file of a classifier's predictions below: its rows become the test samples."
     )
     st.page_link("pages/data.py", label="Go to Data", icon=":material/table_view:")
-    with st.container(border=True), friendly_errors("The quick check"):
-        st.markdown("**Check a model**")
-        quick_check_panel(actor, project, test_samples=0)
+    if may("quickcheck.run"):
+        with st.container(border=True), friendly_errors("The quick check"):
+            st.markdown("**Check a model**")
+            quick_check_panel(actor, project, test_samples=0)
     st.stop()
 
 runs = [c for c in choices if c.kind == "run"]
@@ -81,22 +85,23 @@ if not runs and not evaluations:
     )
     st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
 
-if runs:
+if runs and may("evaluation.run"):
     with (
         st.expander("Evaluate a trained run", expanded=not evaluations, icon=":material/play_circle:"),
         friendly_errors("Evaluating"),
     ):
         evaluate_run_form(actor, project, runs)
 
-with (
-    st.expander(
-        "Check a model: a file of its predictions, or a Hugging Face model",
-        expanded=not evaluations and not runs,
-        icon=":material/fact_check:",
-    ),
-    friendly_errors("The quick check"),
-):
-    quick_check_panel(actor, project, test_samples=test_size)
+if may("quickcheck.run"):
+    with (
+        st.expander(
+            "Check a model: a file of its predictions, or a Hugging Face model",
+            expanded=not evaluations and not runs,
+            icon=":material/fact_check:",
+        ),
+        friendly_errors("The quick check"),
+    ):
+        quick_check_panel(actor, project, test_samples=test_size)
 
 if evaluations:
     by_id = {e.id: e for e in evaluations}
@@ -134,7 +139,7 @@ if evaluations:
             f"{evaluation.test_size:,}",
             f"{evaluation.mean_macro_f1:.3f}",
             f"{evaluation.created_at:%Y-%m-%d %H:%M}",
-            evaluation.created_by,
+            person(evaluation.created_by),
         )
     )
     staleness = front.check_staleness(actor, project, evaluation)

@@ -8,6 +8,7 @@ import streamlit as st
 from components.feedback import flash, friendly_errors
 from components.job_progress import job_outcome, job_status, log_tail
 from components.page_opening import open_page
+from components.people import namer
 from components.safe_text import say
 from components.studio_state import current_actor
 from core.front.jobs import launch_wait, list_jobs
@@ -41,6 +42,7 @@ def overview() -> None:
     for job in jobs:
         if job.active:
             job_status(store, job)
+    person = namer()
     st.subheader("All jobs" + (say(" of '{}'", project.name) if project else ""))
     table = pd.DataFrame(
         [
@@ -50,7 +52,7 @@ def overview() -> None:
                 "status": j.status,
                 "progress": j.progress,
                 "message": j.message,
-                "by": j.created_by,
+                "by": person(j.created_by),
                 "created": j.created_at,
                 "finished": j.finished_at,
             }

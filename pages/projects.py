@@ -10,6 +10,7 @@ from components.language_picker import language_multiselect
 from components.loop_guide import loop_guide
 from components.page_opening import open_page
 from components.project_summary import project_summary
+from components.role_gate import gate, may
 from components.safe_text import say
 from components.studio_state import current_actor, select_project
 from core.front.projects import (
@@ -59,6 +60,12 @@ def new_project_form() -> None:
 
 
 if project is None:
+    if not may("project.create"):
+        st.info(
+            "There is no project for you yet. A lead or an owner creates projects and adds you to them; they then "
+            "appear here."
+        )
+        st.stop()
     st.info(
         "There is no project yet. A project holds one classification task: its labels, its languages and "
         "every sample. Create one below, or load the demo project (5 languages, 3 labels, works offline)."
@@ -77,6 +84,9 @@ with friendly_errors("Reading where the project stands"):
     loop_guide(store, project)
 project_summary(store, project)
 
+if not may("project.edit"):
+    gate("project.edit")
+    st.stop()
 edit_tab, new_tab = st.tabs([say("Edit '{}'", project.name), "New project"])
 
 with edit_tab, st.form("edit_project"):
@@ -132,9 +142,14 @@ if saved:
         st.rerun()
 
 with edit_tab, st.expander("Delete this project"):
+    gate("project.delete")
     st.warning("Deleting removes the project and all its samples. This cannot be undone.")
     confirm = st.text_input("Type the project's name to confirm", key=f"delete_confirm_{project.id}")
-    if st.button("Delete project", disabled=confirm.strip() != project.name, key=f"delete_{project.id}"):
+    if st.button(
+        "Delete project",
+        disabled=confirm.strip() != project.name or not may("project.delete"),
+        key=f"delete_{project.id}",
+    ):
         with friendly_errors("Deleting the project"):
             remove_project(actor, project.id)
             select_project(None)

@@ -8,7 +8,9 @@ from components.backend_picker import backend_picker
 from components.feedback import flash, friendly_errors
 from components.job_progress import live_job
 from components.page_opening import open_project_page
-from components.safe_text import md, show_text
+from components.people import person
+from components.role_gate import gate, may
+from components.safe_text import md, say, show_text
 from components.studio_state import current_actor
 from core.front.generation import (
     GenerationSettings,
@@ -55,6 +57,7 @@ version = (
         [v.version for v in versions],
         key=f"prompt_version_{name}",
         format_func=lambda v: f"v{v}" + (" (newest)" if versions and v == versions[0].version else ""),
+        help="Each saved version keeps who saved it and when (shown below the editor).",
     )
     if versions
     else None
@@ -76,6 +79,15 @@ strategy = top[2].selectbox(
 )
 st.caption(BUILTIN_TEMPLATES[strategy].explanation)
 
+if current is not None:
+    st.caption(
+        say(
+            "v{} saved by {} on {} UTC",
+            current.version,
+            person(current.created_by),
+            f"{current.created_at:%Y-%m-%d %H:%M}",
+        )
+    )
 edit, preview = st.columns(2)
 with edit:
     system = st.text_area("System message", value=system_default, height=140, key=f"prompt_system_{name}_{version}")
@@ -90,7 +102,7 @@ with edit:
     for problem in problems:
         (st.error if problem.is_error else st.warning)(md(problem))
     changed = current is None or (system, user, strategy) != (current.system, current.user, current.strategy)
-    if st.button(
+    if gate("prompts.edit") and st.button(
         "Save as a new version",
         type="primary",
         disabled=not changed or any(p.is_error for p in problems),
@@ -125,6 +137,8 @@ if len(versions) > 1:
             language="diff",
         )
 
+if not may("generation.run"):
+    st.stop()
 st.subheader("Try it")
 st.caption(
     "Generates 5 samples for the cell in the preview with the saved version shown above. They are kept as "

@@ -8,6 +8,7 @@ import streamlit as st
 from components.feedback import flash, friendly_errors
 from components.job_progress import live_job
 from components.page_opening import open_page
+from components.role_gate import gate, may
 from components.safe_text import say
 from components.studio_state import current_actor
 from core.front.jobs import list_jobs
@@ -51,7 +52,9 @@ if project is not None:
             key=f"encoder_custom_{project.id}",
         )
     wanted = custom.strip() if choice == OTHER else choice
-    if st.button("Use this encoder", disabled=not wanted or wanted == project.encoder, type="primary"):
+    if gate("project.edit") and st.button(
+        "Use this encoder", disabled=not wanted or wanted == project.encoder, type="primary"
+    ):
         with friendly_errors("Changing the encoder"):
             updated = set_encoder(actor, project, wanted)
             flash(f"'{updated.name}' now uses {updated.encoder}.")
@@ -80,6 +83,7 @@ missing_bundled = [spec for spec in BUNDLED_MODELS if spec not in provisioned_sp
 if (
     missing_bundled
     and not running
+    and may("models.provision")
     and st.button("Provision the bundled encoder now", icon=":material/download_for_offline:")
 ):
     with friendly_errors("Starting the provisioning"):

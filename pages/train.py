@@ -7,6 +7,7 @@ import streamlit as st
 import core.front.training as front
 from components.feedback import flash, friendly_errors
 from components.page_opening import open_project_page
+from components.role_gate import gate
 from components.safe_text import say
 from components.studio_state import current_actor
 from components.training_form import snapshot_options, snapshot_preview, trainer_choice, training_estimate
@@ -23,23 +24,24 @@ for run in running:
     st.markdown(say("**Training {}** ({})", run.name, run.trainer))
     active_run(actor, run)
 
-with (
-    st.expander("New training run", expanded=not running, icon=":material/model_training:"),
-    friendly_errors("Reading the samples"),
-):
-    st.markdown("**What the model learns from** — only the TRAIN split; the test split is for evaluation")
-    options, curve, preview = snapshot_options(actor, project)
-    snapshot_preview(preview)
-    st.divider()
-    trainer, name, values = trainer_choice(project)
-    estimate = training_estimate(actor, project, trainer, values, preview, curve) if preview.total else None
-    if estimate is not None:
-        st.info(estimate.sentence(), icon=":material/timer:")
-    if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=preview.total == 0):
-        request = TrainingRequest(name=name, trainer=trainer, params=values, options=options, curve=curve)
-        launched = front.launch(actor, project.id, request)
-        flash(f"Training {launched.run.name} started (job #{launched.job.id}).", "info")
-        st.rerun()
+if gate("training.run"):
+    with (
+        st.expander("New training run", expanded=not running, icon=":material/model_training:"),
+        friendly_errors("Reading the samples"),
+    ):
+        st.markdown("**What the model learns from** — only the TRAIN split; the test split is for evaluation")
+        options, curve, preview = snapshot_options(actor, project)
+        snapshot_preview(preview)
+        st.divider()
+        trainer, name, values = trainer_choice(project)
+        estimate = training_estimate(actor, project, trainer, values, preview, curve) if preview.total else None
+        if estimate is not None:
+            st.info(estimate.sentence(), icon=":material/timer:")
+        if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=preview.total == 0):
+            request = TrainingRequest(name=name, trainer=trainer, params=values, options=options, curve=curve)
+            launched = front.launch(actor, project.id, request)
+            flash(f"Training {launched.run.name} started (job #{launched.job.id}).", "info")
+            st.rerun()
 
 st.subheader("Trained runs")
 with friendly_errors("Listing the runs"):

@@ -261,6 +261,6 @@ class Walk:
         )
         server = self.page.get_by_label("Server", exact=True)
         if server.count():
-            self.pick("Server", "another server (type its address)")
+            self.pick("Server", "Another server (type its address and key)")
         self.fill("Server address (base URL)", self.llm_url)
         self.fill("Model", "test-model")

@@ -374,6 +374,12 @@ class ScriptedOpenAIServer:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
     @property
+    def in_flight(self) -> int:
+        """Requests whose handler has not finished yet (the client may already have read the whole answer)."""
+        with self._lock:
+            return self._in_flight
+
+    @property
     def max_concurrency_seen(self) -> int:
         with self._lock:
             return self._max_in_flight

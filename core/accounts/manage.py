@@ -9,6 +9,7 @@ import functools
 
 from sqlalchemy.exc import IntegrityError
 
+from core.accounts import sessions
 from core.accounts.passwords import check_new_password, hash_password, needs_rehash, verify_password
 from core.accounts.usernames import check_username
 from core.errors import InvalidInput, NotFound, PermissionDenied
@@ -91,9 +92,10 @@ def set_role(store: Store, username: str, role: str) -> Account:
 
 
 def deactivate(store: Store, username: str) -> Account:
-    """The account can no longer sign in or act; its history stays."""
+    """The account can no longer sign in or act, and its sessions end in every browser; its history stays."""
     account = get_account(store, username)
     stored.set_active(store, account.username, False)
+    sessions.end_account_sessions(store, account, sessions.DEACTIVATED)
     return get_account(store, account.username)
 
 
@@ -107,6 +109,7 @@ def reset_password(store: Store, username: str, password: str) -> Account:
     account = get_account(store, username)
     check_new_password(password)
     stored.set_password_hash(store, account.username, hash_password(password))
+    sessions.end_account_sessions(store, account, sessions.PASSWORD_CHANGED)  # signed in with the old one: ended
     return get_account(store, account.username)
 
 

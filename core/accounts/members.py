@@ -27,3 +27,15 @@ def members_of(store: Store, project_id: int) -> list[Account]:
     """The accounts that are members of the project, by username."""
     ids = set(stored.member_ids_of(store, project_id))
     return [account for account in stored.list_accounts(store) if account.id in ids]
+
+
+def visible_project_ids(store: Store, username: str) -> set[int]:
+    """The projects a lead or annotator sees: those their (active) account is a member of."""
+    return stored.member_project_ids(store, username)
+
+
+def join_created_project(store: Store, project_id: int, username: str) -> bool:
+    """Whoever creates a project in team mode becomes its member; False when there is no such account (an actor
+    made up in a test) or it was a member already."""
+    account = stored.find_account(store, username)
+    return account is not None and stored.add_member(store, project_id, account.id)

@@ -1,32 +1,26 @@
-"""Signing in to the studio in team mode, without a browser: the password check, the growing delay after failed
-sign-ins, and whether a signed-in session may go on.
+"""Signing in to the studio in team mode, without a browser: the password check with its growing delay after
+failed sign-ins, opening a stored session (core.accounts.sessions says how long it holds).
 
 Failed sign-ins slow down per username and per client address: after n failures in a row the next try waits
 2^(n-1) seconds, at most 30 s. A delay, never a lockout, so nobody can lock a colleague out by guessing. Every
 refusal says the same thing whether or not the username exists.
-
-A session ends at the next rerun when its account is deactivated, its password changes after the sign-in, or it
-has been idle longer than the idle limit (STUDIO_SESSION_IDLE_MINUTES, 12 hours by default).
 """
 
 from __future__ import annotations
 
 import math
-import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 
 from core.accounts.manage import check_password
-from core.front.actor import Actor
-from core.store import accounts as stored
+from core.accounts.sessions import idle_limit_from_env as idle_limit_from_env
+from core.accounts.sessions import start_session
 from core.store.database import Store
-from core.store.schema import utcnow
 
 WRONG_CREDENTIALS = "That username and password do not match."
 MAX_DELAY_SECONDS = 30.0
-DEFAULT_IDLE_MINUTES = 12 * 60
 
 
 def delay_after(failures: int) -> float:
@@ -80,11 +74,14 @@ class SignInThrottle:
 
 @dataclass(frozen=True)
 class SignedIn:
-    """What a browser session keeps of a sign-in (never the password)."""
+    """A sign-in that just opened a stored session: the token is for the browser's cookie (never the password)."""
 
     username: str
-    signed_in_at: datetime  # naive UTC, as the store keeps times
-    last_seen: datetime
+    token: str
+    expires_at: datetime  # naive UTC, as the store keeps times
+
+    def __repr__(self) -> str:  # the token never shows in a log or a traceback
+        return f"SignedIn(username={self.username!r}, expires_at={self.expires_at!r})"
 
 
 @dataclass(frozen=True)
@@ -98,9 +95,17 @@ def _wait_message(seconds: float) -> str:
     return f"Too many failed sign-ins: wait {whole} second{'s' if whole != 1 else ''} and try again."
 
 
-def sign_in(store: Store, throttle: SignInThrottle, username: str, password: str, address: str | None) -> SignInResult:
-    """Checks the password unless this username or address must wait; the same message for an unknown username,
-    a wrong password and a deactivated account."""
+def sign_in(
+    store: Store,
+    throttle: SignInThrottle,
+    username: str,
+    password: str,
+    address: str | None,
+    *,
+    user_agent: str | None = None,
+) -> SignInResult:
+    """Checks the password unless this username or address must wait, and opens a stored session; the same message
+    for an unknown username, a wrong password and a deactivated account."""
     name = username.strip()
     waiting = throttle.wait_seconds(name, address)
     if waiting > 0:
@@ -110,29 +115,5 @@ def sign_in(store: Store, throttle: SignInThrottle, username: str, password: str
         throttle.failed(name, address)
         return SignInResult(None, WRONG_CREDENTIALS)
     throttle.succeeded(name, address)
-    stored.record_sign_in(store, account.username)
-    now = utcnow()
-    return SignInResult(SignedIn(username=account.username, signed_in_at=now, last_seen=now))
-
-
-def idle_limit_from_env() -> timedelta:
-    raw = os.environ.get("STUDIO_SESSION_IDLE_MINUTES", "").strip()
-    minutes = float(raw) if raw.replace(".", "", 1).isdigit() and float(raw) > 0 else DEFAULT_IDLE_MINUTES
-    return timedelta(minutes=minutes)
-
-
-def session_actor(
-    store: Store, session: SignedIn, *, idle_limit: timedelta, now: datetime | None = None
-) -> tuple[Actor, SignedIn] | None:
-    """The acting user of a signed-in session and the session seen now, or None when the session has ended: its
-    account is gone or deactivated, its password changed after the sign-in, or it was idle too long."""
-    moment = now or utcnow()
-    if moment - session.last_seen > idle_limit:
-        return None
-    account = stored.find_account(store, session.username)
-    if account is None or not account.active:
-        return None
-    if account.password_changed_at is not None and account.password_changed_at > session.signed_in_at:
-        return None
-    actor = Actor(store=store, user=account.username, role=account.role, team=True)
-    return actor, replace(session, last_seen=moment)
+    opened = start_session(store, account, method="password", user_agent=user_agent)
+    return SignInResult(SignedIn(username=opened.username, token=opened.token, expires_at=opened.expires_at))

@@ -13,6 +13,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+import core.cli.audit as audit
 import core.cli.baselines as baselines
 import core.cli.comparison as comparison
 import core.cli.curation as curation
@@ -22,6 +23,7 @@ import core.cli.generation as generation
 import core.cli.jobs as jobs
 import core.cli.models as models
 import core.cli.projects as projects
+import core.cli.review as review
 import core.cli.serving as serving
 import core.cli.targeted as targeted
 import core.cli.training as training
@@ -38,6 +40,7 @@ COMMAND_GROUPS = (
     jobs,
     generation,
     curation,
+    review,
     models,
     training,
     evaluation,
@@ -45,6 +48,7 @@ COMMAND_GROUPS = (
     comparison,
     targeted,
     users,
+    audit,
     serving,
 )
 

@@ -12,7 +12,7 @@ import getpass
 import sys
 
 from core.cli.acting import acting_user
-from core.cli.arguments import Subparsers
+from core.cli.arguments import Subparsers, csv_list
 from core.cli.output import print_json, table
 from core.errors import InvalidInput
 from core.front.accounts import (
@@ -25,6 +25,7 @@ from core.front.accounts import (
     set_account_role,
 )
 from core.front.actor import Store
+from core.front.review import parse_languages, set_account_languages
 
 
 def read_password(username: str) -> str:
@@ -61,6 +62,7 @@ def _account_json(account: Account) -> dict[str, object]:
 
 def cmd_add(args: argparse.Namespace, store: Store) -> int:
     actor = acting_user(args, store)
+    languages = parse_languages(csv_list(args.languages))  # refused before the account is made
     account = add_account(
         actor,
         args.name,
@@ -69,10 +71,19 @@ def cmd_add(args: argparse.Namespace, store: Store) -> int:
         display_name=args.display_name,
         email=args.email,
     )
+    if languages:
+        set_account_languages(actor, account.username, languages)
     if args.json:
-        print_json(_account_json(account))
+        print_json(_account_json(account) | {"languages": languages})
     else:
-        print(f"Added {account.username} ({account.display_name}) as {account.role}.")
+        judges = f"; judges {', '.join(languages)}" if languages else ""
+        print(f"Added {account.username} ({account.display_name}) as {account.role}{judges}.")
+    return 0
+
+
+def cmd_set_languages(args: argparse.Namespace, store: Store) -> int:
+    languages = set_account_languages(acting_user(args, store), args.name, csv_list(args.languages))
+    print(f"{args.name.strip()} judges {', '.join(languages) or 'no language'} now.")
     return 0
 
 
@@ -128,8 +139,14 @@ def add_parsers(sub: Subparsers) -> None:
     p.add_argument("--role", required=True, choices=ROLES, help="what the account may do")
     p.add_argument("--display-name", help="the name the pages show (default: the username)")
     p.add_argument("--email", help="e-mail address (single sign-on matches accounts by it)")
+    p.add_argument("--languages", help="the languages the account can judge in reviews, e.g. sw,en")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_add)
+
+    p = commands.add_parser("set-languages", help="set the languages an account can judge in reviews")
+    p.add_argument("name", help="username")
+    p.add_argument("languages", help="language codes, comma-separated (e.g. sw,en; '' for none)")
+    p.set_defaults(handler=cmd_set_languages)
 
     p = commands.add_parser("list", help="list the accounts")
     p.add_argument("--json", action="store_true")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.errors import InvalidInput
-from core.store import sample_changes
+from core.errors import InvalidInput, PermissionDenied
+from core.store import accounts, sample_changes
 from core.store.database import Store
 from core.store.sample_changes import BulkAction, decision_noun, describe_state, last_bulk_action
 from core.store.samples import Sample, SampleFilter, get_sample
@@ -128,11 +128,21 @@ class UndoneDecision:
         return f"Undone: your {decision_noun(self.action)} of sample #{self.sample.id}; {what}."
 
 
-def undo_decision(store: Store, action_id: int) -> UndoneDecision:
+def undo_decision(store: Store, action_id: int, *, team: bool = False, anyones: bool = False) -> UndoneDecision:
     """Undo one decision on one sample (its action-log row `action_id`, made by this store's user): the sample's
     status, label and, for an edit, text go back to what they were before it. Refused with EditConflict when the
-    sample changed since (by anyone: the newer change is never silently overwritten). The undo is logged too."""
-    undone = sample_changes.undo_one(store, action_id)
+    sample changed since (by anyone: the newer change is never silently overwritten). The undo is logged too.
+
+    In team mode (`team`) an annotator may undo only their own decisions (PermissionDenied otherwise), a lead or an
+    owner anyone's (`anyones`)."""
+    if team and not anyones:
+        maker = accounts.action_maker(store, action_id)
+        if maker is not None and maker != store.user:
+            raise PermissionDenied(
+                f"permission denied: undoing someone else's decision needs the role lead or owner; this decision "
+                f"was made by {maker}, and {store.user} may undo only their own"
+            )
+    undone = sample_changes.undo_one(store, action_id, anyones=anyones)
     restored = get_sample(store, undone.sample_id)
     assert restored is not None
     return UndoneDecision(restored, undone.action)

@@ -53,6 +53,7 @@ def run_baseline(ctx: JobContext) -> dict[str, Any]:
             baseline.base_url,
             baseline.params.get("recording"),
             timeouts=baseline_timeouts(baseline.params),
+            store=ctx.store,
         )
     except StudioError as exc:
         baseline_store.set_baseline(ctx.store, baseline_id, status="failed", message=str(exc), finished_at=utcnow())

@@ -84,3 +84,9 @@ def projects_of_account(actor: Actor, username: str) -> list[int]:
 @reads
 def members_of_project(actor: Actor, project_id: int) -> list[Account]:
     return members.members_of(actor.store, project_id)
+
+
+@reads
+def display_names(actor: Actor) -> dict[str, str]:
+    """Each account's display name by username (empty in personal mode: names are logins there)."""
+    return {account.username: account.display_name for account in manage.list_accounts(actor.store)}

@@ -16,6 +16,11 @@ class Actor:
     role: str = "owner"  # personal mode: the one person using the studio may do everything
     team: bool = False  # team mode: at least one account exists, so roles and memberships apply
 
+    def __post_init__(self) -> None:
+        # What the actor changes is recorded as theirs: the store they act on carries their name.
+        if self.store.user != self.user:
+            object.__setattr__(self, "store", self.store.acting_as(self.user))
+
     @classmethod
     def of(cls, store: Store) -> Actor:
         """The store's own user acting on it (personal mode)."""

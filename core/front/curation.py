@@ -24,7 +24,7 @@ from core.curation.threshold_help import SimilarityProfile as SimilarityProfile
 from core.curation.threshold_help import ThresholdChoice as ThresholdChoice
 from core.embeddings.service import cached_vectors
 from core.front.actor import Actor
-from core.front.permissions import needs, reads
+from core.front.permissions import allowed, needs, reads
 from core.jobs.queue import Job
 from core.store.projects import Project
 from core.store.sample_changes import BulkAction as BulkAction
@@ -163,7 +163,9 @@ def decide(
 
 @needs("samples.review")
 def undo_decision(actor: Actor, action_id: int) -> UndoneDecision:
-    return sample_actions.undo_decision(actor.store, action_id)
+    """Undo one decision; in team mode an annotator only their own, a lead or an owner anyone's."""
+    anyones = actor.team and allowed(actor, "samples.undo_others")
+    return sample_actions.undo_decision(actor.store, action_id, team=actor.team, anyones=anyones)
 
 
 @needs("samples.review")

@@ -75,7 +75,7 @@ from core.evaluation.staleness import TestSplitCheck as TestSplitCheck
 from core.evaluation.staleness import check_test_split
 from core.evaluation.targeted import TargetCell as TargetCell
 from core.front.actor import Actor
-from core.front.permissions import needs, reads
+from core.front.permissions import joins_created_project, needs, reads, require_member_if_named
 from core.generation.engine import Estimate as Estimate
 from core.generation.replay_backend import ReplayBackend
 from core.io.uploads import display_name as upload_display_name
@@ -413,7 +413,12 @@ def check_predictions(
 ) -> QuickCheck:
     """Import a file's rows as human test samples (of a new project when `project` is None) and score its
     predictions as an evaluation."""
-    return quickcheck.check_predictions(actor.store, frame, source, columns, project=project, name=name)
+    if project is None:  # the project named after the file, when there is one
+        require_member_if_named(actor, default_project_name(source))
+    checked = quickcheck.check_predictions(actor.store, frame, source, columns, project=project, name=name)
+    if checked.project_created:
+        joins_created_project(actor, checked.project.id)
+    return checked
 
 
 @needs("quickcheck.run")
@@ -426,7 +431,12 @@ def check_predictions_file(
     name: str | None = None,
 ) -> QuickCheck:
     """`check_predictions` of a file on this machine (the CLI's quickcheck; `project`: its id or name)."""
-    return quickcheck.check_predictions_file(actor.store, path, columns, project=project, name=name)
+    if project is None or not str(project).strip():  # the project named after the file, when there is one
+        require_member_if_named(actor, default_project_name(Path(path).name))
+    checked = quickcheck.check_predictions_file(actor.store, path, columns, project=project, name=name)
+    if checked.project_created:
+        joins_created_project(actor, checked.project.id)
+    return checked
 
 
 @needs("modelcheck.run")

@@ -69,14 +69,15 @@ __all__ = [
 
 @reads
 def configured_endpoints(actor: Actor) -> list[Endpoint]:
-    """The servers set up on the studio's server, each with its own key (never shown)."""
-    return endpoints.configured_endpoints()
+    """The servers set up on the studio's server or by owners on the Team page, each with its own key (never
+    shown)."""
+    return endpoints.configured_endpoints(actor.store)
 
 
 @reads
 def check_key(actor: Actor, base_url: str | None, typed: str | None) -> None:
     """Raises KeyRefused when no key may go to this address (a typed key, or one set up for another address)."""
-    endpoints.resolve_key(base_url, typed, scope="endpoint")
+    endpoints.resolve_key(base_url, typed, scope="endpoint", store=actor.store)
 
 
 @needs("endpoints.check")
@@ -84,7 +85,7 @@ async def check_server(actor: Actor, base_url: str | None, typed_key: str | None
     """Asks the server which models it serves (and whether `model` is one) and how much it works on at once."""
     from core.generation.openai_backend import OpenAIBackend  # the OpenAI client loads only when asked
 
-    api_key = endpoints.resolve_key(base_url, typed_key, scope="endpoint")
+    api_key = endpoints.resolve_key(base_url, typed_key, scope="endpoint", store=actor.store)
     async with OpenAIBackend(base_url, api_key, timeout=15.0) as backend:
         return await endpoint_check.check_connection(backend, model)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.front.actor import Actor
-from core.front.permissions import needs, reads
+from core.front.permissions import needs, reads, visible_project_ids
 from core.jobs import lifecycle, queue, reaper, wait_job
 from core.jobs.queue import Job as Job
 from core.jobs.time_left import JobTiming as JobTiming
@@ -27,8 +27,17 @@ __all__ = [
 def list_jobs(
     actor: Actor, project_id: int | None = None, *, active_only: bool = False, limit: int = 200, kind: str | None = None
 ) -> list[Job]:
-    """The newest jobs first (of one project when given); a read only, it marks nothing."""
-    return queue.list_jobs(actor.store, project_id, active_only=active_only, limit=limit, kind=kind)
+    """The newest jobs first (of one project when given; of every project a lead or an annotator is a member of
+    when not); a read only, it marks nothing."""
+    visible = visible_project_ids(actor) if project_id is None else None
+    if visible is None:
+        return queue.list_jobs(actor.store, project_id, active_only=active_only, limit=limit, kind=kind)
+    jobs = [
+        job
+        for member_of in visible
+        for job in queue.list_jobs(actor.store, member_of, active_only=active_only, limit=limit, kind=kind)
+    ]
+    return sorted(jobs, key=lambda job: job.id, reverse=True)[:limit]
 
 
 @reads

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from core import demo, project_removal
 from core.front.actor import Actor
-from core.front.permissions import needs, reads
+from core.front.permissions import joins_created_project, needs, reads, require_member_if_named, visible_project_ids
 from core.store import open_store, sample_stats
 from core.store import projects as project_store
 from core.store.database import Store
@@ -55,7 +55,8 @@ def open_studio(database_url: str, user: str, *, create_demo: bool) -> Store:
 
 @reads
 def list_projects(actor: Actor) -> list[Project]:
-    return project_store.list_projects(actor.store)
+    """Every project (a lead or an annotator: those they are a member of)."""
+    return project_store.list_projects(actor.store, only=visible_project_ids(actor))
 
 
 @reads
@@ -66,12 +67,19 @@ def get_project(actor: Actor, ref: int | str) -> Project:
 
 @needs("project.create")
 def create_project(actor: Actor, spec: ProjectSpec) -> Project:
-    return project_store.create_project(actor.store, spec)
+    project = project_store.create_project(actor.store, spec)
+    joins_created_project(actor, project.id)
+    return project
 
 
 @needs("project.create")
 def create_demo_project(actor: Actor) -> Project:
-    return demo.create_demo_project(actor.store)
+    """The demo project, made now or before (a demo made before by someone else is theirs: a lead who is not its
+    member is refused, not let in)."""
+    require_member_if_named(actor, demo.demo_definition()["name"])
+    project = demo.create_demo_project(actor.store)
+    joins_created_project(actor, project.id)
+    return project
 
 
 @needs("project.edit")

@@ -11,7 +11,7 @@ from typing import Any
 
 from core.evaluation.evaluations import run_evaluation_of
 from core.front.actor import Actor
-from core.front.permissions import needs, reads
+from core.front.permissions import needs, reads, visible_project_ids
 from core.jobs.lifecycle import Launched as Launched
 from core.jobs.queue import Job as Job
 from core.jobs.queue import get_job
@@ -109,8 +109,9 @@ def run_named(actor: Actor, project_id: int, name: str) -> TrainingRun:
 
 @reads
 def runs_named(actor: Actor, name: str) -> list[TrainingRun]:
-    """The runs of that name in every project."""
-    return run_store.runs_named(actor.store, name)
+    """The runs of that name in every project (a lead or an annotator: in the projects they are a member of)."""
+    visible = visible_project_ids(actor)
+    return [run for run in run_store.runs_named(actor.store, name) if visible is None or run.project_id in visible]
 
 
 @reads

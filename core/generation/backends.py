@@ -7,6 +7,7 @@ from pathlib import Path
 from core.errors import InvalidInput
 from core.generation.llm_backend import LLMBackend, Timeouts
 from core.settings import get_settings
+from core.store.database import Store
 
 
 def default_timeouts() -> Timeouts:
@@ -22,11 +23,15 @@ def make_backend(
     *,
     timeouts: Timeouts | None = None,
     stream: bool = True,
+    store: Store | None = None,
 ) -> LLMBackend:
+    """`store`: the store the run is in; the endpoints owners set up there get their keys too (by address)."""
     if backend == "openai":
-        from core.generation.openai_backend import OpenAIBackend
+        from core.generation.endpoints import DEFAULT_BASE_URL
+        from core.generation.openai_backend import OpenAIBackend, resolve_api_key
 
-        return OpenAIBackend(base_url=base_url, api_key=None, timeout=timeouts or default_timeouts(), stream=stream)
+        api_key = resolve_api_key(None, base_url or DEFAULT_BASE_URL, store)
+        return OpenAIBackend(base_url=base_url, api_key=api_key, timeout=timeouts or default_timeouts(), stream=stream)
     if backend == "local":
         from core.generation.local_backend import LocalBackend
 

@@ -82,11 +82,34 @@ class ConnectionReport:
 
     serves_model: bool
     text: str
+    served: tuple[str, ...] | None = None  # the models it lists, when asked with no model
+
+
+async def served_models(backend: LLMBackend) -> tuple[str, ...] | None:
+    """The ids the server lists; None when it lists none. Raises BackendError when it cannot be reached or refuses
+    the key."""
+    list_models = getattr(backend, "list_models", None)
+    if list_models is None:
+        return None
+    try:
+        return tuple(await list_models())
+    except BackendError as error:
+        if error.status == 404 or error.kind == "bad_answer":
+            return None
+        raise
 
 
 async def check_connection(backend: LLMBackend, model: str) -> ConnectionReport:
-    """The server's models (and whether `model` is one of them) and how many requests it works on at once.
-    Raises BackendError when it cannot be reached or refuses the key."""
+    """The server's models (and whether `model` is one of them; with no `model`, their names) and how many requests
+    it works on at once. Raises BackendError when it cannot be reached or refuses the key."""
+    if not model:
+        served = await served_models(backend)
+        if served is None:
+            return ConnectionReport(True, "Connected. The server does not list its models.")
+        more = len(served) - SHOWN_NAMES
+        names = ", ".join(served[:SHOWN_NAMES]) + (f" and {more} more" if more > 0 else "")
+        text = f"Connected: the server serves {len(served)} model(s): {names or 'none'}."
+        return ConnectionReport(True, text, served)
     try:
         check = await check_endpoint(backend, model)
     except BackendError as error:

@@ -43,6 +43,7 @@ def run_generate(ctx: JobContext) -> dict[str, Any]:
             settings.recording,
             timeouts=settings.timeouts(),
             stream=settings.stream,
+            store=ctx.store,
         )
     except StudioError as exc:
         fail_run(ctx.store, run_id, exc)

@@ -40,17 +40,19 @@ from core.generation.llm_backend import (
     parse_retry_after,
 )
 from core.secrets import redact
+from core.store.database import Store
 
 Redactor = Callable[[str], str]
 
 _SNIPPET = 120
 
 
-def resolve_api_key(api_key: str | None, base_url: str) -> str:
+def resolve_api_key(api_key: str | None, base_url: str, store: Store | None = None) -> str:
     """The key given, else the one this process may send to `base_url` (see core.generation.endpoints: the CLI's
-    OPENAI_API_KEY for any address; from a page, only a key bound to this address), else a placeholder locally."""
+    OPENAI_API_KEY for any address; from a page, only a key bound to this address, `store`'s endpoints included),
+    else a placeholder locally."""
     try:
-        return api_key or worker_resolve_key(base_url)
+        return api_key or worker_resolve_key(base_url, store)
     except KeyRefused as refused:
         raise BackendError(str(refused), kind="auth") from None
 

@@ -17,6 +17,7 @@ from core.io.disk_full import EXPORT_DISK_FULL_MESSAGE, disk_full_in_plain_words
 from core.io.private_files import make_private_dirs, make_tree_private, write_private_file
 from core.io.spreadsheet_safety import STUDIO_FORMAT_COLUMN, STUDIO_FORMAT_PLAIN, STUDIO_FORMAT_VALUE, escape_cell
 from core.store.database import Store
+from core.store.judgements import judgements_for_export
 from core.store.projects import get_project
 from core.store.samples import Sample, SampleFilter, iter_samples
 
@@ -38,6 +39,7 @@ EXPORT_COLUMNS = (
     "created_by",
     "updated_at",
     "updated_by",
+    "judgements",  # every annotator's judgement of the sample (JSON list; see core.review.agreement)
 )
 
 
@@ -66,6 +68,8 @@ def export_frame(store: Store, project: int | str, flt: SampleFilter | None = No
     resolved = get_project(store, project)
     records = [sample_record(s) for s in iter_samples(store, resolved.id, flt)]
     frame = pd.DataFrame.from_records(records, columns=list(EXPORT_COLUMNS))
+    judged = judgements_for_export(store, resolved.id)
+    frame["judgements"] = [json.dumps(judged.get(int(i), []), ensure_ascii=False) for i in frame["id"]]
     frame["generation_run_id"] = frame["generation_run_id"].astype("Int64")
     frame["id"] = frame["id"].astype("int64")
     return frame

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,6 +98,15 @@ class Store:
             raise
         finally:
             session.close()
+
+    def acting_as(self, user: str) -> Store:
+        """The same database (engine and connections shared) with another person acting: what they change is
+        recorded as theirs."""
+        if user == self.user:
+            return self
+        other = copy.copy(self)
+        other.user = user
+        return other
 
     def dispose(self) -> None:
         self.engine.dispose()

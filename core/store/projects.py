@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -300,14 +301,17 @@ def has_projects(store: Store) -> bool:
         return session.scalar(select(ProjectRow.id).limit(1)) is not None
 
 
-def list_projects(store: Store) -> list[Project]:
+def list_projects(store: Store, *, only: Collection[int] | None = None) -> list[Project]:
+    """Every project by name (`only`: just these ids, e.g. an account's projects)."""
     with store.session() as session:
-        rows = session.scalars(
+        query = (
             select(ProjectRow)
             .options(selectinload(ProjectRow.labels), selectinload(ProjectRow.languages))
             .order_by(ProjectRow.name)
         )
-        return [_to_project(r) for r in rows]
+        if only is not None:
+            query = query.where(ProjectRow.id.in_(sorted(set(only))))
+        return [_to_project(r) for r in session.scalars(query)]
 
 
 def add_labels(store: Store, ref: int | str, names: list[str]) -> Project:

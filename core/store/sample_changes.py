@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.errors import EditConflict, InvalidInput, NotFound
-from core.store import action_log
+from core.store import action_log, assignments
 from core.store.database import Store
 from core.store.samples import SampleFilter, content_key
 from core.store.schema import ActionRow, FlagRow, LabelRow, SampleRow, utcnow
@@ -145,6 +145,7 @@ def change_one(
             before = _state(row) | ({"text": row.text} if "text" in values else {})
             after = _apply(session, row, values, store.user, now)
             action_id = _log_one(session, store.user, action, row, before, after)
+            assignments.close_for_decisions(session, [row.id], store.user, action)  # out of every review queue
     return action_id
 
 
@@ -154,10 +155,11 @@ class UndoneChange:
     action: str  # the decision undone: accept, reject, relabel, label, edit, reset
 
 
-def undo_one(store: Store, action_id: int) -> UndoneChange:
-    """Undo one decision on one sample (its action-log row `action_id`, made by this store's user): the sample's
-    status, label and, for an edit, text go back to what they were before it. Refused with EditConflict when the
-    sample changed since (by anyone: the newer change is never silently overwritten). The undo is logged too."""
+def undo_one(store: Store, action_id: int, *, anyones: bool = False) -> UndoneChange:
+    """Undo one decision on one sample (its action-log row `action_id`, made by this store's user unless `anyones`:
+    a lead or an owner in team mode): the sample's status, label and, for an edit, text go back to what they were
+    before it. Refused with EditConflict when the sample changed since (by anyone: the newer change is never
+    silently overwritten). The undo is logged too."""
     now = utcnow()
     with store.session() as session:
         entry = session.get(ActionRow, action_id)
@@ -168,7 +170,7 @@ def undo_one(store: Store, action_id: int) -> UndoneChange:
             or not entry.target.startswith("sample:")
         ):
             raise InvalidInput("There is no decision on a sample with that number to undo.")
-        if entry.who != store.user:
+        if not anyones and entry.who != store.user:
             raise InvalidInput(f"That decision was made by {entry.who}: only they can undo it.")
         undone = session.scalar(
             select(ActionRow.id).where(
@@ -272,6 +274,8 @@ def change_many(
                     if result not in ("changed", "unchanged"):
                         refusals[result] = refusals.get(result, 0) + 1
                 session.flush()
+        decided = [int(entry["target"].removeprefix("sample:")) for entry in log_rows]
+        assignments.close_for_decisions(session, decided, store.user, action)  # out of every review queue
         action_log.record_many(session, log_rows)
     return BulkCounts(batch=batch, changed=changed, unchanged=unchanged, conflicts=conflicts, refusals=refusals)
 

@@ -414,6 +414,7 @@ class AccountRow(Base):
     password_hash: Mapped[str | None] = mapped_column(String(500), nullable=True)
     role: Mapped[str] = mapped_column(String(20))  # one of ACCOUNT_ROLES
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    languages: Mapped[list[Any]] = mapped_column(default=list)  # the language codes the account can judge (review)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(200))
     last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -431,3 +432,157 @@ class ProjectMemberRow(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     added_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     added_by: Mapped[str] = mapped_column(String(200))
+
+
+class AccountSessionRow(Base):
+    """A signed-in browser session (team mode). The browser holds a random token in a cookie; the store keeps only
+    its sha256, so a copy of the store signs nobody in. `sso_login` is the sha256 of the single sign-on login the
+    session came from (each such login opens one session at most)."""
+
+    __tablename__ = "account_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    method: Mapped[str] = mapped_column(String(20))  # "password" or "sso"
+    sso_login: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    ended_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(300), nullable=True)
+
+
+class LlmEndpointRow(Base):
+    """A named LLM server set up by an owner: its address, models and the variable (environment or secrets.toml)
+    that holds its key. Never the key itself."""
+
+    __tablename__ = "llm_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), unique=True)
+    base_url: Mapped[str] = mapped_column(String(500), unique=True)  # normalized (one spelling per address)
+    models: Mapped[list[Any]] = mapped_column(JSON)
+    key_env: Mapped[str] = mapped_column(String(200))  # empty: no key (a server on this machine)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+# --- review work (team mode, part 2): who judges which sample, their judgements, and what follows from them ------
+
+REVIEW_RULES = ("unanimous", "majority")
+JUDGEMENT_DECISIONS = ("accept", "reject", "label", "edit")
+ASSIGNMENT_STATES = ("open", "done", "removed")  # removed: re-balanced away, its annotator left, or a lead decided
+# open: waiting for judgements; resolved: the rule gave the answer; adjudication: waiting for a lead; adjudicated: a
+# lead decided it there; decided: a lead accepted or rejected it directly, taking it out of every queue
+REVIEW_STATES = ("open", "resolved", "adjudication", "adjudicated", "decided")
+_ACTIVE_ASSIGNMENT = text("state != 'removed'")
+
+
+class ReviewSettingRow(Base):
+    """A project's review rules: how many annotators judge each sample, and how their judgements decide it."""
+
+    __tablename__ = "review_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), unique=True)
+    overlap: Mapped[int] = mapped_column(Integer, default=2)  # k: judgements per sample, 1..5
+    rule: Mapped[str] = mapped_column(String(20), default="unanimous")  # one of REVIEW_RULES
+    gold: Mapped[bool] = mapped_column(Boolean, default=False)  # gold samples mixed into the queues
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class AssignmentRow(Base):
+    """One sample in one annotator's queue. At most one active (open or done) per sample and annotator."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        Index("ix_assignments_queue", "project_id", "annotator", "state", "position", "id"),
+        Index("ix_assignments_sample", "sample_id"),
+        Index(
+            "uq_assignments_active",
+            "sample_id",
+            "annotator",
+            unique=True,
+            sqlite_where=_ACTIVE_ASSIGNMENT,
+            postgresql_where=_ACTIVE_ASSIGNMENT,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # the sample's project, copied for the queue's index (no foreign key of its own: the sample's deletes the row,
+    # and one fewer check per row keeps distributing 100,000 samples fast)
+    project_id: Mapped[int] = mapped_column(Integer)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"))
+    annotator: Mapped[str] = mapped_column(String(100))  # the account's username
+    gold: Mapped[bool] = mapped_column(Boolean, default=False)  # a gold check, never announced to the annotator
+    overlap: Mapped[int] = mapped_column(Integer, default=0)  # the judgements the sample needs (k); 0 for gold
+    position: Mapped[int] = mapped_column(Integer)  # the order of the annotator's queue
+    state: Mapped[str] = mapped_column(String(20), default="open")  # one of ASSIGNMENT_STATES
+    assigned_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    assigned_by: Mapped[str] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    closed_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)  # judged | rebalanced | left | ...
+
+
+class JudgementRow(Base):
+    """One annotator's judgement of one sample: what they decided, how long it took, when."""
+
+    __tablename__ = "judgements"
+    __table_args__ = (
+        UniqueConstraint("sample_id", "annotator", name="uq_judgements_sample_annotator"),
+        Index("ix_judgements_project_annotator", "project_id", "annotator", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"))
+    assignment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    annotator: Mapped[str] = mapped_column(String(100))
+    decision: Mapped[str] = mapped_column(String(20))  # one of JUDGEMENT_DECISIONS
+    label: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the label it gives; None: rejected
+    shown_label: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the sample's label when judged
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)  # an edit's new text
+    seconds: Mapped[float | None] = mapped_column(Float, nullable=True)  # time taken, when the page measured it
+    gold: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ReviewItemRow(Base):
+    """What became of a sample's review (see REVIEW_STATES): made by its first judgement (or a lead's direct
+    decision), so distributing work writes assignments only."""
+
+    __tablename__ = "review_items"
+    __table_args__ = (Index("ix_review_items_project_state", "project_id", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), unique=True)
+    overlap: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(20), default="open")
+    outcome_status: Mapped[str | None] = mapped_column(String(20), nullable=True)  # accepted | rejected
+    outcome_label: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # the sample before the rule changed it, and its version after (what undoing the last judgement restores)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class GoldSampleRow(Base):
+    """A human sample a lead marked as gold: its right label, to check annotators against."""
+
+    __tablename__ = "gold_samples"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), unique=True)
+    label: Mapped[str] = mapped_column(String(200))
+    marked_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    marked_by: Mapped[str] = mapped_column(String(200))

@@ -40,6 +40,7 @@ def test_the_accounts_migration_creates_its_tables(
         "created_by",
         "last_sign_in_at",
         "password_changed_at",
+        "languages",  # migration 0012: the languages an annotator can judge
     }
     nullable = {c["name"] for c in inspector.get_columns("accounts") if c["nullable"]}
     assert {"email", "password_hash", "last_sign_in_at"} <= nullable

@@ -1,5 +1,5 @@
 """Signing in without a browser: the same refusal whatever was wrong, the growing delay per username and per
-address, and a session that ends when its account is deactivated, its password changes or it sits idle."""
+address, and a stored session that ends when its account is deactivated, its password changes or it sits idle."""
 
 from __future__ import annotations
 
@@ -8,15 +8,16 @@ from datetime import timedelta
 import pytest
 
 from core.accounts.manage import create_account, deactivate, reset_password
+from core.accounts.sessions import DEACTIVATED, IDLE, PASSWORD_CHANGED, check_session, token_hash
 from core.accounts.sign_in import (
     MAX_DELAY_SECONDS,
     WRONG_CREDENTIALS,
     SignInThrottle,
     delay_after,
-    session_actor,
     sign_in,
 )
 from core.store import Store
+from core.store.account_sessions import find_session
 from core.store.accounts import find_account
 
 PASSWORD = "correct horse battery"
@@ -93,21 +94,25 @@ def test_a_session_ends_on_deactivation_password_change_and_idleness(team: Store
     throttle = SignInThrottle(Clock())
     session = sign_in(team, throttle, "anna", PASSWORD, None).signed_in
     assert session is not None
+    assert PASSWORD not in repr(session) and session.token not in repr(session)
     idle = timedelta(hours=1)
-    found = session_actor(team, session, idle_limit=idle)
-    assert found is not None
-    actor, seen = found
-    assert (actor.user, actor.role, actor.team) == ("anna", "annotator", True)
-    assert seen.last_seen >= session.last_seen
-    assert session_actor(team, session, idle_limit=idle, now=session.last_seen + timedelta(hours=2)) is None
+    found = check_session(team, session.token, idle_limit=idle)
+    assert found.actor is not None
+    assert (found.actor.user, found.actor.role, found.actor.team) == ("anna", "annotator", True)
+    stored = find_session(team, token_hash(session.token))
+    assert stored is not None
+    later = stored.last_seen_at + timedelta(hours=2)
+    assert check_session(team, session.token, idle_limit=idle, now=later).ended == IDLE
 
+    again = sign_in(team, throttle, "anna", PASSWORD, None).signed_in
+    assert again is not None
     reset_password(team, "anna", "another long password")
-    assert session_actor(team, session, idle_limit=idle) is None
-    again = sign_in(team, throttle, "anna", "another long password", None).signed_in
-    assert again is not None and session_actor(team, again, idle_limit=idle) is not None
+    assert check_session(team, again.token, idle_limit=idle).ended == PASSWORD_CHANGED
+    newest = sign_in(team, throttle, "anna", "another long password", None).signed_in
+    assert newest is not None and check_session(team, newest.token, idle_limit=idle).actor is not None
 
     create_account(team, "lena", "lead", PASSWORD)
     lena = sign_in(team, throttle, "lena", PASSWORD, None).signed_in
     assert lena is not None
     deactivate(team, "lena")
-    assert session_actor(team, lena, idle_limit=idle) is None
+    assert check_session(team, lena.token, idle_limit=idle).ended == DEACTIVATED

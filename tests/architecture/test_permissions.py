@@ -17,6 +17,8 @@ import pytest
 from sqlalchemy import MetaData, func, select
 
 import core.front
+from core.accounts.manage import create_account
+from core.accounts.members import add_member
 from core.cli.app import main
 from core.errors import PermissionDenied, StudioError
 from core.front.accounts import add_account
@@ -215,6 +217,9 @@ def test_refused_calls_with_real_arguments_change_nothing(sqlite_store: Store) -
     project = _small_project(sqlite_store)
     me = Actor.of(sqlite_store)
     sample = page_samples(me, project).samples[0]
+    create_account(sqlite_store, "olga", "owner", "a long enough password 1")
+    create_account(sqlite_store, "anna", "annotator", "a long enough password 2")
+    add_member(sqlite_store, project.id, "anna")
     annotator = Actor(sqlite_store, "anna", "annotator", team=True)
     viewer = Actor(sqlite_store, "victor", "viewer", team=True)
     lead = Actor(sqlite_store, "lena", "lead", team=True)

@@ -138,7 +138,7 @@ def test_the_generate_page_never_sends_the_server_key_to_a_typed_address(server_
         at.selectbox(key="gen_backend").set_value("openai").run()
         assert at.selectbox(key="gen_server").options == [
             "openai · https://api.openai.com/v1",
-            "another server (type its address)",
+            "Another server (type its address and key)",
         ]
         at.selectbox(key="gen_server").set_value("_other").run()
         at.text_input(key="gen_base_url").input(server.base_url).run()
@@ -188,7 +188,7 @@ def test_the_configured_endpoint_is_offered_with_its_models(
         at = _generate_page()
         at.selectbox(key="gen_backend").set_value("openai").run()
         at.selectbox(key="gen_server").set_value("team").run()
-        assert at.selectbox(key="gen_model_team").options == ["m1", "m2"]
+        assert at.selectbox(key="gen_model_team").options == ["m1", "m2", "another model (type its name)"]
         at.button(key="gen_check").click().run()
         assert not at.exception, at.exception
         assert "Connected" in texts(at.success)

@@ -455,6 +455,8 @@ def test_reset_stats_clears_the_new_counters() -> None:
         for thread in threads:
             thread.join(10)
         assert server.completed == 2 and server.busy_seconds > 0 and server.max_generating == 1
+        # A client can finish reading before the handler thread has left: reset once both handlers are done.
+        assert server.wait_for(lambda s: s.in_flight == 0, timeout=5)
 
         server.reset_stats()
 

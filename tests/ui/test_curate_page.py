@@ -450,3 +450,17 @@ def test_a_long_text_in_the_browse_table_can_be_read_in_full(studio_home: Path) 
     next(s for s in at.selectbox if s.label == "Read a sample in full").select(long_id).run()
     assert LONG in [t.value for t in at.text]
     assert f"Sample #{long_id} · Swahili · label weather · pending · train" in _texts(at.caption)
+
+
+def test_gold_checks_are_chosen_row_by_row_in_the_bulk_panel(studio_home: Path) -> None:
+    store = open_store()
+    project = _project(store)
+    at = _curate(BROWSE)
+    action = at.selectbox(key=f"bulk_{project.id}_action")
+    assert {"Mark as gold checks", "Gold checks no more"} <= set(action.options)  # a lead's (here: the owner's)
+    action.select("Mark as gold checks").run()
+    assert "Gold checks are human samples whose label is the right answer" in _texts(at.caption)
+    at.radio(key=f"bulk_{project.id}_target").set_value("all 4 matching the filters").run()
+    at.button(key=f"bulk_{project.id}_apply").click().run()
+    assert not at.exception, at.exception
+    assert "Tick the rows of the samples to mark in the table first" in _texts(at.info)

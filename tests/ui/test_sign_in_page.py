@@ -1,6 +1,6 @@
 """Team mode in the pages (AppTest, real SQLite): with one account, every page URL shows only the sign-in form until
 the browser session signs in; a failed sign-in says the same thing whatever was wrong and slows the next try down;
-the signed-in account's role shows in the sidebar and a refusal of core shows as a message."""
+the signed-in account's role shows in the sidebar; a deep link followed before signing in lands on its page after."""
 
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ def test_an_unknown_user_gets_the_same_message(team: None) -> None:
     assert texts(_sign_in(at, "nobody", PASSWORD).error) == WRONG_CREDENTIALS
 
 
-def test_sign_in_as_an_annotator_shows_the_role_and_a_refusal_as_a_message(team: None) -> None:
+def test_sign_in_as_an_annotator_shows_the_role_and_only_what_the_role_may_do(team: None) -> None:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
     _sign_in(at, "anna", PASSWORD)
@@ -99,15 +99,19 @@ def test_sign_in_as_an_annotator_shows_the_role_and_a_refusal_as_a_message(team:
     sidebar = texts(at.sidebar.markdown)
     assert "Anna Annotator" in sidebar and "annotator" in sidebar
     assert "Sign out" in [b.label for b in at.sidebar.button]
-
-    at.text_input[0].input("Market SMS")
-    at.text_area[0].input("Classify farmers' messages.")
-    at.multiselect[0].select("en")
-    at.text_area[1].input("weather: rain\nprices: market prices")
-    at.button(key="FormSubmitter:new_project-Create project").click().run()
-    assert not at.exception, at.exception
-    assert "creating a project needs the role" in texts(at.error)
+    # creating a project needs a lead: no form for it, and words saying who creates projects
+    assert "A lead or an owner creates projects" in texts(at.info)
+    assert "Create project" not in [b.label for b in at.button]
     assert list_projects(open_store()) == []
+
+
+@pytest.mark.parametrize("page", ["data", "jobs"])
+def test_a_deep_link_lands_on_its_page_after_the_sign_in(team: None, page: str) -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.switch_page(f"pages/{page}.py").run()  # a new browser session at /data, say
+    _only_the_form(at)
+    _sign_in(at, "olga", PASSWORD)
+    assert [t.value for t in at.title] == [page.capitalize()]
 
 
 def test_sign_out_and_deactivation_end_the_session(team: None) -> None:
