@@ -92,8 +92,6 @@ def main() -> int:
             amina = _sign_in(browser, url, "amina")
             amina.goto(f"{url}/curate?project={project_id}")
             amina.wait_for_selector(IDLE, timeout=60_000)
-            amina.keyboard.press("a")
-            amina.wait_for_selector(IDLE, timeout=60_000)
             amina.screenshot(path=str(out / "team-annotator.png"))
     for name in ("sign-in", "team", "team-endpoints", "team-audit", "team-annotator"):
         print(out / f"{name}.png")
