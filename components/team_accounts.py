@@ -14,7 +14,7 @@ from core.front.accounts import (
     ROLES,
     Account,
     add_account,
-    deactivate_account,
+    deactivate_and_hand_on,
     list_accounts,
     reactivate_account,
     reset_account_password,
@@ -187,9 +187,12 @@ def change_account_forms(actor: Actor, accounts: list[Account]) -> None:
             st.caption("A deactivated account can no longer sign in (its sessions end at once); its history stays.")
             if st.button("Deactivate the account", icon=":material/person_off:", key="team_deactivate"):
                 with friendly_errors("Deactivating the account"):
-                    changed = deactivate_account(actor, account.username)
+                    done = deactivate_and_hand_on(actor, account.username)
+                    changed = done.account
                     flash(f"{changed.display_name} ({changed.username}) is deactivated: the account can no longer "
-                          "sign in; its history stays.")  # fmt: skip
+                          "sign in; its history stays."
+                          + "".join(f" Samples still to judge went to the others ({line})." for line in done.handed_on)
+                    )  # fmt: skip
                     st.rerun()
         else:
             st.caption("This account is deactivated: it cannot sign in. Reactivate it to let it sign in again.")

@@ -19,7 +19,7 @@ from core.front.accounts import (
     ROLES,
     Account,
     add_account,
-    deactivate_account,
+    deactivate_and_hand_on,
     list_accounts,
     reset_account_password,
     set_account_role,
@@ -116,8 +116,10 @@ def cmd_set_role(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_deactivate(args: argparse.Namespace, store: Store) -> int:
-    account = deactivate_account(acting_user(args, store), args.name)
-    print(f"{account.username} is deactivated: the account can no longer sign in; its history stays.")
+    done = deactivate_and_hand_on(acting_user(args, store), args.name)
+    print(f"{done.account.username} is deactivated: the account can no longer sign in; its history stays.")
+    for line in done.handed_on:
+        print(f"Samples still to judge went to the others: {line}")
     return 0
 
 

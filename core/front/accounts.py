@@ -7,6 +7,8 @@ for a username (the CLI's `--as`), `team_mode` says whether accounts apply.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from core.accounts import manage, members
 from core.accounts.manage import actor_as as actor_as
 from core.accounts.manage import team_mode as team_mode
@@ -14,6 +16,9 @@ from core.errors import InvalidInput
 from core.front.actor import ROLES as ROLES
 from core.front.actor import Actor
 from core.front.permissions import needs, reads
+from core.review import distribution
+from core.store import assignments
+from core.store import projects as project_store
 from core.store.accounts import Account as Account
 
 
@@ -51,9 +56,28 @@ def set_account_role(actor: Actor, username: str, role: str) -> Account:
     return manage.set_role(actor.store, username, role)
 
 
+@dataclass(frozen=True)
+class Deactivated:
+    account: Account
+    handed_on: list[str]  # per project where the account had samples to judge: where they went (one sentence)
+
+
 @needs("accounts.manage")
 def deactivate_account(actor: Actor, username: str) -> Account:
-    return manage.deactivate(actor.store, username)
+    return deactivate_and_hand_on(actor, username).account
+
+
+@needs("accounts.manage")
+def deactivate_and_hand_on(actor: Actor, username: str) -> Deactivated:
+    """The account stops; the samples it had still to judge go to the other annotators of each review (what it
+    judged stays)."""
+    account = manage.deactivate(actor.store, username)
+    handed_on = [
+        f"{project_store.get_project(actor.store, project_id).name}: "
+        + distribution.remove_annotators(actor.store, project_id, [account.username]).message
+        for project_id in assignments.projects_with_open_work(actor.store, account.username)
+    ]
+    return Deactivated(account, handed_on)
 
 
 @needs("accounts.manage")

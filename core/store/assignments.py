@@ -293,6 +293,18 @@ def open_queue(store: Store, project_id: int, annotator: str, limit: int | None 
         return [QueueEntry(*row) for row in session.execute(query).tuples()]
 
 
+def projects_with_open_work(store: Store, annotator: str) -> list[int]:
+    """The projects where the annotator has samples still to judge."""
+    query = (
+        select(AssignmentRow.project_id)
+        .where(AssignmentRow.annotator == annotator, AssignmentRow.state == OPEN)
+        .distinct()
+        .order_by(AssignmentRow.project_id)
+    )
+    with store.session() as session:
+        return list(session.scalars(query))
+
+
 def queue_counts(store: Store, project_id: int, annotator: str) -> dict[str, int]:
     """{"open": n, "done": n} of the annotator's assignments in the project."""
     query = (

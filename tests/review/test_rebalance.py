@@ -103,3 +103,23 @@ def test_a_newcomer_gets_nothing_they_cannot_judge_or_already_have(store: Store)
     assert {entry.language for entry in eve.entries} == {"sw"}
     assert result.moved == eve.open > 0
     assert all(len({name for name, _ in names}) == 2 for names in _active(store, project.id).values())
+
+
+def test_a_deactivated_annotators_open_work_goes_to_the_others(store: Store) -> None:
+    from core.front.accounts import deactivate_and_hand_on
+
+    team = make_team(store, {"anna": ["en"], "ben": ["en"], "cara": ["en"]})
+    project = make_project(team, {"en": 24})
+    assign(team.lead, project, ["anna", "ben", "cara"], overlap=2)
+    judged = [entry.sample_id for entry in my_queue(team["ben"], project, limit=3).entries]
+    for sample_id in judged:
+        judge(team["ben"], project, sample_id, "accept")
+
+    done = deactivate_and_hand_on(team.owner, "ben")
+
+    assert not done.account.active
+    assert len(done.handed_on) == 1 and done.handed_on[0].startswith("crops: Moved ")
+    held = _active(store, project.id)
+    assert all(len(names) == 2 and len({name for name, _ in names}) == 2 for names in held.values())
+    assert sorted(s for s, names in held.items() if ("ben", "done") in names) == sorted(judged)  # judged work stays
+    assert not any(name == "ben" and state == "open" for names in held.values() for name, state in names)
