@@ -98,7 +98,8 @@ st.markdown(
     "that address and is gone when the session ends.\n"
     "- **On the studio's server**, set up by whoever runs the studio: `OPENAI_API_KEY` (with `OPENAI_BASE_URL` for "
     "a server other than OpenAI) in the environment or in `.streamlit/secrets.toml`, and more servers as named "
-    "endpoints in `.streamlit/secrets.toml` (see the README). Each of these keys is sent only to its own address.\n"
+    "endpoints in `.streamlit/secrets.toml` or on the Team page (see the README). Each of these keys is sent only "
+    "to its own address.\n"
     "\nA server on this machine (Ollama, llama.cpp, vLLM or LM Studio at `127.0.0.1` or `localhost`) needs no key. "
     "Recorded answers (replay) need none either."
 )
@@ -119,7 +120,7 @@ if servers:
 else:
     st.info(
         "No server is set up on the studio's server yet: type an address and a key on the Generate page, or ask "
-        "whoever runs the studio to set OPENAI_API_KEY or add a named endpoint to .streamlit/secrets.toml.",
+        "whoever runs the studio to set OPENAI_API_KEY or add a named endpoint (Team page or .streamlit/secrets.toml).",
         icon=":material/key:",
     )
 

@@ -106,4 +106,4 @@ def set_encoder(actor: Actor, project: Project, encoder: str) -> Project:
 @reads
 def configured_servers(actor: Actor) -> list[ConfiguredServer]:
     """The LLM servers set up on the studio's server (their keys never leave it: only whether one is set)."""
-    return key_places.configured_servers()
+    return key_places.configured_servers(actor.store)

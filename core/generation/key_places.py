@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from core.generation.endpoints import configured_endpoints, is_local_url
 from core.secrets import get_secret
+from core.store.database import Store
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,9 @@ class ConfiguredServer:
         return f"missing: set {self.key_variable}" if self.key_variable else "missing: add key_env"
 
 
-def configured_servers() -> list[ConfiguredServer]:
+def configured_servers(store: Store | None = None) -> list[ConfiguredServer]:
+    """The named endpoints: the server's settings', then (with a store) those owners added on the Team page."""
     return [
         ConfiguredServer(e.name, e.base_url, e.models, e.key_env, bool(e.key_env and get_secret(e.key_env)))
-        for e in configured_endpoints()
+        for e in configured_endpoints(store)
     ]

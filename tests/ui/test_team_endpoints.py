@@ -231,3 +231,15 @@ def test_others_see_the_endpoints_and_the_servers_files_ones_as_read_only_but_no
     # an owner sees forms only for the Team page's endpoint
     owner = _section("owner")
     assert owner.selectbox(key="ep_pick").options == ["team"]
+
+
+def test_the_settings_page_lists_the_team_pages_endpoints_too(team_key: str, studio_home: Path) -> None:
+    _endpoint("lab-vllm", "http://10.1.2.3:8000/v1", ("Qwen2.5-7B-Instruct",))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/settings.py").run()
+    assert not at.exception, at.exception
+    servers = next(frame.value for frame in at.dataframe if "address" in frame.value.columns)
+    row = servers[servers["name"] == "lab-vllm"].iloc[0]
+    assert (row["address"], row["models"]) == ("http://10.1.2.3:8000/v1", "Qwen2.5-7B-Instruct")
+    assert team_key not in servers.to_string()  # whether a key is set, never the key
