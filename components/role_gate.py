@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from components.safe_text import md
 from components.studio_state import current_actor
 from core.errors import PermissionDenied
 from core.front.permissions import require
@@ -24,6 +25,6 @@ def gate(action: str) -> bool:
     try:
         require(current_actor(), action)
     except PermissionDenied as exc:
-        st.caption(":material/lock: " + str(exc).removeprefix("permission denied: ").capitalize() + ".")
+        st.caption(":material/lock: " + md(str(exc).removeprefix("permission denied: ").capitalize() + "."))
         return False
     return True
