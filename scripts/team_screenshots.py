@@ -16,9 +16,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import expect  # noqa: E402
 
-from tests.browser_support import IDLE, launch_browser, running_studio  # noqa: E402
+from tests.browser_support import IDLE, launch_browser, running_studio, sign_in  # noqa: E402
 
 PASSWORD = "a long enough password"
 PEOPLE = [
@@ -54,17 +53,12 @@ def _team(home: Path) -> int:
 
 
 def _sign_in(browser, url: str, username: str, out: Path | None = None):  # type: ignore[no-untyped-def]
-    page = browser.new_context(viewport={"width": 1400, "height": 1100}).new_page()
-    page.goto(url)
-    page.wait_for_selector(IDLE, timeout=60_000)
-    if out is not None:
+    if out is not None:  # the form, as a visitor first sees it
+        page = browser.new_context(viewport={"width": 1400, "height": 1100}).new_page()
+        page.goto(url)
+        page.wait_for_selector(IDLE, timeout=60_000)
         page.screenshot(path=str(out / "sign-in.png"))
-    page.get_by_label("Username", exact=True).fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text("Signed in as")).to_be_visible(timeout=30_000)
-    page.wait_for_selector(IDLE, timeout=60_000)
-    return page
+    return sign_in(browser, url, username, PASSWORD, height=1100)
 
 
 def _tab(page, name: str) -> None:  # type: ignore[no-untyped-def]

@@ -110,3 +110,23 @@ def launch_browser() -> Iterator[object]:
             yield browser
         finally:
             browser.close()
+
+
+SESSION_COOKIE = "studio_session"  # components/sign_in.py's cookie
+
+
+def sign_in(browser, url: str, username: str, password: str, *, height: int = 1200):  # type: ignore[no-untyped-def]
+    """A new browser context signed in as `username` (team mode), its page returned once the session cookie is set:
+    the cookie is written by a component after the sign-in run, and a page opened before that asks again."""
+    from playwright.sync_api import expect
+
+    page = browser.new_context(viewport={"width": 1400, "height": height}).new_page()
+    page.goto(url)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("Signed in as")).to_be_visible(timeout=30_000)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    page.wait_for_function(f"() => document.cookie.includes('{SESSION_COOKIE}=')", timeout=30_000)
+    return page

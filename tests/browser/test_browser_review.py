@@ -23,14 +23,13 @@ import pandas as pd
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from components.sign_in import COOKIE
 from core.front.accounts import add_account, add_project_member
 from core.front.actor import Actor
 from core.front.data import ColumnMapping, execute_import, export_download, iter_samples, plan_import
 from core.front.projects import Project, create_project, get_project, parse_spec
 from core.front.review import adjudication_queue, set_account_languages
 from core.store import Store
-from tests.browser_support import IDLE, launch_browser, running_studio
+from tests.browser_support import IDLE, launch_browser, running_studio, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -94,18 +93,7 @@ def _team(store: Store) -> Project:
 
 
 def _sign_in(browser, url: str, username: str, height: int = 1200):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 1400, "height": height})
-    page = context.new_page()
-    page.goto(url)
-    _idle(page)
-    page.get_by_label("Username", exact=True).fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text("Signed in as")).to_be_visible(timeout=30_000)
-    _idle(page)
-    # the session cookie is set by a component after the sign-in run: a page opened before it lands asks again
-    page.wait_for_function(f"() => document.cookie.includes('{COOKIE}=')", timeout=30_000)
-    return page
+    return sign_in(browser, url, username, PASSWORD, height=height)
 
 
 def _tab(page, name: str) -> None:  # type: ignore[no-untyped-def]

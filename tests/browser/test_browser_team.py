@@ -19,7 +19,7 @@ from core.front.data import ColumnMapping, execute_import, plan_import
 from core.front.projects import create_project, get_project, parse_spec
 from core.store import Store
 from core.store.action_log import list_actions
-from tests.browser_support import IDLE, launch_browser, running_studio
+from tests.browser_support import IDLE, launch_browser, running_studio, sign_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 
@@ -72,16 +72,8 @@ def _team(store: Store) -> dict[str, int]:
 
 
 def _sign_in(browser, url: str, username: str):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport={"width": 1400, "height": 1200})
-    page = context.new_page()
-    page.goto(url)
-    _idle(page)
-    page.get_by_label("Username", exact=True).fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_text("Signed in as")).to_be_visible(timeout=30_000)
-    _idle(page)
-    return context, page
+    page = sign_in(browser, url, username, PASSWORD)
+    return page.context, page
 
 
 def _project_choices(page) -> list[str]:  # type: ignore[no-untyped-def]
