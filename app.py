@@ -7,10 +7,9 @@ import streamlit as st
 from components.feedback import friendly_errors
 from components.sign_in import account_box, sign_in_page, signed_in_actor, sync_cookie
 from components.studio_state import current_actor, get_store, project_switcher
+from core.front.accounts import bind_problem, team_mode
 from core.front.actor import Actor, Store
 from core.front.jobs import start_reaper
-from core.front.serving import bind_problem
-from core.front.signing_in import team_mode
 
 st.set_page_config(page_title="Distill Studio", page_icon=":material/science:", layout="wide")
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from components.feedback import friendly_errors
 from components.safe_text import alert, md, say, show_text
 from components.studio_state import current_actor
 from core.errors import StudioError
@@ -30,11 +31,12 @@ class QueueKeys:
     shown: str  # (sample id, time.monotonic() when it was first shown)
     message: str
     view: str  # a lead's choice between their queue and the whole project
+    drawn: str  # set while the page draws the queue with what it has just read
 
     @classmethod
     def of(cls, project: Project) -> QueueKeys:
         prefix = f"myqueue_{project.id}"
-        return cls(f"{prefix}_cursor", f"{prefix}_shown", f"{prefix}_message", f"{prefix}_view")
+        return cls(f"{prefix}_cursor", f"{prefix}_shown", f"{prefix}_message", f"{prefix}_view", f"{prefix}_drawn")
 
 
 def assigned_work(project: Project) -> MyQueue | None:
@@ -127,7 +129,22 @@ def _move(keys: QueueKeys, entries: list[QueueEntry], index: int) -> None:
 
 
 def assigned_review(project: Project, mine: MyQueue) -> None:
-    """The person's open assignments, one at a time, with a progress line."""
+    """The person's open assignments, one at a time, with a progress line; drawn as a fragment, so that a key press
+    (Next, a judgement...) redraws the queue alone, not the page around it."""
+    st.session_state[QueueKeys.of(project).drawn] = True  # `mine` was read for this drawing of the page
+    _queue_fragment(project, mine)
+
+
+@st.fragment
+def _queue_fragment(project: Project, read: MyQueue) -> None:
+    keys = QueueKeys.of(project)
+    with friendly_errors("Reviewing"):  # a fragment's own drawing runs outside the page's
+        # the queue the page read for its own drawing, or, when a key press redraws the fragment alone, now
+        fresh = st.session_state.pop(keys.drawn, False)
+        _assigned_review(project, read if fresh else my_queue(current_actor(), project, QUEUE_WINDOW))
+
+
+def _assigned_review(project: Project, mine: MyQueue) -> None:
     keys = QueueKeys.of(project)
     total = mine.open + mine.done
     with st.container(key="myqueue_progress"):

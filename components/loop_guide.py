@@ -7,8 +7,7 @@ import streamlit as st
 from components.safe_text import md
 from components.studio_state import current_actor
 from core.front.actor import Store
-from core.front.guide import LoopStatus, Step, loop_status
-from core.front.projects import Project
+from core.front.projects import LoopStatus, Project, Step, loop_status
 
 ICONS = {"done": ":material/check_circle:", "attention": ":material/pending:", "todo": ":material/circle:"}
 COLOURS = {"done": "green", "attention": "orange", "todo": "gray"}

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from components.curation_overview import FLAG_NAMES
+from components.feedback import friendly_errors
 from components.kept_widgets import kept, set_kept
 from components.people import namer
 from components.safe_text import alert, md, say, show_text
@@ -16,7 +17,7 @@ from components.studio_state import current_actor
 from core.errors import EditConflict, StudioError
 from core.front.actor import Store
 from core.front.curation import Decision, decide, undo_decision
-from core.front.data import Sample, SampleFilter, count_before, count_samples, flag_kinds, step_sample
+from core.front.data import Sample, SampleFilter, flag_kinds, review_step
 from core.front.projects import Project
 from core.language_names import language_name
 
@@ -149,25 +150,34 @@ def _move(keys: ReviewKeys, target: int | None) -> None:
 
 
 def review_queue(store: Store, project: Project) -> None:
+    """The review, drawn as a fragment: a key press (Next, Accept...) redraws the review alone, not the page around
+    it (the checks panel above it catches up at the next full drawing)."""
+    _review_fragment(store, project)
+
+
+@st.fragment
+def _review_fragment(store: Store, project: Project) -> None:
+    with friendly_errors("Reviewing"):
+        _review(store, project)
+
+
+def _review(store: Store, project: Project) -> None:
     keys = ReviewKeys.of(project)
     flt = _queue_filter(store, project, keys)
-    cursor = st.session_state.get(keys.cursor)
-    sample = step_sample(current_actor(), project, flt, cursor - 1 if cursor else None)
-    if sample is None and cursor:  # past the end: back to the first one left
-        sample = step_sample(current_actor(), project, flt, None)
+    # the first sample from the cursor on (past the end: the first one left), its place and the one before it
+    step = review_step(current_actor(), project, flt, st.session_state.get(keys.cursor) or None)
     kind, message = st.session_state.pop(keys.message, (None, None))
     if message:
         alert(kind)(md(message))
-    total = count_samples(current_actor(), project, flt)
+    sample = step.sample
     if sample is None:
         st.info("Nothing left in this queue. Pick another queue above, or generate or import more samples.")
         _undo_button(store, keys)
         return
-    position = count_before(current_actor(), project, flt, sample.id) + 1
-    st.caption(f"Sample {position:,} of {total:,} in this queue")
+    st.caption(f"Sample {step.position:,} of {step.total:,} in this queue")
     _sample_card(project, sample)
     _label_buttons(store, project, keys, sample)
-    _decision_buttons(store, keys, sample, flt, project)
+    _decision_buttons(store, keys, sample, step.previous_id)
     text_editor(store, keys, sample)
 
 
@@ -328,7 +338,7 @@ def _undo_button(store: Store, keys: ReviewKeys, column: object = None) -> None:
     )
 
 
-def _decision_buttons(store: Store, keys: ReviewKeys, sample: Sample, flt: SampleFilter, project: Project) -> None:
+def _decision_buttons(store: Store, keys: ReviewKeys, sample: Sample, previous: int | None) -> None:
     columns = st.columns(5)
     columns[0].button(
         "Accept",
@@ -350,13 +360,12 @@ def _decision_buttons(store: Store, keys: ReviewKeys, sample: Sample, flt: Sampl
         disabled=sample.status == "rejected",
         width="stretch",
     )
-    previous = step_sample(current_actor(), project, flt, sample.id, direction=-1)
     columns[2].button(
         "Previous",
         key="review_previous",
         icon=":material/arrow_back:",
         on_click=_move,
-        args=(keys, previous.id if previous else None),
+        args=(keys, previous),
         shortcut="P",
         disabled=previous is None,
         width="stretch",

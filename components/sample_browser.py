@@ -20,9 +20,9 @@ from core.front.data import (
     SAMPLE_STATUSES,
     Sample,
     SampleFilter,
-    SamplePage,
+    SampleWindow,
+    browse_page,
     flag_kinds,
-    page_samples,
 )
 from core.front.projects import Project
 from core.language_names import language_name
@@ -34,7 +34,7 @@ NO_LABEL = "(no label)"
 @dataclass(frozen=True)
 class BrowseState:
     flt: SampleFilter
-    page: SamplePage
+    page: SampleWindow
     selected: list[Sample]  # rows picked in the table (selectable browsers only)
 
 
@@ -94,16 +94,17 @@ def sample_filters(store: Store, project: Project, key: str) -> tuple[SampleFilt
     return flt, int(page_size)
 
 
-def _page_number(key: str, signature: tuple) -> int:
-    """The current page; back to 1 whenever the filters change."""
+def _anchor(key: str, signature: tuple) -> tuple[str, int] | None:
+    """Where the shown page starts: ("after", id) or ("before", id) of the page left by Next or Previous; None
+    (the first page) whenever the filters change."""
     if st.session_state.get(f"{key}_signature") != signature:
         st.session_state[f"{key}_signature"] = signature
-        st.session_state[f"{key}_page"] = 1
-    return int(st.session_state.get(f"{key}_page", 1))
+        st.session_state.pop(f"{key}_anchor", None)
+    return st.session_state.get(f"{key}_anchor")
 
 
-def _step(key: str, delta: int, pages: int) -> None:
-    st.session_state[f"{key}_page"] = max(1, min(pages, int(st.session_state.get(f"{key}_page", 1)) + delta))
+def _step(key: str, anchor: tuple[str, int]) -> None:
+    st.session_state[f"{key}_anchor"] = anchor
 
 
 def _flag_words(kind: str, reason: str) -> str:
@@ -111,7 +112,7 @@ def _flag_words(kind: str, reason: str) -> str:
     return f"{name}: {reason}" if reason else name
 
 
-def page_frame(page: SamplePage, person: Callable[[str], str] = str) -> pd.DataFrame:
+def page_frame(page: SampleWindow, person: Callable[[str], str] = str) -> pd.DataFrame:
     return pd.DataFrame(
         [
             {
@@ -138,8 +139,9 @@ def sample_browser(
     """Filters, paging and one page of samples; with `selectable`, rows can be picked (for bulk actions)."""
     key = f"{key_prefix}_{project.id}"
     flt, page_size = sample_filters(store, project, key)
-    page_number = _page_number(key, (flt, page_size))
-    page = page_samples(current_actor(), project, flt, page=page_number, page_size=page_size)
+    anchor = _anchor(key, (flt, page_size))
+    after, before = (anchor[1], None) if anchor and anchor[0] == "after" else (None, anchor[1] if anchor else None)
+    page = browse_page(current_actor(), project, flt, after=after, before=before, page_size=page_size)
     if page.total == 0:
         if flt == SampleFilter():
             st.info(
@@ -149,17 +151,16 @@ def sample_browser(
         else:
             st.info("No sample matches these filters.")
         return None
-    first = (page.page - 1) * page.page_size + 1
-    last = first + len(page.samples) - 1
     nav = st.columns([1, 1, 6])
-    nav[0].button("← Previous", key=f"{key}_prev", disabled=page.page <= 1, on_click=_step, args=(key, -1, page.pages))
-    nav[1].button(
-        "Next →", key=f"{key}_next", disabled=page.page >= page.pages, on_click=_step, args=(key, 1, page.pages)
+    previous, following = ("before", page.samples[0].id), ("after", page.samples[-1].id)
+    nav[0].button("← Previous", key=f"{key}_prev", disabled=not page.has_previous, on_click=_step, args=(key, previous))
+    nav[1].button("Next →", key=f"{key}_next", disabled=not page.has_next, on_click=_step, args=(key, following))
+    nav[2].markdown(
+        f"Samples **{page.first:,}–{page.last:,}** of **{page.total:,}** · page {page.page:,} of {page.pages:,}"
     )
-    nav[2].markdown(f"Samples **{first:,}–{last:,}** of **{page.total:,}** · page {page.page:,} of {page.pages:,}")
     event = st.dataframe(
         page_frame(page, namer()),
-        key=f"{key}_table_{page.page}_{hash(flt)}" if selectable else None,
+        key=f"{key}_table_{page.samples[0].id}_{hash(flt)}" if selectable else None,
         on_select="rerun" if selectable else "ignore",
         selection_mode="multi-row",
         hide_index=True,
@@ -173,7 +174,7 @@ def sample_browser(
     )
     rows = event.selection.rows if selectable else []  # type: ignore[union-attr]
     selected = [page.samples[r] for r in rows if r < len(page.samples)]
-    full_texts(page, selected, f"{key}_read_{page.page}_{hash(flt)}", tick_hint=selectable)
+    full_texts(page, selected, f"{key}_read_{page.samples[0].id}_{hash(flt)}", tick_hint=selectable)
     return BrowseState(flt=flt, page=page, selected=selected)
 
 
@@ -185,7 +186,7 @@ def _preview(text: str, width: int = 70) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def full_texts(page: SamplePage, selected: list[Sample], key: str, *, tick_hint: bool = False) -> None:
+def full_texts(page: SampleWindow, selected: list[Sample], key: str, *, tick_hint: bool = False) -> None:
     """Under the table, where a cell cuts a long text: the whole text of a sample picked here, or of the rows
     ticked in the table."""
     by_id = {s.id: s for s in page.samples}

@@ -24,8 +24,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from streamlit.navigation.page import StreamlitPage
 
 from components.safe_text import md
-from core.front.actor import Actor, Store
-from core.front.signing_in import (
+from core.front.accounts import (
     SignedIn,
     SignInThrottle,
     check_session,
@@ -36,6 +35,7 @@ from core.front.signing_in import (
     sign_in_with_sso,
     team_mode,
 )
+from core.front.actor import Actor, Store
 
 COOKIE = "studio_session"
 TOKEN_KEY = "_studio_session_token"  # this tab's session token

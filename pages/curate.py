@@ -23,12 +23,12 @@ from components.review_queue import review_queue
 from components.role_gate import gate, may
 from components.sample_browser import sample_browser
 from components.studio_state import current_actor
-from core.front.data import count_samples
+from core.front.data import has_samples
 
 store, project = open_project_page(
     "Curate", without_project="Create a project first, then import or generate samples to curate."
 )
-if count_samples(current_actor(), project) == 0:
+if not has_samples(current_actor(), project):
     st.info("This project has no samples yet: generate some, or import a file on the Data page.")
     st.page_link("pages/generate.py", label="Go to Generate", icon=":material/auto_awesome:")
     st.stop()

@@ -11,15 +11,57 @@ from components.page_opening import open_page
 from components.people import namer
 from components.safe_text import say
 from components.studio_state import current_actor
-from core.front.jobs import launch_wait, list_jobs
+from core.front.jobs import NodeInfo, cluster_nodes, executor_name, launch_wait, list_jobs, runs_on
 
 store, project = open_page("Jobs")
 actor = current_actor()
 project_id = project.id if project else None
-st.caption(
-    "Generation, embedding, training and evaluation run as jobs in their own processes: they keep going "
-    "when you switch pages, reload, or restart the studio. One heavy job runs at a time; others wait."
-)
+on_ray = executor_name(actor) == "ray"
+if on_ray:
+    st.caption(
+        "Generation, embedding, training and evaluation run as jobs on the Ray cluster: each takes the CPUs, GPUs "
+        "or other resources its kind asks for on a node that has them free, and keeps going when you switch pages, "
+        "reload, or restart the studio."
+    )
+else:
+    st.caption(
+        "Generation, embedding, training and evaluation run as jobs in their own processes: they keep going "
+        "when you switch pages, reload, or restart the studio. One heavy job runs at a time; others wait."
+    )
+
+
+def _amounts(values: dict[str, float] | None) -> str:
+    return "" if values is None else ", ".join(f"{name} {amount:g}" for name, amount in sorted(values.items()))
+
+
+def cluster(nodes: list[NodeInfo]) -> None:
+    alive = [n for n in nodes if n.alive]
+    st.subheader("Cluster")
+    stopped = len(nodes) - len(alive)
+    st.caption(f"{len(alive)} node(s) running" + (f", {stopped} stopped" if stopped else ""))
+    st.dataframe(
+        pd.DataFrame(
+            [
+                {
+                    "node": n.node_id[:12] + (" (head)" if n.head else ""),
+                    "address": n.address,
+                    "state": "running" if n.alive else "stopped",
+                    "free CPUs": (n.free or {}).get("CPU", 0.0) if n.alive and n.free is not None else None,
+                    "free GPUs": (n.free or {}).get("GPU", 0.0) if n.alive and n.free is not None else None,
+                    "free": _amounts(n.free) if n.alive else "",
+                    "total": _amounts(n.total),
+                }
+                for n in nodes
+            ]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+
+
+if on_ray:
+    with friendly_errors("Reading the Ray cluster"):
+        cluster(cluster_nodes(actor))
 
 with st.expander("Check that jobs work: start a short test job"):
     seconds = st.number_input("Seconds", min_value=1, max_value=600, value=10)
@@ -52,6 +94,7 @@ def overview() -> None:
                 "status": j.status,
                 "progress": j.progress,
                 "message": j.message,
+                "runs on": runs_on(j),
                 "by": person(j.created_by),
                 "created": j.created_at,
                 "finished": j.finished_at,
@@ -76,6 +119,7 @@ def overview() -> None:
     job = next(j for j in jobs if j.id == chosen)
     if not job.active:
         job_outcome(job)
+    st.caption(say("Runs on {}", runs_on(job)))
     st.code(log_tail(job) or "(the log is empty)", language=None)
     if any_active and not any(j.active for j in jobs):
         st.rerun(scope="app")  # the last active job ended: stop polling

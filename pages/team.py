@@ -14,8 +14,8 @@ from components.studio_state import current_actor
 from components.team_accounts import accounts_section, first_owner_section, team_overview
 from components.team_endpoints import endpoints_section
 from components.team_members import members_section
+from core.front.accounts import is_loopback
 from core.front.permissions import allowed
-from core.front.serving import is_loopback
 
 store, project = open_page("Team")
 actor = current_actor()

@@ -12,6 +12,7 @@ from components.safe_text import say
 from components.studio_state import current_actor
 from components.training_form import snapshot_options, snapshot_preview, trainer_choice, training_estimate
 from components.training_runs import active_run, runs_list
+from core.front.jobs import executor_name
 from core.front.training import TrainingRequest
 
 _, project = open_project_page(
@@ -37,8 +38,12 @@ if gate("training.run"):
         estimate = training_estimate(actor, project, trainer, values, preview, curve) if preview.total else None
         if estimate is not None:
             st.info(estimate.sentence(), icon=":material/timer:")
+        gpu = executor_name(actor) == "ray" and st.toggle(
+            "Train on a node with a GPU",
+            help="The job asks the Ray cluster for a GPU and waits until a node with one is free.",
+        )
         if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=preview.total == 0):
-            request = TrainingRequest(name=name, trainer=trainer, params=values, options=options, curve=curve)
+            request = TrainingRequest(name=name, trainer=trainer, params=values, options=options, curve=curve, gpu=gpu)
             launched = front.launch(actor, project.id, request)
             flash(f"Training {launched.run.name} started (job #{launched.job.id}).", "info")
             st.rerun()

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from core.settings import reset_settings
 from core.store import Store
+from tests.ray_support import RayCluster
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PAPER_DATA = PROJECT_ROOT.parent / "shared" / "data" / "paper-multilingual"
@@ -161,3 +162,29 @@ def bundled_in_home(e5_folder: Path, studio_home: Path) -> Path:
     get_settings().models_dir.mkdir(parents=True, exist_ok=True)
     target.symlink_to(e5_folder, target_is_directory=True)
     return target
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[RayCluster]:
+    """One real local Ray cluster (a head and a second node, separate processes) for every Ray test of a session."""
+    cluster = RayCluster().start()
+    try:
+        yield cluster
+    finally:
+        import ray
+
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.stop()
+
+
+@pytest.fixture
+def on_ray(ray_cluster: RayCluster, postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """A PostgreSQL store whose jobs run on the test cluster (artifacts under the test's studio home)."""
+    monkeypatch.setenv("STUDIO_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("STUDIO_EXECUTOR", "ray")
+    monkeypatch.setenv("STUDIO_RAY_ADDRESS", ray_cluster.address)
+    reset_settings()
+    store = Store(postgres_url, "tester")
+    yield store
+    store.dispose()

@@ -9,7 +9,7 @@ from typing import Any
 from core.cli.acting import acting_user
 from core.cli.arguments import Subparsers, csv_list
 from core.cli.llm_options import add_llm_options, llm_overrides
-from core.cli.output import print_json
+from core.cli.output import print_json, worker_of
 from core.errors import InvalidInput
 from core.front.actor import Actor, Store
 from core.front.evaluation import (
@@ -62,7 +62,7 @@ def cmd_baseline(args: argparse.Namespace, store: Store) -> int:
     launched = _resumed_baseline(args, actor, timeouts) if args.resume else _new_baseline(args, actor, timeouts)
     baseline, job = launched.run, launched.job
     if args.background:
-        print(f"Baseline '{baseline.name}': job #{job.id} started in the background (worker process {job.worker_pid})")
+        print(f"Baseline '{baseline.name}': job #{job.id} started in the background ({worker_of(job)})")
         return 0
     status = run_here(actor, job.id, echo=not args.json)
     done, baseline = get_job(actor, job.id), get_baseline(actor, baseline.id)

@@ -7,7 +7,7 @@ import argparse
 from core.cli.acting import acting_user
 from core.cli.arguments import Subparsers, csv_list
 from core.cli.llm_options import add_llm_options, llm_overrides
-from core.cli.output import print_json
+from core.cli.output import print_json, worker_of
 from core.errors import InvalidInput
 from core.front.actor import Actor, Store
 from core.front.generation import (
@@ -53,6 +53,7 @@ def _new_run(args: argparse.Namespace, actor: Actor, project: Project) -> Launch
         json_output=args.json_output,
         per_request=args.per_request,
         recording=args.recording,
+        gpu=args.gpu,
         **llm_overrides(args),
     )
     return launch_generation(actor, project, settings, background=args.background)
@@ -85,7 +86,7 @@ def cmd_generate(args: argparse.Namespace, store: Store) -> int:
     launched = _resumed_run(args, actor, project) if args.resume else _new_run(args, actor, project)
     run, job = launched.run, launched.job
     if args.background:
-        print(f"Run #{run.id}: job #{job.id} started in the background (worker {job.worker_pid})")
+        print(f"Run #{run.id}: job #{job.id} started in the background ({worker_of(job)})")
         return 0
     status = run_here(actor, job.id, echo=not args.json)
     run = get_run(actor, run.id)
@@ -123,5 +124,6 @@ def add_parsers(sub: Subparsers) -> None:
     p.add_argument("--recording", help="replay: a recording file (default: the demo's)")
     add_llm_options(p, max_tokens_help="the longest answer, in tokens (default 1024)")
     p.add_argument("--background", action="store_true", help="run in a worker process instead of here")
+    p.add_argument("--gpu", action="store_true", help="local backend on a Ray cluster: run on a node with a GPU")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_generate)

@@ -7,9 +7,21 @@ from pathlib import Path
 
 from core.cli.acting import acting_user
 from core.cli.arguments import Subparsers
-from core.cli.output import print_json, short, table
-from core.front.actor import Store
-from core.front.jobs import cancel_job, get_job, launch_wait, list_jobs, reap_dead_workers, run_here
+from core.cli.output import print_json, short, table, worker_of
+from core.errors import StudioError
+from core.front.actor import Actor, Store
+from core.front.jobs import (
+    Job,
+    cancel_job,
+    cluster_nodes,
+    executor_name,
+    get_job,
+    launch_wait,
+    list_jobs,
+    reap_dead_workers,
+    run_here,
+    runs_on,
+)
 from core.front.projects import get_project
 
 
@@ -42,7 +54,7 @@ def _wait(args: argparse.Namespace, store: Store) -> int:
     project_id = get_project(actor, args.project).id if args.project else None
     job = launch_wait(actor, args.seconds, args.steps, project_id=project_id, background=args.background)
     if args.background:
-        print(f"Job #{job.id} started in the background (worker process {job.worker_pid})")
+        print(f"Job #{job.id} started in the background ({worker_of(job)})")
         return 0
     status = run_here(actor, job.id, echo=True)
     print(f"Job #{job.id}: {status}")
@@ -60,31 +72,76 @@ def _reap(args: argparse.Namespace, store: Store) -> int:
     return 0
 
 
+def _nodes(args: argparse.Namespace, store: Store) -> int:
+    actor = acting_user(args, store)
+    nodes = cluster_nodes(actor)
+    if args.json:
+        print_json({"executor": executor_name(actor), "nodes": [node.to_public() for node in nodes]})
+        return 0
+
+    def amounts(values: dict[str, float] | None) -> str:
+        return "?" if values is None else ", ".join(f"{name} {amount:g}" for name, amount in sorted(values.items()))
+
+    rows = [
+        [
+            n.node_id[:12] + (" (head)" if n.head else ""),
+            n.address,
+            "alive" if n.alive else "stopped",
+            amounts(n.free) if n.alive else "",
+            amounts(n.total),
+        ]
+        for n in nodes
+    ]
+    print(f"Jobs run {'on the Ray cluster' if executor_name(actor) == 'ray' else 'on this machine'}.")
+    print(table(rows, ["node", "address", "state", "free", "total"]))
+    return 0
+
+
+def _node_resources(actor: Actor, jobs: list[Job]) -> dict[str, dict[str, object]]:
+    """The total and free resources of each Ray node the listed jobs ran on (empty when none did, or the cluster
+    cannot be reached: the list is still printed)."""
+    if not any(j.executor == "ray" for j in jobs):
+        return {}
+    try:
+        nodes = cluster_nodes(actor)
+    except StudioError:
+        return {}
+    return {n.node_id: {"alive": n.alive, "total": n.total, "free": n.free} for n in nodes}
+
+
 def _list(args: argparse.Namespace, store: Store) -> int:
     actor = acting_user(args, store)
     project_id = get_project(actor, args.project).id if args.project else None
     jobs = list_jobs(actor, project_id)
     if args.json:
-        print_json([j.to_public() for j in jobs])
+        print_json([{**j.to_public(), "node_resources": _node_resources(actor, jobs).get(j.node or "")} for j in jobs])
         return 0
     if not jobs:
         print("No jobs.")
         return 0
     rows = [
-        [str(j.id), j.kind, j.status, f"{j.progress:.0%}", short(j.message, 60), f"{j.created_at:%Y-%m-%d %H:%M}"]
+        [
+            str(j.id),
+            j.kind,
+            j.status,
+            f"{j.progress:.0%}",
+            short(j.message, 60),
+            f"{j.created_at:%Y-%m-%d %H:%M}",
+            runs_on(j),
+        ]
         for j in jobs
     ]
-    print(table(rows, ["id", "kind", "status", "progress", "message", "created"]))
+    print(table(rows, ["id", "kind", "status", "progress", "message", "created", "runs on"]))
     return 0
 
 
 def cmd_jobs(args: argparse.Namespace, store: Store) -> int:
-    actions = {"cancel": _cancel, "run": _run, "show": _show, "wait": _wait, "reap": _reap}
+    actions = {"cancel": _cancel, "run": _run, "show": _show, "wait": _wait, "reap": _reap, "nodes": _nodes}
     return actions.get(args.jobs_action, _list)(args, store)
 
 
 def add_parsers(sub: Subparsers) -> None:
-    """jobs and its actions cancel, run, show, wait and reap."""
+    """jobs and its actions cancel, run, show, wait, reap and nodes."""
     p = sub.add_parser("jobs", help="list jobs; cancel, run or show one; start a test job")
     p.add_argument("--project")
     p.add_argument("--json", action="store_true")
@@ -98,6 +155,8 @@ def add_parsers(sub: Subparsers) -> None:
         q = jobs_sub.add_parser(name, help=text)
         q.add_argument("id", type=int)
         q.add_argument("--json", action="store_true")
+    q = jobs_sub.add_parser("nodes", help="the machines jobs run on (a Ray cluster's nodes, with free CPUs/GPUs)")
+    q.add_argument("--json", action="store_true")
     q = jobs_sub.add_parser("reap", help="mark failed the jobs whose worker has stopped, and settle their runs")
     q.add_argument("--json", action="store_true")
     q = jobs_sub.add_parser("wait", help="a small test job that waits, reporting progress")

@@ -7,7 +7,7 @@ import sys
 
 from core.cli.acting import acting_user
 from core.cli.arguments import Subparsers
-from core.cli.output import print_json, table
+from core.cli.output import print_json, table, worker_of
 from core.front.actor import Actor, Store
 from core.front.jobs import run_here
 from core.front.projects import get_project
@@ -54,7 +54,7 @@ def cmd_embed(args: argparse.Namespace, store: Store) -> int:
     project = get_project(actor, args.project)
     job = launch_embedding(actor, project, model=args.model, background=args.background)
     if args.background:
-        print(f"Job #{job.id} started in the background (worker process {job.worker_pid})")
+        print(f"Job #{job.id} started in the background ({worker_of(job)})")
         return 0
     status = run_here(actor, job.id, echo=True)
     print(f"Job #{job.id}: {status}")

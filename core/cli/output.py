@@ -6,6 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from core.front.jobs import Job
+
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
@@ -24,3 +26,10 @@ def short(text: str, width: int = 70) -> str:
     """The text on one line, cut to `width` characters with an ellipsis."""
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def worker_of(job: Job) -> str:
+    """Where a job started in the background runs, for the line the CLI prints."""
+    if job.executor == "ray":
+        return "a task on the Ray cluster; `jobs` shows its node"
+    return f"worker process {job.worker_pid}"

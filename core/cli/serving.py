@@ -9,8 +9,8 @@ import argparse
 import sys
 
 from core.cli.arguments import Subparsers
+from core.front.accounts import bind_problem
 from core.front.actor import Store
-from core.front.serving import bind_problem
 
 
 def cmd_serve_check(args: argparse.Namespace, store: Store) -> int:

@@ -6,7 +6,7 @@ import argparse
 
 from core.cli.acting import acting_user
 from core.cli.arguments import Subparsers
-from core.cli.output import print_json
+from core.cli.output import print_json, worker_of
 from core.front.actor import Store
 from core.front.evaluation import TargetCell, generate_for_cell
 from core.front.generation import BACKENDS, get_run
@@ -33,7 +33,7 @@ def cmd_targeted(args: argparse.Namespace, store: Store) -> int:
     )
     run, job = launched.run, launched.job
     if args.background:
-        print(f"Targeted run #{run.id}: job #{job.id} started in the background (worker process {job.worker_pid})")
+        print(f"Targeted run #{run.id}: job #{job.id} started in the background ({worker_of(job)})")
         return 0
     status = run_here(actor, job.id, echo=not args.json)
     run = get_run(actor, run.id)

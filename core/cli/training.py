@@ -15,7 +15,7 @@ from typing import Any
 
 from core.cli.acting import acting_user
 from core.cli.arguments import Subparsers, csv_list
-from core.cli.output import print_json, table
+from core.cli.output import print_json, table, worker_of
 from core.errors import InvalidInput, NotFound
 from core.front.actor import Actor, Store
 from core.front.data import SAMPLE_ORIGINS, TABLE_FORMATS
@@ -82,7 +82,9 @@ def _request(args: argparse.Namespace) -> TrainingRequest:
     curve: tuple[int, ...] = ()
     if args.curve:
         curve = tuple(parse_sizes(args.curve))
-    return TrainingRequest(name=args.name, trainer=args.trainer, params=_params(args), options=options, curve=curve)
+    return TrainingRequest(
+        name=args.name, trainer=args.trainer, params=_params(args), options=options, curve=curve, gpu=args.gpu
+    )
 
 
 def cmd_train(args: argparse.Namespace, store: Store) -> int:
@@ -91,7 +93,7 @@ def cmd_train(args: argparse.Namespace, store: Store) -> int:
     launched = launch(actor, get_project(actor, args.project).id, request, background=args.background)
     run, job = launched.run, launched.job
     if args.background:
-        print(f"Run '{run.name}': job #{job.id} started in the background (worker process {job.worker_pid})")
+        print(f"Run '{run.name}': job #{job.id} started in the background ({worker_of(job)})")
         return 0
     run_here(actor, job.id, echo=not args.json)
     run = get_run(actor, run.id)
@@ -242,6 +244,7 @@ def _add_train_parser(sub: Subparsers) -> None:
     p.add_argument("--c", type=float, help="linear, hybrid: inverse regularisation strength")
     p.add_argument("--param", action="append", metavar="NAME=VALUE", help="any trainer parameter (repeatable)")
     p.add_argument("--background", action="store_true", help="run in a worker process instead of here")
+    p.add_argument("--gpu", action="store_true", help="on a Ray cluster: train on a node with a GPU")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_train)
 

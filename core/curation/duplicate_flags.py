@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from core.curation.grouping import leader_groups, leader_order
+from core.curation.grouping import near_duplicate_members
 from core.store import flags as stored_flags
 from core.store.database import Store
 from core.store.sample_texts import SampleItem, not_rejected_items
@@ -97,19 +97,19 @@ def find_near_duplicates(
     for positions in cells.values():
         if len(positions) < 2:
             continue
-        cell_vectors = vectors[positions]
-        order = leader_order(cell_vectors, [items[p].status == "accepted" for p in positions])
-        for group in leader_groups(cell_vectors, threshold, order):
-            leader = items[positions[group.leader]]
-            for member, similarity in group.members:
-                item = items[positions[member]]
-                findings.add(
-                    item.id,
-                    "near_duplicate",
-                    f"Almost the same as sample #{leader.id} (similarity {similarity:.2f}).",
-                    representative=leader.id,
-                    similarity=round(similarity, 4),
-                )
+        preferred = [items[p].status == "accepted" for p in positions]
+        members = near_duplicate_members(vectors, positions, preferred, threshold)
+        for member, leader_position, similarity in zip(
+            members.items.tolist(), members.leaders.tolist(), members.similarities.tolist(), strict=True
+        ):
+            leader = items[leader_position]
+            findings.add(
+                items[member].id,
+                "near_duplicate",
+                f"Almost the same as sample #{leader.id} (similarity {similarity:.2f}).",
+                representative=leader.id,
+                similarity=round(similarity, 4),
+            )
 
 
 def find_test_contamination(items: list[Item], vectors: np.ndarray, threshold: float, findings: Findings) -> None:

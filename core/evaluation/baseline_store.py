@@ -9,6 +9,7 @@ from core.evaluation.answer_mapping import MappedAnswer
 from core.store import baselines as stored
 from core.store.baselines import (
     ACTIVE,
+    BaselineAnswer,
     BaselineRun,
     PendingRequest,
     baseline_predictions,
@@ -23,6 +24,7 @@ from core.store.database import Store
 
 __all__ = [
     "ACTIVE",
+    "BaselineAnswer",
     "BaselineRun",
     "PendingRequest",
     "baseline_predictions",

@@ -1,8 +1,16 @@
-"""Accounts and project membership at the front door: owners add, change, deactivate and reset accounts.
+"""Accounts at the front door: owners add, change, deactivate and reset accounts and project membership; everyone
+signs in; the server asks whether it may serve on an address.
 
 In personal mode (no account yet) whoever has a shell on the server may create the first account, which must be an
 owner; from then on the studio is in team mode and only owners manage accounts. `actor_as` gives the acting user
 for a username (the CLI's `--as`), `team_mode` says whether accounts apply.
+
+Signing in (re-exported as they are): the password check with its growing delay after failures, single sign-on
+through Streamlit's st.login, and whether a browser's stored session still holds. These take the store, not an
+acting user: nobody acts before signing in.
+
+Serving (core.serving): whether the studio may serve on an address (never to the network while no account exists);
+the launcher and app.py ask the same question.
 """
 
 from __future__ import annotations
@@ -12,14 +20,28 @@ from dataclasses import dataclass
 from core.accounts import manage, members
 from core.accounts.manage import actor_as as actor_as
 from core.accounts.manage import team_mode as team_mode
+from core.accounts.sessions import SessionCheck as SessionCheck
+from core.accounts.sessions import check_session as check_session
+from core.accounts.sessions import end_session as end_session
+from core.accounts.sessions import idle_limit_from_env as idle_limit_from_env
+from core.accounts.sign_in import WRONG_CREDENTIALS as WRONG_CREDENTIALS
+from core.accounts.sign_in import SignedIn as SignedIn
+from core.accounts.sign_in import SignInResult as SignInResult
+from core.accounts.sign_in import SignInThrottle as SignInThrottle
+from core.accounts.sign_in import sign_in as sign_in
+from core.accounts.sso import SsoResult as SsoResult
+from core.accounts.sso import sign_in_with_sso as sign_in_with_sso
 from core.errors import InvalidInput
 from core.front.actor import ROLES as ROLES
 from core.front.actor import Actor
 from core.front.permissions import needs, reads
 from core.review import distribution
+from core.serving import bind_problem as bind_problem
+from core.serving import is_loopback as is_loopback
 from core.store import assignments
 from core.store import projects as project_store
 from core.store.accounts import Account as Account
+from core.store.accounts import find_account as find_account
 
 
 @needs("accounts.manage")

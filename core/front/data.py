@@ -32,9 +32,11 @@ from core.io.uploads import read_upload as read_upload
 from core.store import samples
 from core.store.projects import Project
 from core.store.samples import CountRow as CountRow
+from core.store.samples import QueueStep as QueueStep
 from core.store.samples import Sample as Sample
 from core.store.samples import SampleFilter as SampleFilter
 from core.store.samples import SamplePage as SamplePage
+from core.store.samples import SampleWindow as SampleWindow
 from core.store.schema import SAMPLE_ORIGINS as SAMPLE_ORIGINS
 from core.store.schema import SAMPLE_SPLITS as SAMPLE_SPLITS
 from core.store.schema import SAMPLE_STATUSES as SAMPLE_STATUSES
@@ -55,10 +57,13 @@ __all__ = [
     "ImportPlan",
     "ImportResult",
     "ImportWords",
+    "QueueStep",
     "Sample",
     "SampleFilter",
     "SamplePage",
+    "SampleWindow",
     "allowed_import_folders",
+    "browse_page",
     "count_before",
     "count_samples",
     "counts_by_language_label_status",
@@ -69,12 +74,14 @@ __all__ = [
     "export_to_file",
     "flag_kinds",
     "guess_mapping",
+    "has_samples",
     "iter_samples",
     "page_samples",
     "plan_import",
     "read_import_path",
     "read_table_file",
     "read_upload",
+    "review_step",
     "skipped_rows_csv",
     "skipped_rows_file_name",
     "step_sample",
@@ -87,6 +94,12 @@ __all__ = [
 @reads
 def count_samples(actor: Actor, project: Project, flt: SampleFilter | None = None) -> int:
     return samples.count_samples(actor.store, project.id, flt)
+
+
+@reads
+def has_samples(actor: Actor, project: Project) -> bool:
+    """Whether the project has any sample (cheap at any size, where counting them is not)."""
+    return samples.has_samples(actor.store, project.id)
 
 
 @reads
@@ -108,6 +121,28 @@ def step_sample(
 ) -> Sample | None:
     """The next (direction 1) or previous (-1) sample in the filter's order, from the current one."""
     return samples.step_sample(actor.store, project.id, flt, current_id, direction)
+
+
+@reads
+def browse_page(
+    actor: Actor,
+    project: Project,
+    flt: SampleFilter | None = None,
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    page_size: int = 50,
+) -> SampleWindow:
+    """The page of samples after the id `after` (Next), before the id `before` (Previous), or the first page, with
+    its place in the list: it costs one page, however far in the list it is."""
+    return samples.browse_page(actor.store, project.id, flt, after=after, before=before, page_size=page_size)
+
+
+@reads
+def review_step(actor: Actor, project: Project, flt: SampleFilter, start: int | None) -> QueueStep:
+    """The queue's first sample with an id of at least `start` (its first one when None, or when none is left),
+    its position and the queue's length ("Sample k of N"), and the sample before it (Previous)."""
+    return samples.review_step(actor.store, project.id, flt, start)
 
 
 @reads

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -83,6 +82,7 @@ from core.io.uploads import read_upload as read_upload
 from core.jobs.lifecycle import Launched as Launched
 from core.jobs.queue import Job as Job
 from core.jobs.queue import list_jobs
+from core.store.baselines import BaselineAnswer as BaselineAnswer
 from core.store.baselines import BaselineRun as BaselineRun
 from core.store.evaluations import Evaluation as Evaluation
 from core.store.generation_runs import GenerationRun as GenerationRun
@@ -98,6 +98,7 @@ __all__ = [
     "OVERALL",
     "RESAMPLES",
     "SAME",
+    "BaselineAnswer",
     "BaselineRun",
     "BaselineSettings",
     "Choice",
@@ -338,7 +339,7 @@ def list_baselines(actor: Actor, project_id: int) -> list[BaselineRun]:
 
 
 @reads
-def baseline_answers(actor: Actor, baseline_id: int, outcome: str | None = None) -> list[dict[str, Any]]:
+def baseline_answers(actor: Actor, baseline_id: int, outcome: str | None = None) -> list[BaselineAnswer]:
     """A baseline's requests for inspection (the raw answer, the label it was mapped to, any error): table rows."""
     return baseline_store.request_rows(actor.store, baseline_id, outcome=outcome)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from core.front.actor import Actor
 from core.front.permissions import needs, reads, visible_project_ids
-from core.jobs import lifecycle, queue, reaper, wait_job
+from core.jobs import executors, lifecycle, queue, reaper, wait_job
+from core.jobs.executors import NodeInfo as NodeInfo
 from core.jobs.queue import Job as Job
 from core.jobs.time_left import JobTiming as JobTiming
 from core.jobs.time_left import job_timing as job_timing
@@ -12,13 +13,17 @@ from core.jobs.time_left import job_timing as job_timing
 __all__ = [
     "Job",
     "JobTiming",
+    "NodeInfo",
     "cancel_job",
+    "cluster_nodes",
+    "executor_name",
     "get_job",
     "job_timing",
     "launch_wait",
     "list_jobs",
     "reap_dead_workers",
     "run_here",
+    "runs_on",
     "start_reaper",
 ]
 
@@ -38,6 +43,28 @@ def list_jobs(
         for job in queue.list_jobs(actor.store, member_of, active_only=active_only, limit=limit, kind=kind)
     ]
     return sorted(jobs, key=lambda job: job.id, reverse=True)[:limit]
+
+
+def runs_on(job: Job) -> str:
+    """Where a job runs, in words: "this machine (HOST)" or "Ray node 6f100f9fc2b3 (CPU 1, GPU 1)"."""
+    if job.executor == "ray":
+        asked = ", ".join(f"{name} {amount:g}" for name, amount in sorted((job.resources or {}).items()))
+        node = f"Ray node {job.node[:12]}" if job.node else "Ray (waiting for a node)"
+        return f"{node} ({asked})" if asked else node
+    return f"this machine ({job.worker_host})" if job.worker_host else "this machine"
+
+
+@reads
+def executor_name(actor: Actor) -> str:
+    """Where new jobs run: `local` (worker processes on this machine) or `ray` (tasks on a Ray cluster)."""
+    return executors.current_executor().name
+
+
+@reads
+def cluster_nodes(actor: Actor) -> list[NodeInfo]:
+    """The machines new jobs may run on, with their resources (free ones where the cluster says); raises a
+    StudioError that says what to do when the Ray cluster cannot be reached."""
+    return executors.current_executor().nodes()
 
 
 @reads

@@ -1,11 +1,14 @@
-"""Projects at the front door: open the studio, list, create, edit and delete projects, and the totals the
-Projects page shows."""
+"""Projects at the front door: open the studio, list, create, edit and delete projects, the totals the Projects
+page shows, and the guide: where a project stands in the loop, and the one suggested next step."""
 
 from __future__ import annotations
 
-from core import demo, project_removal
+from core import demo, guide, project_removal
 from core.front.actor import Actor
 from core.front.permissions import joins_created_project, needs, reads, require_member_if_named, visible_project_ids
+from core.guide import LoopStatus as LoopStatus
+from core.guide import Step as Step
+from core.guide import StepState as StepState
 from core.store import open_store, sample_stats
 from core.store import projects as project_store
 from core.store.database import Store
@@ -25,15 +28,19 @@ __all__ = [
     "NAMES_PREFIX",
     "EditedLabels",
     "LabelSpec",
+    "LoopStatus",
     "Project",
     "ProjectSpec",
     "ProjectTotals",
+    "Step",
+    "StepState",
     "create_demo_project",
     "create_project",
     "get_project",
     "label_table",
     "labels_from_table",
     "list_projects",
+    "loop_status",
     "names_column_title",
     "open_studio",
     "overview_table",
@@ -102,3 +109,9 @@ def project_totals(actor: Actor, project: Project) -> ProjectTotals:
 def overview_table(actor: Actor, project: Project) -> list[dict[str, object]]:
     """One row per language (counts by label and status), ready for a table."""
     return sample_stats.overview_table(actor.store, project)
+
+
+@reads
+def loop_status(actor: Actor, project: Project) -> LoopStatus:
+    """Where the project stands in the loop, step by step, and the one suggested next step."""
+    return guide.loop_status(actor.store, project)

@@ -3,6 +3,7 @@ on the studio's server, and the studio's configuration as a table."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,13 +55,21 @@ def studio_configuration(actor: Actor) -> list[SettingRow]:
     """The configuration the studio started with (the database address without its password)."""
     settings = get_settings()
     url = make_url(settings.database_url).render_as_string(hide_password=True)
-    return [
+    rows = [
         SettingRow("data folder", "STUDIO_HOME", str(settings.home)),
         SettingRow("database", "STUDIO_DATABASE_URL", url),
         SettingRow("user", "STUDIO_USER", settings.user),
         SettingRow("default encoder", "STUDIO_DEFAULT_ENCODER", settings.default_encoder),
         SettingRow("heavy jobs at once", "STUDIO_MAX_HEAVY_JOBS", str(settings.max_heavy_jobs)),
+        SettingRow("artifact folder", "STUDIO_ARTIFACT_ROOT", str(settings.artifacts)),
+        SettingRow("where jobs run", "STUDIO_EXECUTOR", settings.executor),
     ]
+    if settings.executor == "ray":
+        rows += [
+            SettingRow("Ray cluster", "STUDIO_RAY_ADDRESS", settings.ray_address),
+            SettingRow("resources per job kind", "STUDIO_RAY_RESOURCES", json.dumps(settings.ray_resources) or "{}"),
+        ]
+    return rows
 
 
 @reads

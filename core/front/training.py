@@ -7,7 +7,6 @@ Functions that read or change the studio take the acting user first; the figures
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from core.evaluation.evaluations import run_evaluation_of
 from core.front.actor import Actor
@@ -27,10 +26,12 @@ from core.training.params import EFFORT_WORDS as EFFORT_WORDS
 from core.training.params import EFFORTS as EFFORTS
 from core.training.params import TRAINER_KINDS as TRAINER_KINDS
 from core.training.params import ParamField as ParamField
+from core.training.params import TrainerParams as TrainerParams
 from core.training.params import minutes_words as minutes_words
 from core.training.params import param_fields as param_fields
 from core.training.predict import PredictSummary as PredictSummary
 from core.training.request_estimate import estimate_request
+from core.training.request_estimate import form_params as form_params
 from core.training.run_store import TrainingRun as TrainingRun
 from core.training.run_views import PartScore as PartScore
 from core.training.run_views import curve_rows as curve_rows
@@ -61,12 +62,14 @@ __all__ = [
     "SnapshotOptions",
     "SnapshotSummary",
     "TimeEstimate",
+    "TrainerParams",
     "TrainingRequest",
     "TrainingRun",
     "curve_rows",
     "delete_run",
     "estimate",
     "evaluation_of",
+    "form_params",
     "get_run",
     "label_file",
     "language_scores",
@@ -128,10 +131,10 @@ def preview(actor: Actor, project: Project, options: SnapshotOptions) -> Snapsho
 
 @reads
 def estimate(
-    actor: Actor, project: Project, trainer: str, values: dict[str, Any], samples: int, curve: tuple[int, ...] = ()
-) -> TimeEstimate | None:
-    """The rough training time of the form's run; None while its values are not valid (starting it says why)."""
-    return estimate_request(actor.store, project, trainer, values, samples, curve)
+    actor: Actor, project: Project, params: TrainerParams, samples: int, curve: tuple[int, ...] = ()
+) -> TimeEstimate:
+    """The rough training time of the form's run (its values as parameters: `form_params`)."""
+    return estimate_request(actor.store, project, params, samples, curve)
 
 
 @needs("training.run")

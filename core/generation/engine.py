@@ -69,6 +69,7 @@ class GenerationSettings:
     idle_timeout: float = field(default_factory=lambda: get_settings().llm_idle_timeout)
     timeout: float | None = field(default_factory=lambda: get_settings().llm_timeout)
     stream: bool = True  # answers token by token (off only for a server whose streaming is broken)
+    gpu: bool = False  # a local model asks the Ray cluster for a GPU (the local executor uses one when present)
 
     def timeouts(self) -> Timeouts:
         return Timeouts(connect=self.connect_timeout, idle=self.idle_timeout, total=self.timeout or None)

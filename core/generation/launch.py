@@ -42,6 +42,8 @@ def launch_generation_run(
         {"run_id": run.id},
         project_id=run.project_id,
         heavy=run.backend == "local",
+        resource_kind="generate_local" if run.backend == "local" else "generate",
+        gpu=run.backend == "local" and bool(run.params.get("gpu")),
         extra_env=extra_env,
         background=background,
         on_queued=record,

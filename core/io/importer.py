@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections import Counter, defaultdict
+import math
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
+from hashlib import sha1
+from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
+import numpy as np
 import pandas as pd
 from pydantic import ValidationError
 
@@ -28,8 +33,7 @@ from core.language_names import language_name, normalize_code
 from core.settings import get_settings
 from core.store.database import Store
 from core.store.projects import LabelSpec, Project, get_project
-from core.store.sample_import import store_import, stored_content_keys
-from core.store.samples import content_key
+from core.store.sample_import import SampleBatch, store_import, stored_content_keys
 from core.store.schema import SAMPLE_ORIGINS, SAMPLE_SPLITS, SAMPLE_STATUSES
 
 IMPORT_STATUSES = ("unlabeled", "pending", "accepted")  # what a whole file may be given
@@ -79,6 +83,50 @@ class InvalidRow:
     cells: dict[str, Any]
 
 
+class PlannedRecords(Sequence[dict[str, Any]]):
+    """The rows an import will store, held column by column (`batch`, as the store takes them) beside their row
+    numbers in the file. Read one at a time, each is a dict: its row number, the sample's fields and its flags."""
+
+    FIELDS = (
+        "text",
+        "label",
+        "language",
+        "split",
+        "origin",
+        "status",
+        "source",
+        "generation_run_id",
+        "prompt_version",
+        "model",
+        "flags",
+        "content_key",
+    )
+
+    def __init__(self, rows: list[int] | None = None, batch: SampleBatch | None = None) -> None:
+        self.rows = rows or []
+        self.batch = batch or SampleBatch.empty()
+        if len(self.rows) != self.batch.size:
+            raise ValueError("one row number per planned sample")
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        values = self.batch.row(index)
+        return {"row": self.rows[index], **{name: values[name] for name in self.FIELDS}}
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (self[i] for i in range(len(self)))
+
+
 @dataclass
 class ImportPlan:
     """What an import would do. `errors` non-empty means nothing will be stored, unless the import is asked to
@@ -91,7 +139,7 @@ class ImportPlan:
     notes: list[RowProblem] = field(default_factory=list)
     labels_to_add: list[str] = field(default_factory=list)
     languages_to_add: list[str] = field(default_factory=list)
-    records: list[dict[str, Any]] = field(default_factory=list)  # valid rows that will be stored
+    records: PlannedRecords = field(default_factory=PlannedRecords)  # valid rows that will be stored
     studio_file: bool = False
     invalid: list[InvalidRow] = field(default_factory=list)  # rows named in `errors`, in file order
     file_columns: list[str] = field(default_factory=list)
@@ -198,7 +246,12 @@ def plan_import(
 ) -> ImportPlan:
     """Validate a table against a project and work out exactly what would be stored (nothing is written).
 
-    `words`: how messages name the options (the page's checkboxes, or the CLI's flags)."""
+    `words`: how messages name the options (the page's checkboxes, or the CLI's flags).
+
+    The checks run column by column: a value that many rows share (a label, a language code, a split...) is
+    checked once, and each row takes its outcome. A row is checked in this order, and its first failing check
+    names it: empty text (skipped), too long, the label (respelled, or new), the language code, a language the
+    project lacks, the split, the origin, the status."""
     if not isinstance(project, Project):
         project = get_project(store, project)
     plan = ImportPlan(
@@ -211,104 +264,68 @@ def plan_import(
     _check_mapping(plan, mapping, columns)
     if plan.errors:
         return plan
+    count = len(frame)
 
-    def column(name: str | None) -> list[str | None]:
+    def column(name: str | None) -> list[Any] | None:  # None: the file has no such column
         if name is None or name not in columns:
-            return [None] * len(frame)
+            return None
         values = frame[name].tolist()
         return [unescape_cell(v) for v in values] if escaped else values
 
-    texts = column(mapping.text_column)
-    labels = column(mapping.label_column)
-    languages = column(mapping.language_column)
-    per_row = {
-        name: column(name) if name in columns and getattr(mapping, name) is None else None for name in PER_ROW_COLUMNS
-    }
-    provenance = {name: column(name) for name in PROVENANCE_COLUMNS} if plan.studio_file else {}
-    flags = column("flags") if plan.studio_file else [None] * len(frame)
-
-    known_labels = set(project.label_names)
-    by_lower = {name.lower(): name for name in project.label_names}
-    respelled: dict[tuple[str, str], list[int]] = defaultdict(list)
-    known_languages = set(project.language_codes)
-    problems: dict[str, list[int]] = defaultdict(list)
-    unknown_labels: dict[str, list[int]] = defaultdict(list)
-    new_languages: dict[str, list[int]] = defaultdict(list)
-    candidates: list[dict[str, Any]] = []
     max_chars = get_settings().max_text_chars
+    # the text as given ('nan' is a word, whitespace is kept), less NUL: never text, and PostgreSQL refuses it
+    given = _without_nul(column(mapping.text_column) or [None] * count)
+    texts = [t.strip() for t in given] if mapping.strip_whitespace else given
+    lengths = np.fromiter(map(len, given), dtype=np.int64, count=count)
+    blank = (lengths == 0) | np.fromiter(map(str.isspace, given), dtype=bool, count=count)  # missing, empty, spaces
+    if mapping.strip_whitespace:
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=count)
+    too_long = (lengths > max_chars) & ~blank
+    checked = ~blank & ~too_long
 
-    for index in range(len(frame)):
-        row_number = index + 1
-        # the text as given ('nan' is a word, whitespace is kept), less NUL: never text, and PostgreSQL refuses it
-        given = (texts[index] or "").replace("\x00", "")
-        if not given.strip():  # missing, empty, or only whitespace
-            problems["skip:empty text"].append(row_number)
-            continue
-        text = given.strip() if mapping.strip_whitespace else given
-        if len(text) > max_chars:
-            problems[f"error:{_too_long(max_chars)}"].append(row_number)
-            continue
-        # spaces collapsed, as in the project's labels
-        label = " ".join((labels[index] or "").replace("\x00", "").split()) or None
-        if label is not None and label not in known_labels and label.lower() in by_lower:
-            respelled[(label, by_lower[label.lower()])].append(row_number)
-            label = by_lower[label.lower()]  # `Weather` is the project's `weather`
-        if label is not None and label not in known_labels:
-            unknown_labels[label].append(row_number)
-        raw_language = mapping.language if mapping.language_column is None else languages[index]
-        code = normalize_code(raw_language or "")
-        if code is None:
-            problems[f"error:unknown language code '{(raw_language or '').strip() or '(empty)'}'"].append(row_number)
-            continue
-        if code not in known_languages:
-            new_languages[code].append(row_number)
-        split = _value(mapping.split, per_row["split"], index, "train")
-        origin = _value(mapping.origin, per_row["origin"], index, "human")
-        if split not in SAMPLE_SPLITS:
-            problems[f"error:unknown split '{split}' (use train or test)"].append(row_number)
-            continue
-        if origin not in SAMPLE_ORIGINS:
-            problems[f"error:unknown origin '{origin}' (use synthetic or human)"].append(row_number)
-            continue
-        status = _value(mapping.status, per_row["status"], index, "")
-        if status and status not in SAMPLE_STATUSES:
-            problems[f"error:unknown status '{status}' (use {', '.join(SAMPLE_STATUSES)})"].append(row_number)
-            continue
-        if label is None:
-            status = "unlabeled"
-        elif not status or status == "unlabeled":
-            status = "accepted" if origin == "human" else "pending"
-        record: dict[str, Any] = {
-            "row": row_number,
-            "text": text,
-            "label": label,
-            "language": code,
-            "split": split,
-            "origin": origin,
-            "status": status,
-            "source": source,
-            "generation_run_id": None,
-            "prompt_version": None,
-            "model": None,
-            "flags": _parse_flags(flags[index]),
-        }
-        for name, values in provenance.items():
-            value = (values[index] or "").strip() or None
-            if name == "generation_run_id":
-                record[name] = int(value) if value and value.isdigit() else None
-            elif name == "source":
-                record[name] = value or source
-            else:
-                record[name] = value
-        candidates.append(record)
+    labels = _Labels(project, column(mapping.label_column), count)
+    if mapping.language_column is None:
+        languages = _Languages(project, None, count, mapping.language)
+    else:
+        languages = _Languages(project, column(mapping.language_column), count, None)
+    per_row = {name: column(name) if getattr(mapping, name) is None else None for name in PER_ROW_COLUMNS}
+    splits = _Choices(mapping.split, per_row["split"], count, "train")
+    origins = _Choices(mapping.origin, per_row["origin"], count, "human")
+    statuses = _Choices(mapping.status, per_row["status"], count, "")
 
-    for key, rows in problems.items():
+    # each row's first problem: an index into `keys` ("kind:message"), or -1
+    keys: _Keys[str] = _Keys()
+    problem = np.full(count, -1, dtype=np.int64)
+    problem[blank] = keys.id("skip:empty text")
+    problem[too_long] = keys.id(f"error:{_too_long(max_chars)}")
+    reached = checked & ~languages.bad[languages.codes]
+    _mark(problem, checked & ~reached, languages.codes, [keys.id(f"error:{m}") if m else -1 for m in languages.errors])
+    known_language = reached
+    split_error = [f"unknown split '{v}' (use train or test)" if v not in SAMPLE_SPLITS else "" for v in splits.values]
+    origin_error = [
+        f"unknown origin '{v}' (use synthetic or human)" if v not in SAMPLE_ORIGINS else "" for v in origins.values
+    ]
+    status_error = [
+        f"unknown status '{v}' (use {', '.join(SAMPLE_STATUSES)})" if v and v not in SAMPLE_STATUSES else ""
+        for v in statuses.values
+    ]
+    for choices, errors in ((splits, split_error), (origins, origin_error), (statuses, status_error)):
+        failing = np.array([bool(e) for e in errors], dtype=bool)[choices.codes]
+        _mark(problem, reached & failing, choices.codes, [keys.id(f"error:{e}") if e else -1 for e in errors])
+        reached = reached & ~failing
+    candidate = reached
+
+    for key, rows in _rows_by_key(problem, keys.names).items():
         kind, message = key.split(":", 1)
         (plan.errors if kind == "error" else plan.skipped).append(RowProblem(_skip_message(message), rows))
-    for (given, spelling), rows in respelled.items():
-        plan.notes.append(RowProblem(f"the label '{given}' is stored as the project's '{spelling}'", rows))
+    respelled = _rows_by_key(np.where(checked, labels.respelled_id[labels.codes], -1), labels.respellings)
+    for (given_label, spelling), rows in respelled.items():
+        plan.notes.append(RowProblem(f"the label '{given_label}' is stored as the project's '{spelling}'", rows))
+    unknown_labels = _rows_by_key(np.where(checked, labels.unknown_id[labels.codes], -1), labels.unknown_names)
     if unknown_labels:
-        _plan_new_labels(plan, unknown_labels, candidates, project, mapping, words)
+        spelled = _plan_new_labels(plan, unknown_labels, project, mapping, words)
+        labels.values = [spelled.get(v, v) if v is not None else None for v in labels.values]
+    new_languages = _rows_by_key(np.where(known_language, languages.new_id[languages.codes], -1), languages.new_codes)
     if new_languages and not mapping.add_languages:
         for code in sorted(new_languages):
             plan.errors.append(
@@ -318,61 +335,85 @@ def plan_import(
                     new_languages[code],
                 )
             )
+    provenance = _provenance(column, candidate, source) if plan.studio_file else None
     plan.invalid = _invalid_rows(plan.errors, frame, escaped)
-    bad_rows = {r.row for r in plan.invalid}
-    candidates = [record for record in candidates if record["row"] not in bad_rows]
-    plan.labels_to_add = sorted({r["label"] for r in candidates if r["label"] and r["label"] not in known_labels})
-    plan.languages_to_add = sorted({r["language"] for r in candidates if r["language"] not in known_languages})
+    if plan.invalid:
+        candidate[np.array([r.row - 1 for r in plan.invalid], dtype=np.int64)] = False
+    chosen = np.flatnonzero(candidate)
+    known_labels, known_languages = set(project.label_names), set(project.language_codes)
+    plan.labels_to_add = sorted({v for v in labels.used(chosen) if v and v not in known_labels})
+    plan.languages_to_add = sorted({v for v in languages.used(chosen) if v is not None and v not in known_languages})
     if plan.labels_to_add:
         plan.notes.append(RowProblem(f"new labels will be added to the project: {', '.join(plan.labels_to_add)}"))
     if plan.languages_to_add:
         described = ", ".join(f"{language_name(c)} ({c})" for c in plan.languages_to_add)
         plan.notes.append(RowProblem(f"new languages will be added to the project: {described}"))
 
+    # identity: (text, label, language, split, origin); what is stored already is skipped, repeats are kept
+    suffixes = _key_suffixes(chosen, labels, languages, splits, origins)
+    chosen_texts = texts if len(chosen) == count else [texts[i] for i in chosen.tolist()]
+    content_keys = _sha1_keys(chosen_texts, suffixes)
     existing = stored_content_keys(store, project.id)
-    seen_in_file: dict[str, int] = {}
-    repeats: list[int] = []
-    already: list[int] = []
-    for record in candidates:
-        key = content_key(record["text"], record["label"], record["language"], record["split"], record["origin"])
-        record["content_key"] = key
-        if key in existing or _stripped_key(record) in existing:
-            already.append(record["row"])
-            continue
-        if key in seen_in_file:
-            repeats.append(record["row"])
-        seen_in_file[key] = record["row"]
-        plan.records.append(record)
-    if already:
-        plan.skipped.append(
-            RowProblem("already in the project (same text, label, language, split and origin)", already)
-        )
+    numbers = (chosen + 1).tolist()
+    if existing:
+        stored = list(map(existing.__contains__, content_keys))
+        for position, (found, text) in enumerate(zip(stored, chosen_texts, strict=True)):
+            # or under the key the row had when every import stripped its text (before whitespace was kept),
+            # so that re-importing a file imported then adds nothing
+            if not found and text != (bare := text.strip()):
+                stored[position] = _sha1_keys([bare], [suffixes[position]])[0] in existing
+        del existing
+        already = [row for row, found in zip(numbers, stored, strict=True) if found]
+        if already:
+            plan.skipped.append(
+                RowProblem("already in the project (same text, label, language, split and origin)", already)
+            )
+            positions = [i for i, found in enumerate(stored) if not found]
+            chosen, numbers = chosen[positions], [numbers[i] for i in positions]
+            chosen_texts = [chosen_texts[i] for i in positions]
+            content_keys = [content_keys[i] for i in positions]
+    repeats = []
+    if len(set(content_keys)) < len(content_keys):
+        seen: set[str] = set()
+        for row, key in zip(numbers, content_keys, strict=True):
+            if key in seen:
+                repeats.append(row)
+            seen.add(key)
     if repeats:
         plan.notes.append(
             RowProblem("repeat an earlier row of this file: stored, and curation will flag them", repeats)
         )
-    text_counts = Counter(r["text"] for r in plan.records)
-    conflicting = [r["row"] for r in plan.records if text_counts[r["text"]] > 1 and r["row"] not in repeats]
-    if conflicting and len(conflicting) > len(repeats):
-        plan.notes.append(
-            RowProblem(
-                "share their text with another row (e.g. under another label): stored, curation will flag them",
-                conflicting,
+    if len(set(chosen_texts)) < len(chosen_texts):
+        text_counts = Counter(chosen_texts)
+        repeated = set(repeats)
+        conflicting = [
+            row
+            for row, text in zip(numbers, chosen_texts, strict=True)
+            if text_counts[text] > 1 and row not in repeated
+        ]
+        if conflicting and len(conflicting) > len(repeats):
+            plan.notes.append(
+                RowProblem(
+                    "share their text with another row (e.g. under another label): stored, curation will flag them",
+                    conflicting,
+                )
             )
-        )
+    batch = _batch(chosen, chosen_texts, content_keys, labels, languages, splits, origins, statuses, provenance, source)
+    plan.records = PlannedRecords(numbers, batch)
     return plan
 
 
 def _plan_new_labels(
     plan: ImportPlan,
     unknown: dict[str, list[int]],
-    candidates: list[dict[str, Any]],
     project: Project,
     mapping: ColumnMapping,
     words: ImportWords,
-) -> None:
+) -> dict[str, str]:
     """Labels the project does not have: refused (with the closest project label as a suggestion), or, asked
-    for, added (spellings that differ only in capitals become one label, spelled as first in the file)."""
+    for, added (spellings that differ only in capitals become one label, spelled as first in the file).
+
+    Returns how each new label will be spelled (nothing when they are refused)."""
     by_lower = {name.lower(): name for name in project.label_names}
     if not mapping.add_labels:
         for name in sorted(unknown):
@@ -384,7 +425,7 @@ def _plan_new_labels(
                 else f"the label '{name}' is not in the project (add it on the Projects page, or {words.add_labels})"
             )
             plan.errors.append(RowProblem(message, unknown[name]))
-        return
+        return {}
     first: dict[str, str] = {}
     for name in unknown:  # in the order the file first uses them
         first.setdefault(name.lower(), name)
@@ -394,9 +435,6 @@ def _plan_new_labels(
             plan.notes.append(
                 RowProblem(f"the label '{name}' is stored as '{spelling}', as the file first spells it", rows)
             )
-    for record in candidates:
-        if record["label"] in unknown:
-            record["label"] = first[record["label"].lower()]
     for lower, name in first.items():
         rows = sorted(row for other, found in unknown.items() if other.lower() == lower for row in found)
         problem = _new_label_problem(name, by_lower)
@@ -406,6 +444,7 @@ def _plan_new_labels(
             plan.notes.append(
                 RowProblem(f"the new label '{name}' looks like the project's '{close}': is it a typo?", rows)
             )
+    return {name: first[name.lower()] for name in unknown}
 
 
 def _closest_label(name: str, by_lower: dict[str, str]) -> str | None:
@@ -418,15 +457,20 @@ def _invalid_rows(errors: list[RowProblem], frame: pd.DataFrame, escaped: bool) 
     """The rows the errors name, each with its first reason and its cells as read (escapes undone)."""
     reasons: dict[int, str] = {}
     for problem in errors:
+        sentence = _sentence(problem.message)
         for row in problem.rows:
-            reasons.setdefault(row, _sentence(problem.message))
+            reasons.setdefault(row, sentence)
+    if not reasons:
+        return []
     columns = [c for c in frame.columns if c != STUDIO_FORMAT_COLUMN]
-    invalid = []
-    for row in sorted(reasons):
-        values = frame.iloc[row - 1]
-        cells = {c: unescape_cell(values[c]) if escaped else values[c] for c in columns}
-        invalid.append(InvalidRow(row, reasons[row], cells))
-    return invalid
+    rows = sorted(reasons)
+    picked = frame.iloc[[row - 1 for row in rows]]
+    cells = {c: picked[c].tolist() for c in columns}
+    if escaped:
+        cells = {c: [unescape_cell(v) for v in values] for c, values in cells.items()}
+    return [
+        InvalidRow(row, reasons[row], {c: cells[c][position] for c in columns}) for position, row in enumerate(rows)
+    ]
 
 
 def _sentence(text: str) -> str:
@@ -469,28 +513,11 @@ def _new_label_problem(name: str, taken: dict[str, str]) -> str | None:
     return None
 
 
-def _value(fixed: str | None, per_row: list[str | None] | None, index: int, default: str) -> str:
-    if fixed is not None:
-        return fixed
-    if per_row is not None:
-        return (per_row[index] or "").strip().lower() or default
-    return default
-
-
 def _too_long(max_chars: int) -> str:
     return (
         f"the text is longer than {max_chars:,} characters, the most a sample may hold "
         "(shorten or split it, or raise STUDIO_MAX_TEXT_CHARS)"
     )
-
-
-def _stripped_key(record: dict[str, Any]) -> str | None:
-    """The key the row would have had when every import stripped its text (before whitespace was kept), so that
-    re-importing a file imported then adds nothing; None when stripping changes nothing."""
-    stripped = record["text"].strip()
-    if stripped == record["text"]:
-        return None
-    return content_key(stripped, record["label"], record["language"], record["split"], record["origin"])
 
 
 def _skip_message(message: str) -> str:
@@ -513,6 +540,290 @@ def _parse_flags(raw: str | None) -> list[dict[str, Any]]:
     return list(kept.values())
 
 
+K = TypeVar("K", bound=Hashable)
+
+
+class _Keys(Generic[K]):
+    """Distinct keys numbered in the order first asked for."""
+
+    def __init__(self) -> None:
+        self.names: list[K] = []
+        self._ids: dict[K, int] = {}
+
+    def id(self, key: K) -> int:
+        if key not in self._ids:
+            self._ids[key] = len(self.names)
+            self.names.append(key)
+        return self._ids[key]
+
+
+def _factorize(cells: list[Any] | None, count: int) -> tuple[np.ndarray, list[Any]]:
+    """Each row's cell as a number, and the distinct cells in the order first seen (no column: one None)."""
+    if cells is None:
+        return np.zeros(count, dtype=np.int64), [None]
+    array = np.fromiter(cells, dtype=object, count=count)
+    codes, distinct = pd.factorize(array)
+    if not (codes < 0).any():
+        return codes.astype(np.int64, copy=False), distinct.tolist() or [None]
+    if all(array[i] is None for i in np.flatnonzero(codes < 0).tolist()):  # missing cells: one value, None
+        codes = codes.astype(np.int64)
+        codes[codes < 0] = len(distinct)
+        return codes, [*distinct.tolist(), None]
+    # other missing values (NaN...): each distinct as Python sees it, as the cells are checked one by one
+    index: dict[Any, int] = {}
+    codes = np.fromiter((index.setdefault(cell, len(index)) for cell in cells), dtype=np.int64, count=count)
+    return codes, list(index) or [None]
+
+
+class _Labels:
+    """The label column, each distinct cell checked once: spaces collapsed and NUL removed (as in the project's
+    labels); a project label in other capitals takes the project's spelling; labels the project lacks are named."""
+
+    def __init__(self, project: Project, cells: list[Any] | None, count: int) -> None:
+        self.codes, distinct = _factorize(cells, count)
+        known = set(project.label_names)
+        by_lower = {name.lower(): name for name in project.label_names}
+        respellings: _Keys[tuple[str, str]] = _Keys()
+        unknown: _Keys[str] = _Keys()
+        self.values: list[str | None] = []
+        respelled_id, unknown_id = [], []
+        for cell in distinct:
+            label = " ".join((cell or "").replace("\x00", "").split()) or None
+            pair = -1
+            if label is not None and label not in known and label.lower() in by_lower:
+                pair = respellings.id((label, by_lower[label.lower()]))
+                label = by_lower[label.lower()]  # `Weather` is the project's `weather`
+            respelled_id.append(pair)
+            unknown_id.append(unknown.id(label) if label is not None and label not in known else -1)
+            self.values.append(label)
+        self.respelled_id = np.array(respelled_id, dtype=np.int64)
+        self.unknown_id = np.array(unknown_id, dtype=np.int64)
+        self.respellings = respellings.names
+        self.unknown_names = unknown.names
+
+    def used(self, rows: np.ndarray) -> set[str | None]:
+        return {self.values[code] for code in np.unique(self.codes[rows]).tolist()}
+
+
+class _Languages:
+    """The language column (or the mapping's one language), each distinct cell checked once."""
+
+    def __init__(self, project: Project, cells: list[Any] | None, count: int, fixed: str | None) -> None:
+        if cells is None:
+            self.codes, distinct = np.zeros(count, dtype=np.int64), [fixed]
+        else:
+            self.codes, distinct = _factorize(cells, count)
+        known = set(project.language_codes)
+        new: _Keys[str] = _Keys()
+        self.values: list[str | None] = []
+        self.errors: list[str] = []  # per distinct cell: why it is refused, or ""
+        new_id = []
+        for cell in distinct:
+            code = normalize_code(cell or "")
+            self.values.append(code)
+            self.errors.append(
+                "" if code is not None else f"unknown language code '{(cell or '').strip() or '(empty)'}'"
+            )
+            new_id.append(new.id(code) if code is not None and code not in known else -1)
+        self.bad = np.array([bool(e) for e in self.errors], dtype=bool)
+        self.new_id = np.array(new_id, dtype=np.int64)
+        self.new_codes = new.names
+
+    def used(self, rows: np.ndarray) -> set[str | None]:
+        return {self.values[code] for code in np.unique(self.codes[rows]).tolist()}
+
+
+class _Choices:
+    """A split, origin or status: the mapping's one value; else the file's column (trimmed, in small letters; an
+    empty cell takes the default); else the default."""
+
+    def __init__(self, fixed: str | None, cells: list[Any] | None, count: int, default: str) -> None:
+        if fixed is not None or cells is None:
+            self.codes, self.values = np.zeros(count, dtype=np.int64), [default if fixed is None else fixed]
+        else:
+            self.codes, distinct = _factorize(cells, count)
+            self.values = [(cell or "").strip().lower() or default for cell in distinct]
+
+
+def _mark(problem: np.ndarray, rows: np.ndarray, codes: np.ndarray, ids: list[int]) -> None:
+    """Give the `rows` (a mask) the problem of their cell's value (`ids`: per distinct value)."""
+    if rows.any():
+        problem[rows] = np.array(ids, dtype=np.int64)[codes[rows]]
+
+
+def _rows_by_key(ids: np.ndarray, keys: Sequence[K]) -> dict[K, list[int]]:
+    """The rows (1-based, ascending) of each key, the keys in the order of their first row.
+
+    `ids`: per row, an index into `keys`, or -1 for none."""
+    rows = np.flatnonzero(ids >= 0)
+    if not len(rows):
+        return {}
+    order = np.argsort(ids[rows], kind="stable")
+    rows, row_ids = rows[order], ids[rows][order]
+    starts = np.flatnonzero(np.r_[True, row_ids[1:] != row_ids[:-1]])
+    groups = np.split(rows + 1, starts[1:])
+    by_first = sorted(range(len(groups)), key=lambda g: int(groups[g][0]))
+    return {keys[int(row_ids[starts[g]])]: groups[g].tolist() for g in by_first}
+
+
+def _combine(parts: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+    """Per row, which combination of the parts' codes it holds; and each combination's codes.
+
+    `parts`: (codes per row, how many distinct codes)."""
+    rows = len(parts[0][0])
+    bound = math.prod(size for _, size in parts)
+    if bound <= 1 << 20:
+        combined = np.zeros(rows, dtype=np.int64)
+        for codes, size in parts:
+            combined = combined * size + codes
+        used = np.flatnonzero(np.bincount(combined, minlength=bound))
+        lookup = np.full(bound, -1, dtype=np.int64)
+        lookup[used] = np.arange(len(used))
+        combos = []
+        for value in used.tolist():
+            digits = []
+            for _, size in reversed(parts):
+                value, digit = divmod(value, size)
+                digits.append(digit)
+            combos.append(tuple(reversed(digits)))
+        return lookup[combined], combos
+    stacked = np.stack([codes for codes, _ in parts], axis=1)
+    distinct, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    return inverse.reshape(-1), [tuple(combo) for combo in distinct.tolist()]
+
+
+def _by_combination(values: list[Any], inverse: np.ndarray) -> list[Any] | Any:
+    """Per row, the value of its combination; one value when every row has the same."""
+    if len(values) == 1:
+        return values[0]
+    return np.asarray([*values, None], dtype=object)[:-1][inverse].tolist()
+
+
+def _without_nul(cells: list[Any]) -> list[str]:
+    """The texts as given (a missing one: ""), less NUL characters: never text, and PostgreSQL refuses them."""
+    if set(map(type, cells)) <= {str} and not any(map(str.__contains__, cells, repeat("\x00"))):
+        return cells  # every cell a text, none with a NUL: nothing to change
+    return [(t or "").replace("\x00", "") for t in cells]
+
+
+def _sha1_keys(texts: list[str], suffixes: list[str]) -> list[str]:
+    """The content key of each text followed by its suffix (see _key_suffixes): sha1, in hex digits."""
+    joined = map(str.__add__, texts, suffixes)
+    return [sha1(data).hexdigest() for data in map(str.encode, joined)]
+
+
+def _key_suffixes(
+    chosen: np.ndarray, labels: _Labels, languages: _Languages, splits: _Choices, origins: _Choices
+) -> list[str]:
+    """Per chosen row, what follows the text in its content key: the key is the sha1 of
+    "\\x1f".join((text, label or "", language, split, origin)), as core.store.samples.content_key computes it."""
+    if not len(chosen):
+        return []
+    parts: list[tuple[np.ndarray, Sequence[str | None]]] = [
+        (labels.codes, labels.values),
+        (languages.codes, languages.values),
+        (splits.codes, splits.values),
+        (origins.codes, origins.values),
+    ]
+    inverse, combos = _combine([(codes[chosen], len(values)) for codes, values in parts])
+    suffixes = [
+        "\x1f" + "\x1f".join(values[code] or "" for (_, values), code in zip(parts, combo, strict=True))
+        for combo in combos
+    ]
+    picked = _by_combination(suffixes, inverse)
+    return [picked] * len(chosen) if isinstance(picked, str) else picked
+
+
+def _stored_status(label: str | None, origin: str, status: str) -> str:
+    if label is None:
+        return "unlabeled"
+    if not status or status == "unlabeled":
+        return "accepted" if origin == "human" else "pending"
+    return status
+
+
+def _provenance(column: Callable[[str], list[Any] | None], candidate: np.ndarray, source: str) -> dict[str, list[Any]]:
+    """A studio file's provenance and flags, per row (filled for the candidate rows), as the studio exported them."""
+    count = len(candidate)
+    rows = np.flatnonzero(candidate).tolist()
+    found: dict[str, list[Any]] = {}
+    for name in PROVENANCE_COLUMNS:
+        cells = column(name) or [None] * count
+        values: list[Any] = [None] * count
+        for i in rows:
+            value = (cells[i] or "").strip() or None
+            if name == "generation_run_id":
+                values[i] = int(value) if value and value.isdigit() else None
+            elif name == "source":
+                values[i] = value or source
+            else:
+                values[i] = value
+        found[name] = values
+    cells = column("flags") or [None] * count
+    flags: list[Any] = [None] * count
+    for i in rows:
+        flags[i] = _parse_flags(cells[i])
+    found["flags"] = flags
+    return found
+
+
+def _batch(
+    chosen: np.ndarray,
+    texts: list[str],
+    keys: list[str],
+    labels: _Labels,
+    languages: _Languages,
+    splits: _Choices,
+    origins: _Choices,
+    statuses: _Choices,
+    provenance: dict[str, list[Any]] | None,
+    source: str,
+) -> SampleBatch:
+    """The chosen rows, column by column; a field that holds one value for all of them is given once."""
+    columns: dict[str, list[Any]] = {"text": texts, "content_key": keys}
+    constants: dict[str, Any] = {}
+
+    def put(name: str, values: list[Any] | Any) -> None:
+        if isinstance(values, list):
+            if values and values.count(values[0]) < len(values):
+                columns[name] = values
+                return
+            values = values[0] if values else None
+        constants[name] = values
+
+    for name, part in (("label", labels), ("language", languages), ("split", splits), ("origin", origins)):
+        picked = part.codes[chosen]
+        if not len(picked) or picked.min() == picked.max():
+            put(name, part.values[int(picked[0])] if len(picked) else None)
+        else:
+            put(name, np.asarray([*part.values, None], dtype=object)[:-1][picked].tolist())
+    flags: list[list[dict[str, Any]]] | None = None
+    if len(chosen):
+        label_missing = np.array([v is None for v in labels.values], dtype=np.int64)[labels.codes[chosen]]
+        inverse, combos = _combine(
+            [
+                (label_missing, 2),
+                (origins.codes[chosen], len(origins.values)),
+                (statuses.codes[chosen], len(statuses.values)),
+            ]
+        )
+        stored = [
+            _stored_status(None if missing else "", origins.values[o], statuses.values[s]) for missing, o, s in combos
+        ]
+        put("status", _by_combination(stored, inverse))
+    else:
+        put("status", None)
+    if provenance is None:
+        constants.update(source=source, generation_run_id=None, prompt_version=None, model=None)
+    else:
+        positions = chosen.tolist()
+        for name in PROVENANCE_COLUMNS:
+            put(name, [provenance[name][i] for i in positions])
+        picked_flags = [provenance["flags"][i] for i in positions]
+        flags = picked_flags if any(picked_flags) else None
+    return SampleBatch(len(chosen), columns, constants, flags)
+
+
 @disk_full_in_plain_words()
 def execute_import(
     store: Store, project: Project | int | str, plan: ImportPlan, *, skip_invalid: bool = False
@@ -528,7 +839,7 @@ def execute_import(
     stored = store_import(
         store,
         project.id,
-        plan.records,
+        plan.records.batch,
         labels_to_add=plan.labels_to_add,
         languages_to_add=plan.languages_to_add,
         source=plan.source,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -9,7 +10,7 @@ import re
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -103,16 +104,33 @@ def _refuse_repeated_columns(columns: list[str], name: str) -> None:
 
 def _read_delimited(data: bytes, name: str, sep: str) -> pd.DataFrame:
     text = decode_text(data, name)
-    if not text.strip():
+    if not text or text.isspace():
         raise InvalidInput(f"'{name}' is empty.")
-    header = next(csv.reader(io.StringIO(text), delimiter=sep), [])
+    header = next(csv.reader(_lines(text), delimiter=sep), [])
     _refuse_repeated_columns(header, name)  # pandas would quietly rename the second 'text' to 'text.1'
+    del text
+    # the bytes, now known to be UTF-8 (less a byte-order mark): pandas reads text through a wrapper that grows
+    # as the square of the file's size when its letters take more than one byte
+    body = io.BytesIO(data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data)
     try:
-        return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False, na_values=[])
+        # object columns: the parser's own strings, as they are (no conversion to Arrow strings and back)
+        return pd.read_csv(body, sep=sep, dtype=object, keep_default_na=False, na_values=[], encoding="utf-8")
     except pd.errors.ParserError as exc:
         raise InvalidInput(f"'{name}' is not a well-formed table: {_parser_message(str(exc))}") from None
     except pd.errors.EmptyDataError:
         raise InvalidInput(f"'{name}' has no header row.") from None
+
+
+def _lines(text: str) -> Iterator[str]:
+    """The lines of `text` (line breaks kept), one at a time, as a file opened on it would give them."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start : end + 1]
+        start = end + 1
 
 
 def _parser_message(message: str) -> str:
@@ -300,7 +318,7 @@ def _as_text_cells(frame: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for column in frame.columns:
         values = frame[column].tolist()
-        out[column] = [_cell(v) for v in values]
+        out[column] = values if set(map(type, values)) <= {str} else [_cell(v) for v in values]
     return pd.DataFrame(out, columns=list(frame.columns), dtype=object)
 
 

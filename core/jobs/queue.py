@@ -48,8 +48,11 @@ def submit_job(
     *,
     project_id: int | None = None,
     heavy: bool | None = None,
+    executor: str = "local",
+    resources: dict[str, float] | None = None,
 ) -> Job:
-    """Create a queued job row. Secrets are refused here: they reach workers by environment only.
+    """Create a queued job row (`executor`: where its worker will run; `resources`: what a Ray task asks for).
+    Secrets are refused here: they reach workers by environment only.
 
     A job for a run that already has a queued or running job is refused by the database itself (a unique index),
     whichever process or machine asks: `RunAlreadyRunning` says which job has it, and nothing is queued.
@@ -72,6 +75,8 @@ def submit_job(
                 heavy=job_kind.heavy if heavy is None else heavy,
                 run_key=key,
                 logs_dir=get_settings().logs_dir,
+                executor=executor,
+                resources=resources,
             )
         except IntegrityError:
             holder = job_rows.active_job_with_key(store, key) if key else None
@@ -142,6 +147,10 @@ def cancel_job(store: Store, job_id: int) -> Job:
         return job
     if job_rows.request_cancel(store, job_id, end_if_queued=job.status == "queued" and not worker_alive(job)):
         settle_run(store, get_job(store, job_id))
+    if job.executor != "local":
+        from core.jobs.executors import executor_named
+
+        executor_named(job.executor).stop(job)  # Ray: ray.cancel (a task still waiting for resources never starts)
     return get_job(store, job_id)
 
 

@@ -32,10 +32,12 @@ def why_abandoned(job: Job) -> str | None:
     """Why the active `job` will never end by itself (its worker is gone), in words; None while it may."""
     now = utcnow()
     if job.worker_pid is None:
+        if job.executor != "local":
+            return None  # Ray holds it until its resources are free; the executor fails it if its machine stops
         if job.status != "queued" or now - job.created_at < WORKER_START_GRACE:
             return None  # its worker is being started
         return "No worker ever started it (what queued it stopped first): start it again."
-    if job.worker_host == hostname():
+    if job.executor == "local" and job.worker_host == hostname():
         if worker_alive(job):
             return None
         return "Its worker process stopped unexpectedly (killed, or the machine restarted). See the job's log."
@@ -58,6 +60,17 @@ def reap_dead_workers(store: Store) -> list[int]:
         if ended is not None:
             settle_run(store, ended)
     return reaped
+
+
+def fail_lost_job(store: Store, job_id: int, message: str) -> bool:
+    """Fail a job still active whatever its worker does (its machine stopped, or it could not be started) and
+    settle its run; returns whether it was failed here."""
+    if not job_rows.fail_active_job(store, job_id, message):
+        return False
+    ended = job_rows.find_job(store, job_id)
+    if ended is not None:
+        settle_run(store, ended)
+    return True
 
 
 def start_reaper(store: Store, every_seconds: float = REAP_EVERY_SECONDS) -> bool:

@@ -21,6 +21,7 @@ from core.settings import get_settings
 from core.store import jobs as job_rows
 from core.store.database import Store
 
+RAY_NODE_VARIABLE = "STUDIO_RAY_NODE"  # set by the Ray executor's task: the node the worker runs on
 SLOT_POLL_SECONDS = 0.5
 
 
@@ -65,30 +66,32 @@ def run_job(store: Store, job_id: int, *, echo: bool = False) -> str:
     kind = get_kind(job.kind)
     Path(job.log_path).parent.mkdir(parents=True, exist_ok=True)
     logger = job_logger(job_id, job.log_path)
-    job_rows.record_worker(store, job_id, os.getpid(), hostname())
+    job_rows.record_worker(store, job_id, os.getpid(), hostname(), node=os.environ.get(RAY_NODE_VARIABLE) or None)
     ctx = JobContext(store=store, job_id=job_id, params=job.params, project_id=job.project_id, logger=logger, echo=echo)
     ctx.start_heartbeat()
     logger.info("job #%s (%s) starting in process %s", job_id, job.kind, os.getpid())
     slot = ExitStack()  # a heavy job's slot, released only after its final status is written (see `finally`)
     try:
-        if job.heavy:
+        if job.heavy and job.executor == "local":  # on Ray, the resources the task holds are its slot
             slot.enter_context(heavy_slot(ctx))
         ctx.check_cancel()
         if not job_rows.mark_running(store, job_id):
             return get_job(store, job_id).status
         result = kind.run(ctx)
         message = str(result.get("message", "Finished")) if isinstance(result, dict) else "Finished"
-        job_rows.end_job(store, job_id, "done", message, result=result, progress=1.0)
+        if not job_rows.end_job(store, job_id, "done", message, result=result, progress=1.0):
+            return _ended_elsewhere(store, job_id, logger)
         logger.info("job #%s done", job_id)
         return "done"
     except JobCancelled:
-        job_rows.end_job(store, job_id, "cancelled", "Cancelled")
+        if not job_rows.end_job(store, job_id, "cancelled", "Cancelled"):
+            return _ended_elsewhere(store, job_id, logger)
         logger.info("job #%s cancelled", job_id)
         return "cancelled"
     except StudioError as exc:
         job_rows.end_job(store, job_id, "failed", redact(str(exc)))
         logger.error("job #%s failed: %s", job_id, exc)
-        return "failed"
+        return get_job(store, job_id).status
     except Exception as exc:
         logger.error("job #%s crashed:\n%s", job_id, traceback.format_exc())
         job_rows.end_job(
@@ -103,6 +106,14 @@ def run_job(store: Store, job_id: int, *, echo: bool = False) -> str:
         # after the status: releasing the slot first would let the next heavy job show 'running' beside this one
         slot.close()
         ctx.stop_heartbeat()
+
+
+def _ended_elsewhere(store: Store, job_id: int, logger: logging.Logger) -> str:
+    """The job was ended while this worker ran (the reaper, or the executor when its machine stopped): that end
+    stands."""
+    job = get_job(store, job_id)
+    logger.warning("job #%s was ended elsewhere meanwhile (%s: %s); that end stands", job_id, job.status, job.message)
+    return job.status
 
 
 def _settle(store: Store, job_id: int, logger: logging.Logger) -> None:

@@ -265,7 +265,21 @@ def baseline_predictions(store: Store, baseline_id: int) -> list[Prediction]:
     ]
 
 
-def request_rows(store: Store, baseline_id: int, limit: int = 200, outcome: str | None = None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class BaselineAnswer:
+    """One request of a baseline, for inspection: the raw answer, the label it was mapped to, and any error."""
+
+    sample_id: int | None  # the test sample it asked about
+    language: str
+    true: str  # the sample's true label
+    status: str  # planned | answered | failed
+    answer: str  # the raw answer as it came (empty: none yet)
+    predicted: str | None  # the label the answer was mapped to
+    outcome: str | None  # label | ambiguous | unparseable (None: not answered)
+    error: str
+
+
+def request_rows(store: Store, baseline_id: int, limit: int = 200, outcome: str | None = None) -> list[BaselineAnswer]:
     """Requests for inspection: the raw answer, the label it was mapped to, and any error."""
     rows = ledger.list_requests(
         store,
@@ -275,15 +289,15 @@ def request_rows(store: Store, baseline_id: int, limit: int = 200, outcome: str 
         limit=limit,
     )
     return [
-        {
-            "sample_id": r.sample_id,
-            "language": r.language,
-            "true": r.label,
-            "status": r.status,
-            "answer": r.answer or "",
-            "predicted": r.predicted,
-            "outcome": r.outcome,
-            "error": r.error,
-        }
+        BaselineAnswer(
+            sample_id=r.sample_id,
+            language=r.language,
+            true=r.label,
+            status=r.status,
+            answer=r.answer or "",
+            predicted=r.predicted,
+            outcome=r.outcome,
+            error=r.error,
+        )
         for r in rows
     ]

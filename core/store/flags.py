@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, select
 
 from core.store.database import Store
-from core.store.schema import FlagRow, SampleRow, utcnow
+from core.store.schema import SAMPLE_STATUSES, FlagRow, SampleRow, utcnow
 
 
 @dataclass(frozen=True)
@@ -46,16 +46,17 @@ def replace_flags(store: Store, project_id: int, kinds: tuple[str, ...], flags: 
 
 def flag_counts(store: Store, project_id: int, statuses: tuple[str, ...] | None = None) -> dict[str, int]:
     """Samples (not rejected; or, with `statuses`, in one of those) carrying each flag kind."""
-    with store.session() as session:
+    # a sample has at most one flag of a kind (unique (sample_id, kind)): flags of a kind count its samples, read
+    # from the flags' (project_id, kind, sample_id) index; a sample's status only when some status is left out
+    query = select(FlagRow.kind, func.count()).where(FlagRow.project_id == project_id)
+    if statuses is None or set(SAMPLE_STATUSES) - set(statuses):
         status = SampleRow.status.in_(statuses) if statuses else SampleRow.status != "rejected"
-        query = (
-            select(FlagRow.kind, func.count(func.distinct(FlagRow.sample_id)))
-            .join(SampleRow, SampleRow.id == FlagRow.sample_id)
-            .where(FlagRow.project_id == project_id, status)
-            .group_by(FlagRow.kind)
-            .order_by(FlagRow.kind)
-        )
-        return {kind: int(n) for kind, n in session.execute(query)}
+        # the sample's project named too: PostgreSQL then reads the status queue index of this project alone
+        query = query.join(SampleRow, SampleRow.id == FlagRow.sample_id)
+        query = query.where(SampleRow.project_id == project_id, status)
+    with store.session() as session:
+        rows = session.execute(query.group_by(FlagRow.kind).order_by(FlagRow.kind))
+        return {kind: int(n) for kind, n in rows}
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,12 @@ def repeat_group_sizes(store: Store, project_id: int, kinds: tuple[str, ...]) ->
         query = (
             select(representative, func.count(FlagRow.id))
             .join(SampleRow, SampleRow.id == FlagRow.sample_id)
-            .where(FlagRow.project_id == project_id, FlagRow.kind.in_(kinds), SampleRow.status != "rejected")
+            .where(
+                FlagRow.project_id == project_id,
+                FlagRow.kind.in_(kinds),
+                SampleRow.project_id == project_id,
+                SampleRow.status != "rejected",
+            )
             .group_by(representative)
         )
         return [RepeatGroupSize(int(rep), int(n)) for rep, n in session.execute(query) if rep is not None]
@@ -90,6 +96,7 @@ def repeat_group_members(store: Store, project_id: int, kinds: tuple[str, ...], 
                     FlagRow.project_id == project_id,
                     FlagRow.kind.in_(kinds),
                     FlagRow.details["representative"].as_integer() == representative,
+                    SampleRow.project_id == project_id,
                     SampleRow.status != "rejected",
                 )
                 .order_by(FlagRow.sample_id)

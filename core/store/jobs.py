@@ -35,6 +35,9 @@ class Job:
     finished_at: datetime | None
     run_key: str | None = None
     heartbeat_at: datetime | None = None  # the worker's last sign of life
+    executor: str = "local"  # local | ray
+    node: str | None = None  # the Ray node id of a Ray job's worker
+    resources: dict[str, float] | None = None  # what a Ray job asked for
 
     @property
     def active(self) -> bool:
@@ -69,6 +72,10 @@ class Job:
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "run_key": self.run_key,
+            "executor": self.executor,
+            "node": self.node if self.executor == "ray" else self.worker_host,
+            "host": self.worker_host,
+            "resources": self.resources,
         }
 
 
@@ -98,6 +105,9 @@ def to_job(row: JobRow) -> Job:
         finished_at=row.finished_at,
         run_key=row.run_key,
         heartbeat_at=row.heartbeat_at,
+        executor=row.executor or "local",
+        node=row.node,
+        resources=dict(row.resources) if row.resources else None,
     )
 
 
@@ -110,6 +120,8 @@ def insert_job(
     heavy: bool,
     run_key: str | None,
     logs_dir: Path,
+    executor: str = "local",
+    resources: dict[str, float] | None = None,
 ) -> Job:
     """A queued job row, its log file named after its id (raises IntegrityError when its run has an active job)."""
     with store.session() as session:
@@ -123,6 +135,8 @@ def insert_job(
             message="Waiting to start",
             created_by=store.user,
             run_key=run_key,
+            executor=executor,
+            resources=resources,
         )
         session.add(row)
         session.flush()
@@ -170,13 +184,30 @@ def active_jobs(store: Store) -> list[Job]:
         return [to_job(r) for r in session.scalars(select(JobRow).where(JobRow.status.in_(JOB_ACTIVE_STATUSES)))]
 
 
-def record_worker(store: Store, job_id: int, pid: int, host: str, *, only_if_unclaimed: bool = False) -> bool:
-    """The worker process working on the job (`only_if_unclaimed`: unless a worker has already claimed it)."""
+def record_worker(
+    store: Store, job_id: int, pid: int, host: str, *, node: str | None = None, only_if_unclaimed: bool = False
+) -> bool:
+    """The worker process working on the job, and the Ray node it runs on (`only_if_unclaimed`: unless a worker has
+    already claimed it)."""
     with store.session() as session:
         query = update(JobRow).where(JobRow.id == job_id)
         if only_if_unclaimed:
             query = query.where(JobRow.worker_pid.is_(None))
-        result = session.execute(query.values(worker_pid=pid, worker_host=host, heartbeat_at=utcnow()))
+        values: dict[str, Any] = {"worker_pid": pid, "worker_host": host, "heartbeat_at": utcnow()}
+        if node is not None:
+            values["node"] = node
+        result = session.execute(query.values(**values))
+        return _changed(result)
+
+
+def fail_active_job(store: Store, job_id: int, message: str) -> bool:
+    """Mark failed a job still queued or running, whoever holds it (its machine is gone); whether it was marked."""
+    with store.session() as session:
+        result = session.execute(
+            update(JobRow)
+            .where(JobRow.id == job_id, JobRow.status.in_(JOB_ACTIVE_STATUSES))
+            .values(status="failed", message=message, finished_at=utcnow())
+        )
         return _changed(result)
 
 
@@ -199,15 +230,20 @@ def end_job(
     *,
     result: dict[str, Any] | None = None,
     progress: float | None = None,
-) -> None:
-    """The job's final status (done, failed, cancelled) and when it ended."""
+) -> bool:
+    """The job's final status (done, failed, cancelled) and when it ended. A job that has already ended keeps its
+    end (a worker that outlived its machine's failure must not overwrite it); returns whether it was written."""
     values: dict[str, Any] = {"status": status, "message": message, "finished_at": utcnow()}
     if result is not None:
         values["result"] = result
     if progress is not None:
         values["progress"] = progress
     with store.session() as session:
-        session.execute(update(JobRow).where(JobRow.id == job_id).values(**values))
+        return _changed(
+            session.execute(
+                update(JobRow).where(JobRow.id == job_id, JobRow.status.in_(JOB_ACTIVE_STATUSES)).values(**values)
+            )
+        )
 
 
 def write_progress(store: Store, job_id: int, progress: float, message: str | None) -> None:
@@ -225,8 +261,11 @@ def write_heartbeat(store: Store, job_id: int) -> None:
 
 
 def cancel_was_requested(store: Store, job_id: int) -> bool:
+    """The job should stop: its cancel flag is raised, or it has already been ended (failed by the reaper, or by
+    the executor when its machine stopped), or it is gone."""
     with store.session() as session:
-        return bool(session.scalar(select(JobRow.cancel_requested).where(JobRow.id == job_id)))
+        row = session.execute(select(JobRow.cancel_requested, JobRow.status).where(JobRow.id == job_id)).first()
+        return row is None or bool(row.cancel_requested) or row.status not in JOB_ACTIVE_STATUSES
 
 
 def request_cancel(store: Store, job_id: int, *, end_if_queued: bool) -> bool:

@@ -329,7 +329,7 @@ def adjudication_queue(store: Store, project_id: int, limit: int | None = None) 
         select(SampleRow.id, SampleRow.text, SampleRow.label, SampleRow.language)
         .join(ReviewItemRow, ReviewItemRow.sample_id == SampleRow.id)
         .where(ReviewItemRow.project_id == project_id, ReviewItemRow.state == "adjudication")
-        .order_by(ReviewItemRow.closed_at, SampleRow.id)
+        .order_by(ReviewItemRow.closed_at, ReviewItemRow.sample_id)  # the order of its index: a page reads a page
     )
     if limit is not None:
         query = query.limit(limit)

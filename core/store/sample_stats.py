@@ -28,7 +28,7 @@ def grouped_counts(store: Store, project_id: int) -> list[tuple[str, str, str, s
     """(language, origin, split, status, samples) for every combination the project has."""
     with store.session() as session:
         query = (
-            select(SampleRow.language, SampleRow.origin, SampleRow.split, SampleRow.status, func.count(SampleRow.id))
+            select(SampleRow.language, SampleRow.origin, SampleRow.split, SampleRow.status, func.count())
             .where(SampleRow.project_id == project_id)
             .group_by(SampleRow.language, SampleRow.origin, SampleRow.split, SampleRow.status)
         )

@@ -9,10 +9,10 @@ from datetime import datetime
 from typing import Any, TypeVarTuple
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from core.store.database import Store
-from core.store.schema import FlagRow, SampleRow
+from core.store.schema import SAMPLE_STATUSES, FlagRow, SampleRow
 
 
 def content_key(text: str, label: str | None, language: str, split: str, origin: str) -> str:
@@ -76,7 +76,11 @@ class SampleFilter:
     search: str = ""
 
     def apply(self, query: Select[*_Columns], project_id: int) -> Select[*_Columns]:
-        conditions = [SampleRow.project_id == project_id]
+        return query.where(and_(*self._sample_conditions(project_id), *self._flag_conditions()))
+
+    def _sample_conditions(self, project_id: int) -> list[ColumnElement[bool]]:
+        """Everything but the flags: conditions on the samples' own columns."""
+        conditions: list[ColumnElement[bool]] = [SampleRow.project_id == project_id]
         if self.labels:  # "" stands for "no label"
             named = [label for label in self.labels if label]
             label_conditions = [SampleRow.label.in_(named)] if named else []
@@ -91,19 +95,30 @@ class SampleFilter:
         ):
             if values:
                 conditions.append(column.in_(values))
-        if self.flags:
-            wanted = [f for f in self.flags if f not in ("none", "any")]
-            flag_conditions: list[ColumnElement[bool]] = []
-            if "any" in self.flags:
-                flag_conditions.append(exists().where(FlagRow.sample_id == SampleRow.id))
-            if wanted:
-                flag_conditions.append(exists().where(FlagRow.sample_id == SampleRow.id, FlagRow.kind.in_(wanted)))
-            if "none" in self.flags:
-                flag_conditions.append(~exists().where(FlagRow.sample_id == SampleRow.id))
-            conditions.append(or_(*flag_conditions))
         if self.search.strip():
             conditions.append(SampleRow.text.icontains(self.search.strip(), autoescape=True))
-        return query.where(and_(*conditions))
+        return conditions
+
+    @property
+    def flag_kinds(self) -> tuple[str, ...]:
+        """The flag kinds asked for by name (without "none" and "any")."""
+        return tuple(f for f in self.flags if f not in ("none", "any"))
+
+    def _flag_conditions(self, *on_flags: ColumnElement[bool]) -> list[ColumnElement[bool]]:
+        """The flag filter as probes of each sample's flags (what a walk in id order wants: it stops early);
+        `on_flags`: the walk's id range again, on the flags (PostgreSQL may merge the two in id order: it then
+        starts the flags where the walk starts, not at the first one)."""
+        if not self.flags:
+            return []
+        flag_conditions: list[ColumnElement[bool]] = []
+        of_sample = [FlagRow.sample_id == SampleRow.id, *on_flags]
+        if "any" in self.flags:
+            flag_conditions.append(exists().where(*of_sample))
+        if self.flag_kinds:
+            flag_conditions.append(exists().where(*of_sample, FlagRow.kind.in_(self.flag_kinds)))
+        if "none" in self.flags:
+            flag_conditions.append(~exists().where(*of_sample))
+        return [or_(*flag_conditions)]
 
 
 @dataclass(frozen=True)
@@ -140,10 +155,63 @@ def to_sample(row: SampleRow) -> Sample:
     )
 
 
+# --- counting on the indexes -------------------------------------------------------------------------------------
+# count(*) reads an index only (count(samples.id) made SQLite read a wider one and PostgreSQL the table). A flag
+# filter is counted from the flags' side, through their (project_id, kind, sample_id) index: one probe per flag of
+# those kinds into the samples' queue index (none at all when nothing else is asked), where a probe per sample
+# would cost one per sample of the queue. "No flag" is what is left once the flagged samples are taken away.
+
+
+def _counted(
+    session: Session, project_id: int, flt: SampleFilter, *, below: int | None = None, since: int | None = None
+) -> int:
+    """How many samples the filter keeps (only those with id < `below`, or id >= `since`, when given)."""
+    sample_conditions = flt._sample_conditions(project_id)
+    only_the_project = len(sample_conditions) == 1
+    id_range = [SampleRow.id < below] if below is not None else []
+    id_range += [SampleRow.id >= since] if since is not None else []
+    if id_range and not flt.statuses:  # every status by name: the id range is then a range of the status queue
+        sample_conditions.append(SampleRow.status.in_(SAMPLE_STATUSES))
+
+    def count(*conditions: ColumnElement[bool]) -> int:
+        query = select(func.count()).select_from(SampleRow).where(*sample_conditions, *conditions)
+        return int(session.scalar(query) or 0)
+
+    def flagged(kinds: tuple[str, ...]) -> int:
+        of_flags = [FlagRow.project_id == project_id]
+        of_flags += [FlagRow.kind.in_(kinds)] if kinds else []
+        of_flags += [FlagRow.sample_id < below] if below is not None else []
+        of_flags += [FlagRow.sample_id >= since] if since is not None else []
+        if only_the_project:  # the project's samples: their flags alone say it
+            query = select(func.count(func.distinct(FlagRow.sample_id))).where(*of_flags)
+            return int(session.scalar(query) or 0)
+        # on SQLite the id range stays inside: outside, it would make the samples' range drive the count (a probe
+        # per sample), not the flags; PostgreSQL joins the two sides whole, each cut to the range
+        outside = [] if session.get_bind().dialect.name == "sqlite" else id_range
+        return count(*outside, SampleRow.id.in_(select(FlagRow.sample_id).where(*of_flags)))
+
+    if not flt.flags:
+        return count(*id_range)
+    none, any_, kinds = "none" in flt.flags, "any" in flt.flags, flt.flag_kinds
+    if none and any_:
+        return count(*id_range)
+    if any_ or not none:
+        return flagged(() if any_ else kinds)
+    rest = count(*id_range) - flagged(())  # no flag at all
+    return rest + flagged(kinds) if kinds else rest
+
+
 def count_samples(store: Store, project_id: int, flt: SampleFilter | None = None) -> int:
     flt = flt or SampleFilter()
     with store.session() as session:
-        return int(session.scalar(flt.apply(select(func.count(SampleRow.id)), project_id)) or 0)
+        return _counted(session, project_id, flt)
+
+
+def has_samples(store: Store, project_id: int) -> bool:
+    """Whether the project has any sample (one index probe, where a count reads them all)."""
+    with store.session() as session:
+        query = select(SampleRow.id).where(SampleRow.project_id == project_id).limit(1)
+        return session.scalar(query) is not None
 
 
 def page_samples(
@@ -153,7 +221,7 @@ def page_samples(
     flt = flt or SampleFilter()
     page_size = max(1, min(page_size, 1000))
     with store.session() as session:
-        total = int(session.scalar(flt.apply(select(func.count(SampleRow.id)), project_id)) or 0)
+        total = _counted(session, project_id, flt)
         pages = max(1, -(-total // page_size))
         page = max(1, min(page, pages))
         query = (
@@ -205,17 +273,21 @@ def count_by_language_label_status(store: Store, project_id: int, flt: SampleFil
     flt = flt or SampleFilter()
     with store.session() as session:
         query = flt.apply(
-            select(SampleRow.language, SampleRow.label, SampleRow.status, func.count(SampleRow.id)), project_id
+            select(SampleRow.language, SampleRow.label, SampleRow.status, func.count()), project_id
         ).group_by(SampleRow.language, SampleRow.label, SampleRow.status)
         rows = [CountRow(lang, label, status, int(n)) for lang, label, status, n in session.execute(query)]
     return sorted(rows, key=lambda r: (r.language, r.label or "", r.status))
 
 
 def flag_kinds(store: Store, project_id: int) -> list[str]:
-    """The flag kinds present in a project (for filter pickers)."""
+    """The flag kinds present in a project (for filter pickers), in one query that jumps from kind to kind on the
+    flags' (project_id, kind) index: one probe per kind, however many flags there are."""
+    of_project = FlagRow.project_id == project_id
+    kinds = select(func.min(FlagRow.kind).label("kind")).where(of_project).cte("kinds", recursive=True)
+    following = select(func.min(FlagRow.kind)).where(of_project, FlagRow.kind > kinds.c.kind).scalar_subquery()
+    kinds = kinds.union_all(select(following).where(kinds.c.kind.is_not(None)))
     with store.session() as session:
-        query = select(FlagRow.kind).where(FlagRow.project_id == project_id).distinct().order_by(FlagRow.kind)
-        return list(session.scalars(query))
+        return list(session.scalars(select(kinds.c.kind).where(kinds.c.kind.is_not(None))))
 
 
 def step_sample(
@@ -240,5 +312,133 @@ def step_sample(
 def count_before(store: Store, project_id: int, flt: SampleFilter, sample_id: int) -> int:
     """How many samples matching the filter come before this one (its position in a review queue)."""
     with store.session() as session:
-        query = flt.apply(select(func.count(SampleRow.id)), project_id).where(SampleRow.id < sample_id)
-        return int(session.scalar(query) or 0)
+        return _counted(session, project_id, flt, below=sample_id)
+
+
+# --- queues: keyset pages in id order, with their place counted on the indexes ------------------------------------
+
+
+def _walk(
+    session: Session, project_id: int, flt: SampleFilter, *, after: int | None, limit: int, backwards: bool = False
+) -> list[Sample]:
+    """Up to `limit` samples the filter keeps, in id order from just after `after` (or, `backwards`, in reverse
+    order from just before it), each with its flags, in one query: WHERE id > after ORDER BY id LIMIT n."""
+    sample_range, flag_range = [], []
+    if after is not None:
+        sample_range = [SampleRow.id < after if backwards else SampleRow.id > after]
+        flag_range = [FlagRow.sample_id < after if backwards else FlagRow.sample_id > after]
+    conditions = [*_walk_conditions(session, project_id, flt), *sample_range, *flt._flag_conditions(*flag_range)]
+    query = select(SampleRow).where(*conditions).options(joinedload(SampleRow.flags))
+    query = query.order_by(SampleRow.id.desc() if backwards else SampleRow.id).limit(limit)
+    return [to_sample(row) for row in session.scalars(query).unique()]
+
+
+def _walk_conditions(session: Session, project_id: int, flt: SampleFilter) -> list[ColumnElement[bool]]:
+    """The filter's conditions for a walk in id order. One status: its queue index is in id order. Otherwise
+    SQLite is kept on the rowid (`project_id + 0` names no index), which reads the samples in id order until the
+    page is full: left to itself it would read every sample of the project through an index that starts with
+    project_id, then sort them. PostgreSQL weighs both with its statistics."""
+    conditions = flt._sample_conditions(project_id)
+    if len(flt.statuses) != 1 and session.get_bind().dialect.name == "sqlite":
+        conditions[0] = SampleRow.project_id + 0 == project_id
+    return conditions
+
+
+def _previous_id(session: Session, project_id: int, flt: SampleFilter, sample_id: int) -> int | None:
+    conditions = [*_walk_conditions(session, project_id, flt), *flt._flag_conditions(FlagRow.sample_id < sample_id)]
+    query = select(SampleRow.id).where(*conditions, SampleRow.id < sample_id)
+    return session.scalar(query.order_by(SampleRow.id.desc()).limit(1))
+
+
+def _place(session: Session, project_id: int, flt: SampleFilter, sample_id: int, shown: int) -> tuple[int, int]:
+    """(samples before `sample_id`, all samples) in the filter's queue, in two counts that split one index range;
+    never fewer in all than before it plus the `shown` ones (a sample changed between the two counts)."""
+    before = _counted(session, project_id, flt, below=sample_id)
+    since = _counted(session, project_id, flt, since=sample_id)
+    return before, max(before + since, before + shown)
+
+
+@dataclass(frozen=True)
+class QueueStep:
+    """One sample of a queue (the samples a filter keeps, in id order) and its place in it: what Review shows."""
+
+    sample: Sample | None  # None: the queue is empty
+    position: int  # 1 for the first sample of the queue; 0 when it is empty
+    total: int  # samples in the queue
+    previous_id: int | None  # the sample before it in the queue (what Previous shows), None for the first
+
+
+def review_step(store: Store, project_id: int, flt: SampleFilter, start: int | None) -> QueueStep:
+    """The first sample of the queue with an id of at least `start` (the queue's first one when `start` is None, or
+    when none is left from there on), with its position, the queue's length and the sample before it. A few index
+    probes and two counts on an index: the cost does not grow with the pages already seen."""
+    with store.session() as session:
+        found = _walk(session, project_id, flt, after=None if start is None else start - 1, limit=1)
+        if not found and start is not None:
+            found = _walk(session, project_id, flt, after=None, limit=1)
+        if not found:
+            return QueueStep(None, 0, 0, None)
+        sample = found[0]
+        previous = _previous_id(session, project_id, flt, sample.id)
+        before, total = _place(session, project_id, flt, sample.id, 1)
+    return QueueStep(sample, before + 1, total, previous)
+
+
+@dataclass(frozen=True)
+class SampleWindow:
+    """One page of a filtered list of samples in id order, reached by keyset (from the ids at its edges), with its
+    place in the list."""
+
+    samples: list[Sample]
+    first: int  # the position of its first sample in the list (1-based); 0 when the list is empty
+    total: int
+    page_size: int
+
+    @property
+    def last(self) -> int:
+        return self.first + len(self.samples) - 1 if self.samples else 0
+
+    @property
+    def page(self) -> int:
+        return max(1, -(-self.first // self.page_size))
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size), self.page + (self.last < self.total))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.first > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.last < self.total
+
+
+def browse_page(
+    store: Store,
+    project_id: int,
+    flt: SampleFilter | None = None,
+    *,
+    after: int | None = None,
+    before: int | None = None,
+    page_size: int = 50,
+) -> SampleWindow:
+    """The page of samples just after the id `after` (Next), just before the id `before` (Previous), or the first
+    page. Past either end it gives the first (or the last) full page instead. Never an OFFSET: the cost is the
+    page's, plus two counts on an index for its place."""
+    flt = flt or SampleFilter()
+    page_size = max(1, min(page_size, 1000))
+    with store.session() as session:
+        if before is not None:
+            rows = _walk(session, project_id, flt, after=before, limit=page_size, backwards=True)[::-1]
+            if len(rows) < page_size:  # reached the start: the first page
+                rows = _walk(session, project_id, flt, after=None, limit=page_size)
+        else:
+            rows = _walk(session, project_id, flt, after=after, limit=page_size)
+            if not rows and after is not None:  # past the end (samples went meanwhile): the last page
+                rows = _walk(session, project_id, flt, after=None, limit=page_size, backwards=True)[::-1]
+        if not rows:
+            return SampleWindow([], 0, 0, page_size)
+        ahead, total = _place(session, project_id, flt, rows[0].id, len(rows))
+    return SampleWindow(rows, ahead + 1, total, page_size)

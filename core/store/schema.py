@@ -86,8 +86,10 @@ class SampleRow(Base):
     __tablename__ = "samples"
     __table_args__ = (
         Index("ix_samples_project_key", "project_id", "content_key"),
-        Index("ix_samples_project_lang_label", "project_id", "language", "label"),
-        Index("ix_samples_project_status", "project_id", "status"),
+        # the queues (core/store/samples.py): a status (and a language and label) walked in id order, and counted,
+        # from the index alone; the id makes the walk ordered on PostgreSQL (SQLite has it in every index)
+        Index("ix_samples_status_queue", "project_id", "status", "id", "language", "label"),
+        Index("ix_samples_language_queue", "project_id", "language", "label", "status", "id"),
         Index("ix_samples_project_split_origin", "project_id", "split", "origin"),
     )
 
@@ -122,12 +124,13 @@ class SampleRow(Base):
 class FlagRow(Base):
     __tablename__ = "sample_flags"
     __table_args__ = (
-        Index("ix_flags_project_kind", "project_id", "kind"),
-        UniqueConstraint("sample_id", "kind"),
+        # the kinds present, counts per kind and a flag filter counted from the flags' side (samples.py)
+        Index("ix_flags_project_kind_sample", "project_id", "kind", "sample_id"),
+        UniqueConstraint("sample_id", "kind"),  # also the index that finds a sample's flags
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), index=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"))
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(50))
     reason: Mapped[str] = mapped_column(Text)  # readable by a non-programmer
@@ -186,6 +189,9 @@ class JobRow(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # "generate:12", "baseline:3", "train:7" for a job that works on an existing run (see ACTIVE_RUN_INDEX)
     run_key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    executor: Mapped[str] = mapped_column(String(20), default="local", server_default="local")  # local | ray
+    node: Mapped[str | None] = mapped_column(String(300), nullable=True)  # the Ray node id (ray); None: the host
+    resources: Mapped[dict[str, float] | None] = mapped_column(JSON, nullable=True)  # what a Ray task asked for
 
 
 class PromptTemplateRow(Base):
@@ -557,7 +563,8 @@ class ReviewItemRow(Base):
     decision), so distributing work writes assignments only."""
 
     __tablename__ = "review_items"
-    __table_args__ = (Index("ix_review_items_project_state", "project_id", "state"),)
+    # the adjudication queue in its order (oldest first), a page at a time; counts per state
+    __table_args__ = (Index("ix_review_items_queue", "project_id", "state", "closed_at", "sample_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))

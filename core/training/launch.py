@@ -24,6 +24,7 @@ class TrainingRequest:
     params: dict[str, Any] = field(default_factory=dict)  # see core.training.params; missing ones take defaults
     options: SnapshotOptions = field(default_factory=SnapshotOptions)
     curve: tuple[int, ...] = ()  # sizes per language: a learning curve instead of one model
+    gpu: bool = False  # ask the Ray cluster for a GPU (the local executor uses one when present)
 
 
 def start_training(store: Store, project_ref: int | str, request: TrainingRequest) -> tuple[TrainingRun, Job]:
@@ -91,6 +92,7 @@ def launch_training(
             {"run_id": run.id},
             project_id=project.id,
             heavy=True,
+            gpu=request.gpu,
             background=background,
             on_queued=record,
         )

@@ -4,27 +4,31 @@ project's past runs (how fast this computer was)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
 from core.errors import InvalidInput
 from core.evaluation.model_scores import count_test_samples
 from core.store.database import Store
 from core.store.projects import Project
 from core.training.estimate import TimeEstimate, estimate_training
-from core.training.params import FinetuneParams, parse_params
+from core.training.params import FinetuneParams, TrainerParams, parse_params
 from core.training.run_store import list_runs
 
 
-def estimate_request(
-    store: Store, project: Project, trainer: str, values: dict[str, Any], samples: int, curve: tuple[int, ...] = ()
-) -> TimeEstimate | None:
-    """None when the values are not valid yet (starting the run says why). `samples`: the snapshot's total (at the
-    curve's largest size when there is a curve)."""
+def form_params(trainer: str, values: Mapping[str, object]) -> TrainerParams | None:
+    """The form's values (field name -> value, see param_fields) as the trainer's parameters; None while they are
+    not valid yet (starting the run says why)."""
     try:
-        params = parse_params(trainer, values)
+        return parse_params(trainer, dict(values))
     except InvalidInput:
         return None
+
+
+def estimate_request(
+    store: Store, project: Project, params: TrainerParams, samples: int, curve: tuple[int, ...] = ()
+) -> TimeEstimate:
+    """`samples`: the snapshot's total (at the curve's largest size when there is a curve)."""
     if isinstance(params, FinetuneParams):
         if not params.base_model:
             params = replace(params, base_model=project.encoder)

@@ -155,9 +155,19 @@ def test_the_configuration_table_names_each_variable_and_hides_the_database_pass
         "STUDIO_USER",
         "STUDIO_DEFAULT_ENCODER",
         "STUDIO_MAX_HEAVY_JOBS",
+        "STUDIO_ARTIFACT_ROOT",
+        "STUDIO_EXECUTOR",
     ]
     values = {row.variable: row.value for row in rows}
+    assert values["STUDIO_EXECUTOR"] == "local"
     assert values["STUDIO_DATABASE_URL"] == "postgresql+psycopg://studio:***@db.example:5432/studio"
     assert values["STUDIO_USER"] == "tester"
     assert values["STUDIO_MAX_HEAVY_JOBS"] == "2"
     assert all("s3cret-pw" not in row.value for row in rows)
+    monkeypatch.setenv("STUDIO_EXECUTOR", "ray")
+    monkeypatch.setenv("STUDIO_RAY_ADDRESS", "head.example:6379")
+    monkeypatch.setenv("STUDIO_RAY_RESOURCES", '{"train": {"GPU": 1}}')
+    reset_settings()
+    on_ray = {row.variable: row.value for row in studio_configuration(Actor.of(sqlite_store))}
+    assert on_ray["STUDIO_RAY_ADDRESS"] == "head.example:6379"
+    assert on_ray["STUDIO_RAY_RESOURCES"] == '{"train": {"GPU": 1.0}}'

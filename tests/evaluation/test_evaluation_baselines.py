@@ -90,7 +90,7 @@ def test_zero_shot_answers_are_mapped_kept_and_scored_like_scikit_learn(store: S
         assert "Examples of labelled texts" not in user and user.endswith("Label:")
         assert all(f"- {label}" in user for label in LABELS) and body["temperature"] == 0.0
     kept = baseline_store.request_rows(store, baseline.id, outcome="unparseable")
-    assert [row["answer"] for row in kept] == ["Samahani, sijui."] * 3  # unusable answers are kept as they came
+    assert [row.answer for row in kept] == ["Samahani, sijui."] * 3  # unusable answers are kept as they came
 
     evaluation = evaluate_baseline(store, baseline.id)
     assert evaluation.source == "baseline" and evaluation.test_hash == baseline.test_hash
@@ -173,7 +173,7 @@ def test_a_resume_sends_only_the_requests_without_an_answer(store: Store, projec
         baseline, outcome = run_baseline(store, project, server, concurrency=1)
         first = [query_text(r.body) for r in server.chat_requests]
     assert outcome.status == "incomplete" and outcome.counts["failed"] == 2 and "resume" in outcome.message
-    answered = {row["sample_id"] for row in baseline_store.request_rows(store, baseline.id) if row["answer"]}
+    answered = {row.sample_id for row in baseline_store.request_rows(store, baseline.id) if row.answer}
     assert len(answered) == 22 and len(first) == 24 + 2
     interim = evaluate_baseline(store, baseline.id)  # an incomplete baseline is scored: no answer counts as wrong
     assert interim.metrics[OVERALL]["outcomes"]["failed"] == 2
@@ -303,9 +303,9 @@ def test_a_baseline_through_the_replay_backend(sqlite_store: Store, tmp_path, ca
     assert code == 0, err
     counts = json.loads(out)["result"]["counts"]
     rows = baseline_store.request_rows(sqlite_store, json.loads(out)["baseline"]["id"])
-    assert counts["answered"] == 24 and counts["unparseable"] == sum(1 for r in rows if r["answer"] == "???")
-    assert {r["predicted"] for r in rows if r["language"] == "sw"} == {"disease", None}
-    assert {r["predicted"] for r in rows if r["answer"] == "It is about prices."} == {"price"}
+    assert counts["answered"] == 24 and counts["unparseable"] == sum(1 for r in rows if r.answer == "???")
+    assert {r.predicted for r in rows if r.language == "sw"} == {"disease", None}
+    assert {r.predicted for r in rows if r.answer == "It is about prices."} == {"price"}
 
 
 def test_cancelling_a_baseline_job_stops_it_and_a_resume_finishes_it(sqlite_store: Store) -> None:

@@ -92,6 +92,24 @@ def test_a_finished_fine_tuning_run_scales_the_estimate_to_this_machine(
     assert machine_factor(runs, other_model) is None and not estimate_training(other_model, [96], 24, runs).measured
 
 
+def test_the_forms_values_become_parameters_and_the_front_door_estimates_each_curve_point(
+    sqlite_store: Store, tiny_encoder: Path
+) -> None:
+    from core.evaluation.model_scores import count_test_samples
+    from core.front.actor import Actor
+    from core.front.training import estimate, form_params
+
+    assert form_params("finetune", {"epochs": "many"}) is None  # not valid yet: no estimate, starting says why
+    assert form_params("linear", {"learning_rate": 0.1}) is None  # not a parameter of this trainer
+    params = form_params("finetune", {**EFFORTS["quick"], "batch_size": 16, "time_limit_minutes": None})
+    assert isinstance(params, FinetuneParams) and params.batch_size == 16 and params.base_model == ""
+    project = make_project(sqlite_store, tiny_encoder)
+    guess = estimate(Actor.of(sqlite_store), project, params, 96, curve=(10, 20))  # a curve: one model a point
+    tests = count_test_samples(sqlite_store, project)
+    assert guess == estimate_training(replace(params, base_model=project.encoder), [48, 96], tests)
+    assert guess.seconds > estimate(Actor.of(sqlite_store), project, params, 96).seconds  # one model, not two
+
+
 def test_durations_in_words() -> None:
     assert [elapsed_words(s) for s in (4.4, 65, 3 * 3600 + 125)] == ["4 s", "1 min 05 s", "3 h 02 min"]
     assert [rough_words(s) for s in (20, 70, 7 * 60 + 10, 23 * 60, 80 * 60, 120 * 60)] == [

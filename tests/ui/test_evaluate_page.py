@@ -459,6 +459,12 @@ def test_an_llm_baseline_from_the_page(sqlite_store: Store, tiny_encoder: Path) 
     baselines = next(d.value for d in at.dataframe if "mode" in d.value.columns)
     assert baselines["name"].tolist() == ["LLM zero-shot"]
     assert baselines["cost $"].tolist() == ["unknown"]  # the studio has no price for "test-model": not "None"
+    widget(at.selectbox, "Answers").set_value("unparseable").run()  # the raw answers that named no label
+    answers = next(d.value for d in at.dataframe if "answer" in d.value.columns)
+    assert answers.columns.tolist() == [
+        "sample_id", "language", "true", "status", "answer", "predicted", "outcome", "error"
+    ]  # fmt: skip
+    assert answers["answer"].tolist() == ["Sijui kabisa."] * 4 and set(answers["language"]) == {"sw"}
     # the key was used (the server saw it) but is in no file of the studio
     assert all(r.headers.get("authorization") == "Bearer sk-typed-in-the-page" for r in server.chat_requests)
     for path in Path(open_store().url.removeprefix("sqlite:///")).parent.rglob("*"):
