@@ -136,7 +136,8 @@ def test_a_model_the_onnx_engines_cannot_reproduce_is_refused_with_the_way_out(
 
 
 def _planted_items() -> tuple[list[str], list[SampleItem]]:
-    """Per cell, a text and a near-copy of it (flagged at the default threshold), and texts on other matters."""
+    """Per cell, an accepted text, a near-copy of it (flagged at the default threshold), and a text on another
+    matter."""
     cells = {
         ("en", "weather"): [
             "Will it rain tomorrow in Nakuru?",
@@ -158,8 +159,9 @@ def _planted_items() -> tuple[list[str], list[SampleItem]]:
     }
     texts, items = [], []
     for (language, label), rows in cells.items():
-        for text in rows:
-            items.append(SampleItem(len(items), text, label, language, "train", "synthetic", "pending"))
+        for position, text in enumerate(rows):  # the original accepted: it leads its group, whatever the engine
+            status = "accepted" if position == 0 else "pending"
+            items.append(SampleItem(len(items), text, label, language, "train", "synthetic", status))
             texts.append(text)
     return texts, items
 
