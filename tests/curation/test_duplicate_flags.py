@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from core.cli import main
 from core.io.importer import ColumnMapping, execute_import, plan_import
@@ -49,6 +50,8 @@ def _flags(store, project_id: int) -> dict[str, dict[int, str]]:  # type: ignore
     return found
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # the first test of a session to embed with the bundled encoder pays its ONNX export
 def test_duplicate_filters_flag_with_readable_reasons(bundled_in_home: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     store = open_store()
     project = _project(store)
