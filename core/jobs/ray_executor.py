@@ -210,11 +210,15 @@ class Dispatcher:
             return sorted(self._refs)
 
 
+def _spec_store(spec: dict[str, Any]) -> Store:
+    """The job's store, as the dispatcher reaches it (the address travels in the job's spec)."""
+    return Store(spec["database_url"], spec["env"].get("STUDIO_USER", "studio"))
+
+
 def _recorded_node(spec: dict[str, Any]) -> str | None:
     from core.store import jobs as job_rows
-    from core.store.database import Store
 
-    store = Store(spec["database_url"], spec["env"].get("STUDIO_USER", "studio"))
+    store = _spec_store(spec)
     found = job_rows.find_job(store, int(spec["job_id"]))
     return found.node if found is not None else None
 
@@ -224,9 +228,8 @@ def _fail_if_left_active(spec: dict[str, Any], node_id: str, exit_code: int) -> 
     setting it cannot read) fails it, so that it does not wait forever."""
     from core.jobs.reaper import fail_lost_job
     from core.store import jobs as job_rows
-    from core.store.database import Store
 
-    store = Store(spec["database_url"], spec["env"].get("STUDIO_USER", "studio"))
+    store = _spec_store(spec)
     job = job_rows.find_job(store, int(spec["job_id"]))
     if job is not None and job.active:
         fail_lost_job(
@@ -242,9 +245,8 @@ def _end_in_store(spec: dict[str, Any], status: str, message: str) -> None:
     from core.jobs.reaper import fail_lost_job
     from core.jobs.registry import settle_run
     from core.store import jobs as job_rows
-    from core.store.database import Store
 
-    store = Store(spec["database_url"], spec["env"].get("STUDIO_USER", "studio"))
+    store = _spec_store(spec)
     job_id = int(spec["job_id"])
     if status == "failed":
         fail_lost_job(store, job_id, message)
