@@ -14,9 +14,12 @@ Two tables, each measurement in a fresh process so that its peak RSS is its own.
    shard-*.npy). The vectors are written to a .npy file first and each measuring process loads them, as the
    flag job holds cached vectors. Printed: wall seconds, CPU seconds (getrusage: every thread), peak RSS and what
    it adds to the loaded vectors, samples flagged, and how many samples' flags differ from exact grouping (run up
-   to --exact-up-to, 100k: it grows as N^1.8). SemHash (self_deduplicate, its usearch index) gets the vectors in
-   the studio's leader order, so that its greedy pass follows the same rule and order and its differences from
-   exact grouping compare.
+   to --exact-up-to, 100k: it grows as N^1.8), and the 1-minute load average sampled every second during each
+   measurement (the machine may be shared: wall time under load says little, CPU seconds more). SemHash
+   (self_deduplicate, its usearch index) gets the vectors in the studio's leader order, so that its greedy pass
+   follows the same rule and order and its differences from exact grouping compare; a measurement that runs past
+   --timeout seconds of wall time is stopped and reported as not finished. After the table: the studio's phases
+   (visiting order, k-means, assignment to cells, candidate search, leader rule), wall and CPU seconds each.
 
        .venv/bin/python bench/bench_grouping.py compare [--sizes 100000,1000000] [--vectors PATH] [--timeout 3600]
 """
@@ -33,6 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -102,12 +106,92 @@ class _GivenVectors:
         raise AssertionError("the bench gives SemHash its vectors")
 
 
-def measure_method(method: str, path: str, threshold: float, flagged_out: str) -> dict[str, float]:
+class _LoadSampler:
+    """The 1-minute load average, sampled every second while a measurement runs (the machine is shared)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.samples = [os.getloadavg()[0]]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(1.0):
+            self.samples.append(os.getloadavg()[0])
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(os.getloadavg()[0])
+        return {"load_mean": sum(self.samples) / len(self.samples), "load_max": max(self.samples)}
+
+
+PHASES = {  # the studio's phases (functions of core/curation/cell_join.py and grouping.py) -> their names
+    "_centrality_of_rows": "visiting order (centrality)",
+    "_kmeans": "k-means training (samples)",
+    "_nearest": "top-cell assignment",
+    "_nearest_leaves": "leaf assignment (probes)",
+    "_join": "candidate search (cells, exact float32)",
+}
+
+
+def _time_phases() -> dict[str, list[float]]:
+    """Wall and CPU seconds per phase of the studio's grouping, by wrapping its functions in this process; what is
+    left of the total is the leader rule and the glue."""
+    import functools
+
+    from core.curation import cell_join, grouping
+
+    spent: dict[str, list[float]] = {}
+
+    def add(name: str, wall: float, cpu: float) -> None:
+        total = spent.setdefault(name, [0.0, 0.0])
+        total[0] += wall
+        total[1] += cpu
+
+    for module in (cell_join, grouping):
+        for function, name in PHASES.items():
+            original = getattr(module, function, None)
+            if original is None or getattr(original, "__module__", "") != module.__name__:
+                continue
+            if function == "_join":  # a generator: count the time spent inside it, not in its consumer
+
+                def generator(*args, _original=original, _name=name, **kwargs):  # type: ignore[no-untyped-def]
+                    pairs = _original(*args, **kwargs)
+                    while True:
+                        wall, cpu = time.perf_counter(), _cpu_seconds()
+                        try:
+                            item = next(pairs)
+                        except StopIteration:
+                            add(_name, time.perf_counter() - wall, _cpu_seconds() - cpu)
+                            return
+                        add(_name, time.perf_counter() - wall, _cpu_seconds() - cpu)
+                        yield item
+
+                setattr(module, function, functools.wraps(original)(generator))
+            else:
+
+                def timed(*args, _original=original, _name=name, **kwargs):  # type: ignore[no-untyped-def]
+                    wall, cpu = time.perf_counter(), _cpu_seconds()
+                    try:
+                        return _original(*args, **kwargs)
+                    finally:
+                        add(_name, time.perf_counter() - wall, _cpu_seconds() - cpu)
+
+                setattr(module, function, functools.wraps(original)(timed))
+    return spent
+
+
+def measure_method(method: str, path: str, threshold: float, flagged_out: str) -> dict[str, Any]:
     import numpy as np
 
     vectors = np.load(path)
     loaded_mb = _peak_mb()
     n = len(vectors)
+    phases = _time_phases() if method == "studio" else {}
+    load = _LoadSampler()
     if method == "semhash":
         from semhash import SemHash
 
@@ -126,7 +210,13 @@ def measure_method(method: str, path: str, threshold: float, flagged_out: str) -
         flagged = members.items
     seconds, cpu_seconds = time.perf_counter() - start, _cpu_seconds() - cpu
     np.save(flagged_out, np.sort(flagged))
-    return {"seconds": seconds, "cpu": cpu_seconds, "peak_mb": _peak_mb(), "loaded_mb": loaded_mb, "n": n}
+    result = {"seconds": seconds, "cpu": cpu_seconds, "peak_mb": _peak_mb(), "loaded_mb": loaded_mb, "n": n}
+    if phases:
+        phases["leader rule and the rest"] = [
+            seconds - sum(wall for wall, _ in phases.values()),
+            cpu_seconds - sum(cpu for _, cpu in phases.values()),
+        ]
+    return result | load.stop() | {"phases": phases}
 
 
 def _write_vectors(n: int, path: Path) -> None:
@@ -166,7 +256,7 @@ def compare(args: argparse.Namespace) -> None:
     for label, path in cases:
         n = int(np.load(path, mmap_mode="r").shape[0])
         methods = (["exact"] if n <= args.exact_up_to else []) + ["studio", "semhash"]
-        results: dict[str, dict[str, float] | None] = {}
+        results: dict[str, dict[str, Any] | None] = {}
         flagged: dict[str, set[int]] = {}
         for method in methods:
             out = work / f"{method}-{n}.npy"
@@ -180,7 +270,14 @@ def compare(args: argparse.Namespace) -> None:
                 continue
             results[method] = json.loads(done.stdout.strip().splitlines()[-1])
             flagged[method] = set(np.load(out).tolist())
-            print(f"  {label}: {method} {results[method]['seconds']:.1f} s", file=sys.stderr, flush=True)
+            done_result = results[method]
+            print(
+                f"  {label}: {method} {done_result['seconds']:.1f} s wall, {done_result['cpu']:.1f} CPU s, "
+                f"{done_result['peak_mb']:.0f} MB, load {done_result['load_mean']:.1f}, "
+                f"{len(flagged[method]):,} flagged",
+                file=sys.stderr,
+                flush=True,
+            )
         rows.append((label, n, results, flagged))
         os.unlink(path)
     shutil.rmtree(work)
@@ -188,15 +285,15 @@ def compare(args: argparse.Namespace) -> None:
     print("(CPU: user + system seconds of every thread; RSS: the measuring process's peak, loaded vectors included)\n")
     print(
         "| vectors | method | wall s | CPU s | peak RSS MB | over the vectors MB | flagged | differ from exact | "
-        "CPU vs SemHash | RSS vs SemHash |"
+        "CPU vs SemHash | RSS vs SemHash | load (mean / max) |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     names = {"exact": "exact (leader_groups)", "studio": "studio (cells)", "semhash": "SemHash 0.5 (usearch)"}
     for label, n, results, flagged in rows:
         peer = results.get("semhash")
         for method, result in results.items():
             if result is None:
-                print(f"| {label} | {names[method]} | did not finish | | | | | | | |")
+                print(f"| {label} | {names[method]} | did not finish in {args.timeout} s | | | | | | | | |")
                 continue
             differ = (
                 f"{len(flagged[method] ^ flagged['exact']):,} ({len(flagged[method] ^ flagged['exact']) / n:.3%})"
@@ -208,8 +305,14 @@ def compare(args: argparse.Namespace) -> None:
             print(
                 f"| {label} | {names[method]} | {result['seconds']:.1f} | {result['cpu']:.1f} | "
                 f"{result['peak_mb']:.0f} | {result['peak_mb'] - result['loaded_mb']:.0f} | {len(flagged[method]):,} | "
-                f"{differ} | {ratio_cpu} | {ratio_rss} |"
+                f"{differ} | {ratio_cpu} | {ratio_rss} | {result['load_mean']:.1f} / {result['load_max']:.1f} |"
             )
+    print("\nThe studio's phases (wall s / CPU s; the parallel ones use every core):\n")
+    for label, _, results, _ in rows:
+        studio = results.get("studio")
+        if studio and studio.get("phases"):
+            phases = ", ".join(f"{name} {wall:.1f} / {cpu:.1f}" for name, (wall, cpu) in studio["phases"].items())
+            print(f"- {label}: {phases}")
 
 
 def table(args: argparse.Namespace) -> None:

@@ -46,8 +46,9 @@ def checks_panel(store: Store, project: Project) -> None:
     choice = threshold_choice(current_actor(), project)
     columns = st.columns([4, 1.3])
     columns[0].caption(
-        "The checks flag exact and near repeats, label conflicts, test leaks, the wrong language, too short or too "
-        f"long texts and label names in the text. Near-duplicate threshold: **{choice.threshold:.3f}**"
+        "The checks flag exact and near repeats, label conflicts, test leaks (translations too), the wrong language, "
+        "too short or too long texts, label names in the text and labels the other samples doubt. Near-duplicate "
+        f"threshold: **{choice.threshold:.3f}**"
         + ("" if choice.chosen else " (the default; choose yours in the Threshold tab)")
         + f", within {'each label and language' if choice.scope == 'cell' else 'the whole project'}."
     )
@@ -146,7 +147,8 @@ def threshold_helper(store: Store, project: Project) -> None:
         horizontal=True,
         **kept(f"{key}_scope", choice.scope, options=scopes),
     )
-    signature = (count_samples(current_actor(), project), choice)
+    findings = check_findings(current_actor(), project)  # a new check brings its own nearest neighbours
+    signature = (count_samples(current_actor(), project), choice, findings.job_id if findings else None)
     with friendly_errors("Reading the embeddings"):
         try:
             profile = _profile(current_actor(), project, project.id, project.encoder, scope, signature)

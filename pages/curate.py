@@ -50,11 +50,27 @@ if review.open:
                 assigned_review(project, mine)
             else:
                 review_queue(store, project)
-if browse.open:
-    with browse, friendly_errors("Loading samples"):
+
+
+@st.fragment
+def browse_and_bulk() -> None:
+    """The Browse tab as a fragment: Next, Previous, a filter or a ticked row redraws the table alone, not the page
+    around it (the checks panel above it catches up at the next full drawing). A bulk action (its callback leaves a
+    message to show) redraws the whole page: its figures and the message are drawn after the change."""
+    if st.session_state.get("_flash") and not st.session_state.get(FULL_DRAWING):
+        st.rerun(scope="app")
+    st.session_state[FULL_DRAWING] = False
+    with friendly_errors("Loading samples"):  # a fragment's own drawing runs outside the page's
         state = sample_browser(store, project, key_prefix="curate", selectable=True)
         if state is not None and may("samples.bulk"):
             bulk_actions(store, project, state)
+
+
+FULL_DRAWING = "curate_browse_full_drawing"  # set while the whole page draws the fragment (no rerun needed then)
+if browse.open:
+    with browse:
+        st.session_state[FULL_DRAWING] = True
+        browse_and_bulk()
 if repeats.open:
     with repeats, friendly_errors("Loading the repeats"):
         duplicate_groups_view(store, project)

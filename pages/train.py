@@ -38,10 +38,14 @@ if gate("training.run"):
         estimate = training_estimate(actor, project, trainer, values, preview, curve) if preview.total else None
         if estimate is not None:
             st.info(estimate.sentence(), icon=":material/timer:")
-        gpu = executor_name(actor) == "ray" and st.toggle(
+        on_ray = executor_name(actor) == "ray"
+        gpu = on_ray and st.toggle(
             "Train on a node with a GPU",
             help="The job asks the Ray cluster for a GPU and waits until a node with one is free.",
         )
+        if trainer in ("finetune", "setfit"):
+            where = "a Ray node's GPU" if gpu else "a Ray node" if on_ray else front.training_device(actor).words()
+            st.caption(say("Trains on {}.", where))
         if st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=preview.total == 0):
             request = TrainingRequest(name=name, trainer=trainer, params=values, options=options, curve=curve, gpu=gpu)
             launched = front.launch(actor, project.id, request)

@@ -11,6 +11,7 @@ from core.cli.output import print_json, table, worker_of
 from core.front.actor import Actor, Store
 from core.front.jobs import run_here
 from core.front.projects import get_project
+from core.front.settings import EMBEDDING_ENGINES as ENGINES
 from core.front.settings import launch_embedding, provision_model, provisioned_models
 
 
@@ -52,7 +53,13 @@ def cmd_models(args: argparse.Namespace, store: Store) -> int:
 def cmd_embed(args: argparse.Namespace, store: Store) -> int:
     actor = acting_user(args, store)
     project = get_project(actor, args.project)
-    job = launch_embedding(actor, project, model=args.model, background=args.background)
+    job = launch_embedding(
+        actor,
+        project,
+        model=args.model,
+        background=args.background,
+        engine=None if args.engine == "auto" else args.engine,
+    )
     if args.background:
         print(f"Job #{job.id} started in the background ({worker_of(job)})")
         return 0
@@ -75,5 +82,12 @@ def add_parsers(sub: Subparsers) -> None:
     p = sub.add_parser("embed", help="embed every sample of a project with its encoder (fills the cache)")
     p.add_argument("--project", required=True)
     p.add_argument("--model", help="another encoder than the project's")
+    p.add_argument(
+        "--engine",
+        choices=["auto", *ENGINES],
+        default="auto",
+        help="the embedding engine (default auto: STUDIO_EMBEDDING_ENGINE, else onnx for the bundled encoder and "
+        "sentence-transformers for others); each engine has its own cache",
+    )
     p.add_argument("--background", action="store_true", help="run in a worker process instead of here")
     p.set_defaults(handler=cmd_embed)

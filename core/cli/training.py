@@ -1,15 +1,18 @@
 """CLI subcommands of training (train, runs, predict).
 
-train --project P --trainer linear|finetune|hybrid [--origin synthetic|human|all] [--include-pending]
+train --project P --trainer linear|finetune|hybrid|setfit [--origin synthetic|human|all] [--include-pending]
+      [--human-weight N]
       [--per-language N | --curve 10,50,100,...] --name NAME
 runs --project P [--json] | runs show|zip|delete NAME
 predict --project P --run NAME FILE [--out OUT]
+rank --project P --run NAME [--languages CODES] [--background] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ from core.front.training import (
     model_archive,
     parse_sizes,
     predict_file,
+    rank_by_doubt,
     run_named,
     runs_named,
     runs_table,
@@ -42,7 +46,7 @@ from core.front.training import (
 ORIGIN_CHOICES = (*SAMPLE_ORIGINS, "all")
 # shortcuts for the parameters people change most; any other goes through --param NAME=VALUE
 PARAM_FLAGS = {
-    "model": None,  # encoder (linear, hybrid) or base_model (finetune)
+    "model": None,  # encoder (linear, hybrid) or base_model (finetune, setfit)
     "epochs": "epochs",
     "learning_rate": "learning_rate",
     "batch_size": "batch_size",
@@ -63,7 +67,7 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, flag, None)
         if value is None:
             continue
-        params[name or ("base_model" if args.trainer == "finetune" else "encoder")] = value
+        params[name or ("base_model" if args.trainer in ("finetune", "setfit") else "encoder")] = value
     return params
 
 
@@ -78,6 +82,7 @@ def _request(args: argparse.Namespace) -> TrainingRequest:
         per_cell=args.per_cell,
         balance=args.balance,
         seed=args.seed,
+        human_weight=args.human_weight,
     )
     curve: tuple[int, ...] = ()
     if args.curve:
@@ -183,6 +188,37 @@ def _run_to_delete(actor: Actor, name: str, project_ref: str | None) -> Training
     return found[0]
 
 
+def _progress_line(fraction: float, message: str) -> None:
+    """At most one line a second on stderr ("Labelled k of N texts (r texts/s)"), and the last one."""
+    now = time.monotonic()
+    if fraction >= 1.0 or now - _last_line[0] >= 1.0:
+        _last_line[0] = now
+        print(f"[{fraction:6.1%}] {message}", file=sys.stderr, flush=True)
+
+
+_last_line = [0.0]
+
+
+def cmd_rank(args: argparse.Namespace, store: Store) -> int:
+    actor = acting_user(args, store)
+    project = get_project(actor, args.project)
+    languages = tuple(csv_list(args.languages))
+    job = rank_by_doubt(actor, project, args.run, languages=languages, background=args.background)
+    if args.background:
+        print(f"Ranking with run '{args.run}': job #{job.id} started in the background ({worker_of(job)})")
+        return 0
+    run_here(actor, job.id, echo=not args.json)
+    job = get_job(actor, job.id)
+    if job.status != "done":
+        print(f"error: the ranking {job.status}: {job.message}", file=sys.stderr)
+        return 1
+    if args.json:
+        print_json(job.result or {})
+    else:
+        print(job.message or "done")
+    return 0
+
+
 def cmd_predict(args: argparse.Namespace, store: Store) -> int:
     summary = predict_file(
         acting_user(args, store),
@@ -194,6 +230,7 @@ def cmd_predict(args: argparse.Namespace, store: Store) -> int:
         fmt=args.format,
         point=args.point,
         language_column=args.language_column,
+        progress=None if args.json else _progress_line,
     )
     if args.json:
         print_json({**summary.__dict__, "out": str(summary.out)})
@@ -223,6 +260,13 @@ def _add_train_parser(sub: Subparsers) -> None:
     p.add_argument("--name", required=True, help="the run's name (unique in the project)")
     p.add_argument("--origin", choices=ORIGIN_CHOICES, default="all", help="which samples (default: all)")
     p.add_argument("--include-pending", action="store_true", help="also samples not reviewed yet (default: accepted)")
+    p.add_argument(
+        "--human-weight",
+        type=int,
+        default=1,
+        metavar="N",
+        help="a human sample counts as N synthetic ones (it is trained on N times; default 1)",
+    )
     size = p.add_mutually_exclusive_group()
     size.add_argument("--per-language", type=int, metavar="N", help="at most N samples per language, class-balanced")
     size.add_argument(
@@ -284,3 +328,14 @@ def _add_predict_parser(sub: Subparsers) -> None:
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_predict)
+
+    p = sub.add_parser(
+        "rank",
+        help="flag the unlabeled human TRAIN texts with a run's doubt about each, least sure first (a job)",
+    )
+    p.add_argument("--project", required=True)
+    p.add_argument("--run", required=True, help="the finished run whose model judges the texts")
+    p.add_argument("--languages", help="only these languages (comma-separated codes; default: all)")
+    p.add_argument("--background", action="store_true", help="start the job and return")
+    p.add_argument("--json", action="store_true", help="print the job's result as JSON")
+    p.set_defaults(handler=cmd_rank)

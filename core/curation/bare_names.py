@@ -69,19 +69,21 @@ def sentence_like(text: str) -> bool:
     return any(ch in _SENTENCE_MARKS for ch in text) or has_emoji(text) or _EMOTICON.search(text) is not None
 
 
+class _LettersKept(dict[int, str]):
+    """str.translate's table (filled as characters are met): letters and marks stay, anything else becomes a space."""
+
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        self[code] = value = ch if unicodedata.category(ch)[0] in "LM" else " "
+        return value
+
+
+_LETTERS_KEPT = _LettersKept()
+
+
 def _letter_runs(text: str) -> list[str]:
     """Runs of letters with their marks (Thai vowels and tones, Devanagari vowel signs are marks, not letters)."""
-    runs: list[str] = []
-    current: list[str] = []
-    for ch in text:
-        if unicodedata.category(ch)[0] in "LM":
-            current.append(ch)
-        elif current:
-            runs.append("".join(current))
-            current = []
-    if current:
-        runs.append("".join(current))
-    return runs
+    return text.translate(_LETTERS_KEPT).split()  # no letter or mark is a space
 
 
 def text_words(text: str) -> list[str]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.curation.duplicate_flags import DEFAULT_THRESHOLD, Item
-from core.curation.grouping import leader_groups, leader_order
+from core.curation.grouping import EXACT_LIMIT, near_duplicate_members
 from core.language_names import language_name
 
 COLLAPSE_LEVELS = ("collapsed", "watch", "ok", "too_few")  # worst first; a page colours them red, amber, -, grey
@@ -75,14 +75,21 @@ class CellDiversity:
         return self.mean_similarity - self.reference_similarity
 
 
-def mean_pairwise_similarity(vectors: np.ndarray) -> float | None:
-    """Mean cosine similarity over all pairs of distinct rows (rows L2-normalised), exactly, in O(n x dims)."""
-    n = len(vectors)
+def mean_pairwise_similarity(vectors: np.ndarray, rows: np.ndarray | None = None) -> float | None:
+    """Mean cosine similarity over all pairs of distinct rows (rows L2-normalised), exactly, in O(n x dims); of
+    `vectors[rows]` when rows are given. In float64, a chunk of EXACT_LIMIT rows at a time (never a float64 copy of
+    a big scope; one chunk, and so the same figure to the last bit, below that)."""
+    rows = np.arange(len(vectors)) if rows is None else np.asarray(rows, dtype=np.int64)
+    n = len(rows)
     if n < 2:
         return None
-    matrix = np.asarray(vectors, dtype=np.float64)
-    total = matrix.sum(axis=0)
-    pair_sum = (float(total @ total) - float(np.einsum("ij,ij->", matrix, matrix))) / 2
+    total = np.zeros(vectors.shape[1], dtype=np.float64)
+    squares = 0.0
+    for start in range(0, n, EXACT_LIMIT):
+        part = np.asarray(vectors[rows[start : start + EXACT_LIMIT]], dtype=np.float64)
+        total += part.sum(axis=0)
+        squares += float(np.einsum("ij,ij->", part, part))
+    pair_sum = (float(total @ total) - squares) / 2
     return pair_sum / (n * (n - 1) / 2)
 
 
@@ -177,12 +184,14 @@ def diversity_table(
     distinct: dict[tuple, float | None] = {}
     groups: dict[tuple, int] = {}
     for key, positions in cells.items():
-        cell_vectors = matrix[positions]
-        similarity[key] = mean_pairwise_similarity(cell_vectors)
+        similarity[key] = mean_pairwise_similarity(matrix, np.asarray(positions))
         rows = _sample([tokens[p] for p in positions], rules.distinct_texts, rules.seed, key)
         distinct[key] = distinct_n(rows, 2)
-        order = leader_order(cell_vectors, [items[p].status == "accepted" for p in positions])
-        groups[key] = len(leader_groups(cell_vectors, threshold, order))
+        # the near-duplicate flags' grouping: exact below EXACT_LIMIT samples, cell by cell above (near-linear)
+        members = near_duplicate_members(
+            matrix, positions, [items[p].status == "accepted" for p in positions], threshold
+        )
+        groups[key] = len(positions) - len(members.items)  # a group per leader: the samples that are not members
     table = []
     for key, positions in cells.items():
         n = len(positions)

@@ -112,28 +112,86 @@ def find_near_duplicates(
             )
 
 
-def find_test_contamination(items: list[Item], vectors: np.ndarray, threshold: float, findings: Findings) -> None:
-    tests = [p for p, i in enumerate(items) if i.split == "test"]
-    candidates = [p for p, i in enumerate(items) if i.origin == "synthetic" and i.split == "train"]
-    if not tests or not candidates:
+# candidate x test pairs compared exactly, at most; beyond, the close pairs come from the cells of
+# core/curation/cell_join.py (at 905k synthetic samples against 90k test ones the exact products took 395 CPU-s)
+EXACT_CONTAMINATION_PAIRS = 400_000_000
+
+
+def find_test_contamination(
+    items: list[Item],
+    vectors: np.ndarray,
+    threshold: float,
+    findings: Findings,
+    *,
+    exact_pairs: int = EXACT_CONTAMINATION_PAIRS,
+) -> None:
+    tests = np.asarray([p for p, i in enumerate(items) if i.split == "test"], dtype=np.int64)
+    candidates = np.asarray(
+        [p for p, i in enumerate(items) if i.origin == "synthetic" and i.split == "train"], dtype=np.int64
+    )
+    if not len(tests) or not len(candidates):
         return
+    if len(candidates) * len(tests) <= exact_pairs:
+        best_test, best_score = _closest_tests_exactly(vectors, candidates, tests)
+    else:
+        best_test, best_score = _closest_tests_by_cells(vectors, candidates, tests, threshold)
+    for row, position in enumerate(candidates.tolist()):
+        score = float(best_score[row])
+        if best_test[row] >= 0 and score >= threshold:
+            test_item = items[int(tests[best_test[row]])]
+            findings.add(
+                items[position].id,
+                "test_contamination",
+                f"Very close to test sample #{test_item.id} (similarity {score:.2f}): training on it "
+                "would leak the evaluation.",
+                test_sample=test_item.id,
+                similarity=round(score, 4),
+            )
+
+
+def _closest_tests_exactly(
+    vectors: np.ndarray, candidates: np.ndarray, tests: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each candidate, its most similar test (index into `tests`) and that similarity."""
     test_vectors = vectors[tests]
+    best_test = np.empty(len(candidates), dtype=np.int64)
+    best_score = np.empty(len(candidates), dtype=np.float32)
     for start in range(0, len(candidates), 2048):
-        chunk = candidates[start : start + 2048]
-        similarities = vectors[chunk] @ test_vectors.T
-        best = similarities.argmax(axis=1)
-        for row, position in enumerate(chunk):
-            score = float(similarities[row, best[row]])
-            if score >= threshold:
-                test_item = items[tests[int(best[row])]]
-                findings.add(
-                    items[position].id,
-                    "test_contamination",
-                    f"Very close to test sample #{test_item.id} (similarity {score:.2f}): training on it "
-                    "would leak the evaluation.",
-                    test_sample=test_item.id,
-                    similarity=round(score, 4),
-                )
+        similarities = vectors[candidates[start : start + 2048]] @ test_vectors.T
+        best_test[start : start + 2048] = similarities.argmax(axis=1)
+        best_score[start : start + 2048] = similarities.max(axis=1)
+    return best_test, best_score
+
+
+def _closest_tests_by_cells(
+    vectors: np.ndarray, candidates: np.ndarray, tests: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same from the close pairs of candidates and tests together: -1 where no test is within the threshold.
+    Ties go to the earliest test, as with argmax."""
+    from core.curation.cell_join import CellParams, close_pairs
+
+    order = np.concatenate([candidates, tests])
+    best_test = np.full(len(candidates), -1, dtype=np.int64)
+    best_score = np.full(len(candidates), -np.inf, dtype=np.float32)
+    for later, earlier, similarity in close_pairs(vectors, order, threshold, CellParams()):
+        # a cross pair: one side a candidate (position < len(candidates)), the other a test
+        low, high = np.minimum(later, earlier), np.maximum(later, earlier)
+        cross = (low < len(candidates)) & (high >= len(candidates))
+        if not cross.any():  # this run's close pairs are all among candidates, or among tests
+            continue
+        candidate, test, score = low[cross], high[cross] - len(candidates), similarity[cross]
+        # best per candidate in this run: highest score, then the earliest test
+        pick = np.lexsort((test, -score, candidate))
+        candidate, test, score = candidate[pick], test[pick], score[pick]
+        first = np.r_[True, candidate[1:] != candidate[:-1]]
+        candidate, test, score = candidate[first], test[first], score[first]
+        better = (score > best_score[candidate]) | (
+            (score == best_score[candidate])
+            & (test < np.where(best_test[candidate] < 0, len(tests), best_test[candidate]))
+        )
+        best_test[candidate[better]] = test[better]
+        best_score[candidate[better]] = score[better]
+    return best_test, best_score
 
 
 def replace_flags(store: Store, project_id: int, kinds: tuple[str, ...], findings: Findings) -> None:

@@ -11,6 +11,9 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+import numpy as np
+
+from core.curation.cross_lingual import find_cross_lingual_contamination
 from core.curation.duplicate_flags import (
     DUPLICATE_KINDS,
     Findings,
@@ -21,7 +24,8 @@ from core.curation.duplicate_flags import (
     load_items,
     replace_flags,
 )
-from core.curation.threshold_help import threshold_choice
+from core.curation.label_doubt import find_label_doubt_flags
+from core.curation.threshold_help import SCOPES, profile_record, similarity_profile, threshold_choice
 from core.errors import InvalidInput, StudioError
 from core.jobs.context import JobContext
 from core.jobs.lifecycle import launch
@@ -31,6 +35,7 @@ from core.store.database import Store
 from core.store.projects import get_project
 
 LANGUAGE_KINDS = ("wrong_language",)
+DOUBT_KINDS = ("label_doubt",)
 
 
 def launch_checks(
@@ -45,7 +50,7 @@ def launch_checks(
 def run_flag(ctx: JobContext) -> dict[str, Any]:
     from core.curation.diversity_stats import diversity_table
     from core.curation.quality_flags import QUALITY_KINDS, quality_flags
-    from core.curation.subword_tokens import token_ids
+    from core.curation.subword_tokens import forget_tokenizers, token_rows
     from core.embeddings.service import embed
 
     if ctx.project_id is None:
@@ -61,12 +66,15 @@ def run_flag(ctx: JobContext) -> dict[str, Any]:
     find_exact_and_conflicts(items, scope, findings)
     language_summary: dict[str, Any] = {}
     diversity: list[dict[str, Any]] = []
+    profiles: dict[str, Any] = {}
+    cross_lingual: dict[str, Any] = {}
     if items:
         texts = [i.text for i in items]
         ctx.progress(0.02, f"Counting subword tokens of {len(items):,} samples")
-        ids = token_ids(texts, project.encoder)
+        ids = token_rows(texts, project.encoder)  # packed: lists of a million texts' ids would take gigabytes
+        forget_tokenizers()  # hundreds of MB for a big vocabulary, not needed again by the job
         ctx.progress(0.05, "Looking for label names in the texts, and texts too short or too long")
-        findings.flags.extend(quality_flags(items, project.labels, [len(t) for t in ids]))
+        findings.flags.extend(quality_flags(items, project.labels, ids.lengths))
 
         def languages_done(done: int, total: int) -> None:
             ctx.progress(0.06 + 0.04 * done / max(total, 1), f"Identifying languages ({done:,} of {total:,} samples)")
@@ -77,13 +85,18 @@ def run_flag(ctx: JobContext) -> dict[str, Any]:
         ctx.progress(0.9, "Grouping near-duplicates")
         find_near_duplicates(items, vectors, threshold, scope, findings)
         find_test_contamination(items, vectors, threshold, findings)
+        ctx.progress(0.91, "Looking for translations of test samples among the synthetic ones")
+        cross_lingual = asdict(find_cross_lingual_contamination(items, vectors, findings))
+        ctx.progress(0.92, "Checking each training label against the other samples")
+        find_label_doubt_flags(items, vectors, findings)
+        ctx.progress(0.93, "Finding the nearest neighbours of a sample of the texts, for the threshold help")
+        profiles = {s: profile_record(similarity_profile(items, vectors, s)) for s in SCOPES}
         ctx.progress(0.95, "Measuring diversity per label and language")
         training = [p for p, i in enumerate(items) if i.split == "train" and i.origin == "synthetic"]
-        rows = diversity_table(
-            [items[p] for p in training], vectors[training], [ids[p] for p in training], threshold=threshold
-        )
+        train_vectors = _compacted(vectors, training)  # the last use of `vectors`: no second copy of a million rows
+        rows = diversity_table([items[p] for p in training], train_vectors, ids.subset(training), threshold=threshold)
         diversity = [asdict(row) for row in rows]
-    kinds = DUPLICATE_KINDS + LANGUAGE_KINDS + QUALITY_KINDS
+    kinds = DUPLICATE_KINDS + LANGUAGE_KINDS + QUALITY_KINDS + DOUBT_KINDS
     replace_flags(ctx.store, project.id, kinds, findings)
     counts = {kind: findings.count(kind) for kind in kinds}
     found = ", ".join(f"{n:,} {kind.replace('_', ' ')}" for kind, n in counts.items() if n) or "nothing to flag"
@@ -95,8 +108,26 @@ def run_flag(ctx: JobContext) -> dict[str, Any]:
         "flags": counts,
         "language_id": language_summary,
         "diversity": diversity,
+        "threshold_profiles": profiles,  # the Threshold tab's nearest neighbours, per scope
+        "cross_lingual": cross_lingual,
         "message": f"{len(items):,} samples checked: {found}",
     }
+
+
+def _compacted(vectors: np.ndarray, positions: list[int]) -> np.ndarray:
+    """`vectors[positions]` (positions increasing) moved to the front of `vectors` itself, a slice at a time, and
+    that front returned: no copy of them all at once. `vectors` is not to be read after."""
+    if not vectors.flags.writeable:  # read-only (mapped from a file): a copy
+        return vectors[positions]
+    done = 0
+    for start in range(0, len(positions), COMPACT_SLICE):
+        part = positions[start : start + COMPACT_SLICE]
+        vectors[done : done + len(part)] = vectors[part]  # the rows read lie at or after the rows written
+        done += len(part)
+    return vectors[:done]
+
+
+COMPACT_SLICE = 65_536
 
 
 def _language_flags(

@@ -39,8 +39,13 @@ Not flagged, on purpose:
 from __future__ import annotations
 
 import functools
+import logging
+import multiprocessing
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import Any
@@ -58,10 +63,15 @@ from core.text_scripts import (
     word_count,
 )
 
+_log = logging.getLogger(__name__)
 WRONG_LANGUAGE = "wrong_language"
 RULES = ("detected", "script", "unsure")  # the ways a sample is found not to be in its language (details["rule"])
 UNDETERMINED = "und"  # ISO 639-2 "undetermined"
 DETECT_SLICE = 250  # samples per detect call in `check_languages`: the unit of its progress reports
+# from this many samples on, `check_languages` detects in one process per core (py3langid is Python: one core each;
+# a million samples take minutes of CPU), PARALLEL_SLICE samples per call
+PARALLEL_MIN = 20_000
+PARALLEL_SLICE = 2_000
 
 
 @dataclass(frozen=True)
@@ -559,12 +569,7 @@ def check_languages(
             tally.skipped += 1
             report.skipped.setdefault(item.language, []).append(item.id)
     scripts = _accepted_scripts(judged, rules)
-    detections: list[Detection] = []
-    for start in range(0, len(judged), DETECT_SLICE):
-        if progress is not None:
-            progress(start, len(judged))
-        part = judged[start : start + DETECT_SLICE]
-        detections.extend(detector.detect([i.text for i in part], [i.language for i in part], languages))
+    detections = _detect_all(detector, judged, languages, progress)
     for item, found in zip(judged, detections, strict=True):
         tally = report.per_language[item.language]
         if not enough_letters(item.text or "", rules.min_letters):
@@ -582,6 +587,64 @@ def check_languages(
             tally.flagged += 1
             report.flags.append(flag)
     return report
+
+
+def _detect_all(
+    detector: LanguageDetector,
+    items: Sequence[Item],
+    languages: list[str],
+    progress: Callable[[int, int], None] | None,
+    *,
+    parallel: bool = True,
+) -> list[Detection]:
+    """Every item's detection, in order: in this process, or, for many items on a machine with several cores, in
+    one process per core (each text's detection depends on that text alone, so the answers are the same)."""
+    workers = min(os.cpu_count() or 1, MAX_WORKERS)
+    if not parallel or len(items) < PARALLEL_MIN or workers < 2 or type(detector) is not LanguageDetector:
+        detections: list[Detection] = []
+        for start in range(0, len(items), DETECT_SLICE):
+            if progress is not None:
+                progress(start, len(items))
+            part = items[start : start + DETECT_SLICE]
+            detections.extend(detector.detect([i.text for i in part], [i.language for i in part], languages))
+        return detections
+    slices = [
+        (
+            [i.text for i in items[start : start + PARALLEL_SLICE]],
+            [i.language for i in items[start : start + PARALLEL_SLICE]],
+        )
+        for start in range(0, len(items), PARALLEL_SLICE)
+    ]
+    detections = []
+    if progress is not None:
+        progress(0, len(items))
+    # spawned, not forked: the job's process holds threads (the tokenizer's, BLAS's) that a fork would copy stuck
+    context = multiprocessing.get_context("spawn")
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            calls = [pool.submit(_detect_slice, detector.rules, t, e, languages) for t, e in slices]
+            for call in calls:
+                detections.extend(call.result())
+                if progress is not None:
+                    progress(len(detections), len(items))
+    except BrokenProcessPool:  # a worker could not start here (a spawned process re-imports this one's __main__)
+        _log.warning("language detection in worker processes failed; detecting in this process")
+        return _detect_all(detector, items, languages, progress, parallel=False)
+    return detections
+
+
+MAX_WORKERS = 4
+
+
+def _detect_slice(rules: LanguageRules, texts: list[str], expected: list[str], languages: list[str]) -> list[Detection]:
+    """One slice of `_detect_all`, in a worker process (its detectors loaded once per process)."""
+    detector = default_detector() if rules == DEFAULT_RULES else _detector_with(rules)
+    return detector.detect(texts, expected, languages)
+
+
+@functools.cache
+def _detector_with(rules: LanguageRules) -> LanguageDetector:
+    return LanguageDetector(rules)
 
 
 def _is_wrong(found: Detection, language: str, rules: LanguageRules) -> bool:

@@ -30,7 +30,7 @@ import re
 import statistics
 import unicodedata
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +95,8 @@ DEFAULT_RULES = QualityRules()
 
 def strip_links(text: str, placeholder: str = " ") -> str:
     """The text with URLs, e-mail addresses and @mentions replaced by `placeholder`."""
+    if "@" not in text and "." not in text and ":" not in text:  # none of the patterns can match
+        return text
     for pattern in (_URL, _EMAIL, _MENTION):
         text = pattern.sub(placeholder, text)
     return text
@@ -105,13 +107,9 @@ def clean_text(text: str) -> str:
 
     Letters (with their combining marks) and digits stay.
     """
-    kept = []
-    for ch in strip_links(text):
-        category = unicodedata.category(ch)[0]
-        kept.append(ch if category in "LN" or (category == "M" and not _is_selector(ch)) else " ")
-    cleaned = " ".join("".join(kept).split())
+    cleaned = " ".join(strip_links(text).translate(_CLEANING).split())
     # marks with no letter to sit on (left over from emoji sequences) are nothing to learn from
-    return cleaned if any(unicodedata.category(ch)[0] in "LN" for ch in cleaned) else ""
+    return cleaned if cleaned.translate(_MARKS_DROPPED).replace(" ", "") else ""
 
 
 def _is_selector(ch: str) -> bool:
@@ -120,23 +118,48 @@ def _is_selector(ch: str) -> bool:
     return 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF or 0x1F3FB <= code <= 0x1F3FF
 
 
+class _Table(dict[int, str | None]):
+    """A str.translate table filled as characters are met (a text is read at C speed, each new character judged
+    once): `judge(ch)` gives what the character becomes (None: dropped)."""
+
+    def __init__(self, judge: Callable[[str], str | None]) -> None:
+        super().__init__()
+        self._judge = judge
+
+    def __missing__(self, code: int) -> str | None:
+        self[code] = value = self._judge(chr(code))
+        return value
+
+
+def _cleaning(ch: str) -> str:
+    """Letters and digits stay, and marks other than emoji selectors; anything else becomes a space."""
+    category = unicodedata.category(ch)[0]
+    return ch if category in "LN" or (category == "M" and not _is_selector(ch)) else " "
+
+
+def _letter_class(ch: str) -> str:
+    """For letter_share: a space for what is not seen (spaces, format characters, emoji selectors), "L" for a letter
+    or mark, the character itself for any other visible one (so that a run of one repeated character shows)."""
+    category = unicodedata.category(ch)
+    if ch.isspace() or category == "Cf" or _is_selector(ch):
+        return " "
+    return "L" if category[0] in "LM" else ch
+
+
+_CLEANING = _Table(_cleaning)
+_MARKS_DROPPED = _Table(lambda ch: None if unicodedata.category(ch)[0] == "M" else ch)
+_LETTER_CLASSES = _Table(_letter_class)
+_REPEATS = re.compile(r"([^L ])\1+")  # a run of one repeated visible non-letter
+
+
 def letter_share(text: str) -> float:
     """Share of letters (with their marks) among the visible characters. A link or an @mention counts as one
     non-letter (it is one thing, however long its address), and so does a run of one repeated non-letter ("!!!",
     "......", "👍👍👍": emphasis, not content); emoji selectors and joiners do not count."""
-    letters = visible = 0
-    previous = ""
-    for ch in strip_links(text, " # "):
-        category = unicodedata.category(ch)
-        if ch.isspace() or category == "Cf" or _is_selector(ch):
-            previous = ""
-            continue
-        letter = category[0] in "LM"
-        if not letter and ch == previous:
-            continue
-        previous = ch
-        visible += 1
-        letters += letter
+    classes = strip_links(text, " # ").translate(_LETTER_CLASSES)
+    letters = classes.count("L")
+    repeated = sum(len(run.group()) - 1 for run in _REPEATS.finditer(classes))  # all but the first of each run
+    visible = len(classes) - classes.count(" ") - repeated
     return letters / visible if visible else 0.0
 
 

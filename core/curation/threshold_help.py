@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from core.curation.duplicate_flags import DEFAULT_THRESHOLD, Item, normalised
 from core.store.curation_settings import get_threshold_setting, save_threshold_setting
 from core.store.database import Store
+from core.store.sample_texts import items_by_id
 
 SCOPES = ("cell", "project")
 
@@ -72,10 +74,37 @@ def _distinct(pairs: list[NeighbourPair], k: int) -> list[NeighbourPair]:
     return out
 
 
+def _nearest(vectors: np.ndarray, rows: np.ndarray, in_scope: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each of `rows` (positions among `in_scope`), the column in `in_scope` of its most similar other sample
+    and that similarity; the scope's vectors are read `block` at a time (a whole project's are never copied), and a
+    tie goes to the first column, as one argmax over the whole scope would have it."""
+    own = np.searchsorted(in_scope, rows)
+    best = np.zeros(len(rows), dtype=np.int64)
+    scores = np.full(len(rows), -np.inf, dtype=np.float32)
+    query = vectors[rows]
+    for first in range(0, len(in_scope), block):
+        similarities = query @ vectors[in_scope[first : first + block]].T
+        inside = (own >= first) & (own < first + len(similarities[0]))
+        similarities[np.flatnonzero(inside), own[inside] - first] = -np.inf  # not itself
+        column = similarities.argmax(axis=1)
+        value = similarities[np.arange(len(rows)), column]
+        better = value > scores
+        best[better] = column[better] + first
+        scores[better] = value[better]
+    return best, scores
+
+
 def similarity_profile(
-    items: list[Item], vectors: np.ndarray, scope: str = "cell", *, sample_size: int = 2000, seed: int = 0
+    items: list[Item],
+    vectors: np.ndarray,
+    scope: str = "cell",
+    *,
+    sample_size: int = 2000,
+    seed: int = 0,
+    block: int = 16384,
 ) -> SimilarityProfile:
-    """Nearest neighbours of up to `sample_size` samples (seeded), each against every sample of its scope."""
+    """Nearest neighbours of up to `sample_size` samples (seeded), each against every sample of its scope (read
+    `block` samples at a time)."""
     if scope not in SCOPES:
         raise ValueError(f"scope must be one of {SCOPES}")
     cells: dict[tuple, list[int]] = defaultdict(list)
@@ -95,14 +124,10 @@ def similarity_profile(
         rows = [p for p in positions if p in chosen]
         if not rows:
             continue
-        cell_vectors = vectors[positions]
-        column = {position: c for c, position in enumerate(positions)}
+        in_scope = np.asarray(positions)  # increasing: a position's column is found by bisection
         for start in range(0, len(rows), 512):
             chunk = rows[start : start + 512]
-            similarities = vectors[chunk] @ cell_vectors.T
-            for r, position in enumerate(chunk):
-                similarities[r, column[position]] = -np.inf  # not itself
-            best = similarities.argmax(axis=1)
+            best, scores = _nearest(vectors, np.asarray(chunk), in_scope, block)
             for r, position in enumerate(chunk):
                 neighbour = items[positions[int(best[r])]]
                 item = items[position]
@@ -112,13 +137,42 @@ def similarity_profile(
                         text=item.text,
                         neighbour_id=neighbour.id,
                         neighbour_text=neighbour.text,
-                        similarity=round(float(similarities[r, best[r]]), 4),
+                        similarity=round(float(scores[r]), 4),
                         language=item.language,
                         label=item.label,
                     )
                 )
     pairs.sort(key=lambda p: (-p.similarity, p.sample_id))
     return SimilarityProfile(scope=scope, pairs=pairs, sampled=len(pairs), total=len(items))
+
+
+def profile_record(profile: SimilarityProfile) -> dict[str, Any]:
+    """The profile as the check job keeps it in its result: each pair's ids and similarity, highest first (the
+    texts are read again when it is shown)."""
+    return {
+        "pairs": [[p.sample_id, p.neighbour_id, p.similarity] for p in profile.pairs],
+        "total": profile.total,
+    }
+
+
+def stored_profile(store: Store, project_id: int, scope: str, record: dict[str, Any]) -> SimilarityProfile:
+    """A profile the check job kept (`profile_record`), with the samples' texts, languages and labels as they are
+    now; pairs with a sample deleted since are left out."""
+    known = items_by_id(store, project_id, (i for a, b, _ in record["pairs"] for i in (a, b)))
+    pairs = [
+        NeighbourPair(
+            sample_id=a,
+            text=known[a].text,
+            neighbour_id=b,
+            neighbour_text=known[b].text,
+            similarity=float(similarity),
+            language=known[a].language,
+            label=known[a].label,
+        )
+        for a, b, similarity in record["pairs"]
+        if a in known and b in known
+    ]
+    return SimilarityProfile(scope=scope, pairs=pairs, sampled=len(pairs), total=int(record["total"]))
 
 
 @dataclass(frozen=True)

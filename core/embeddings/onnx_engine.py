@@ -21,13 +21,13 @@ import numpy as np
 from core.embeddings.onnx_export import MANIFEST, MODEL_FILE, TOKENIZER_FILE, Pipeline, ensure_variant
 from core.errors import StudioError
 
-TOKENS_PER_ROW = 128  # the padded tokens a batch may hold, per row of batch_size (see _batches)
+TOKENS_PER_ROW = 128  # the padded tokens a batch may hold, per row of batch_size (see length_batches)
 VARIANT_OF_ENGINE = {"onnx": "fp32", "onnx-int8": "int8", "onnx-fp16": "fp16"}
 
 
 @lru_cache(maxsize=1)
 def available_providers() -> tuple[str, ...]:
-    import onnxruntime as ort  # type: ignore[import-untyped]
+    import onnxruntime as ort
 
     return tuple(ort.get_available_providers())
 
@@ -50,28 +50,35 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def open_session(model_file: Path, variant: str = "fp32") -> Any:
+    """An ONNX Runtime session on every usable core (intra-op threads, no spinning), on the GPU where onnxruntime
+    has one (float32 stays float32 there: no TF32; int8 runs on the CPU)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = usable_cores()
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    providers: list[Any] = ["CPUExecutionProvider"]
+    if variant != "int8" and gpu_available():
+        providers.insert(0, ("CUDAExecutionProvider", {"use_tf32": "0"} if variant == "fp32" else {}))
+    return ort.InferenceSession(str(model_file), options, providers=providers)
+
+
 class OnnxRuntime:
     """One exported variant loaded into an ONNX Runtime session."""
 
     def __init__(self, variant_dir: Path, pipeline: Pipeline) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.pipeline = pipeline
         self.tokenizer = Tokenizer.from_file(str(variant_dir / TOKENIZER_FILE))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=pipeline.max_seq_length)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = usable_cores()
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        providers: list[Any] = ["CPUExecutionProvider"]
-        if pipeline.variant != "int8" and gpu_available():  # float32 stays float32 there (no TF32)
-            providers.insert(0, ("CUDAExecutionProvider", {"use_tf32": "0"} if pipeline.variant == "fp32" else {}))
-        elif pipeline.variant == "fp16":
+        if pipeline.variant == "fp16" and not gpu_available():
             raise StudioError("The onnx-fp16 engine runs on a GPU only: choose onnx or onnx-int8 on this machine.")
-        self.session = ort.InferenceSession(str(variant_dir / MODEL_FILE), options, providers=providers)
+        self.session = open_session(variant_dir / MODEL_FILE, pipeline.variant)
 
     def token_ids(self, texts: list[str], role: str) -> list[list[int]]:
         prompt = self.pipeline.prompts.get(role, "")
@@ -86,7 +93,7 @@ class OnnxRuntime:
         ids = self.token_ids(texts, role)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         out = np.zeros((len(texts), self.pipeline.dimension), dtype=np.float32)
-        for rows in _batches(order, [len(i) for i in ids], max(1, batch_size)):
+        for rows in length_batches(order, [len(i) for i in ids], max(1, batch_size)):
             width = max(len(ids[i]) for i in rows)
             input_ids = np.full((len(rows), width), self.pipeline.pad_id, dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
@@ -100,7 +107,7 @@ class OnnxRuntime:
         return out / np.clip(norms, 1e-12, None)
 
 
-def _batches(order: list[int], lengths: list[int], batch_size: int) -> list[list[int]]:
+def length_batches(order: list[int], lengths: list[int], batch_size: int) -> list[list[int]]:
     """Consecutive rows of `order` (shortest first), at most `batch_size` of them and at most
     batch_size x TOKENS_PER_ROW padded tokens: long texts go in smaller batches, so the attention's memory (which
     grows with rows x tokens x tokens) stays bounded."""

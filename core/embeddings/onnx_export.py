@@ -301,7 +301,7 @@ def _derive(base_dir: Path, base: Pipeline, work: Path, variant: str) -> None:
     if variant == "int8":
         _quantize_int8(base_dir / MODEL_FILE, work / MODEL_FILE, work)
     else:
-        from onnxruntime.transformers.float16 import convert_float_to_float16  # type: ignore[import-untyped]
+        from onnxruntime.transformers.float16 import convert_float_to_float16
 
         model = onnx.load(str(base_dir / MODEL_FILE))
         onnx.save(convert_float_to_float16(model, keep_io_types=True), str(work / MODEL_FILE))
@@ -317,8 +317,8 @@ def _quantize_int8(source: Path, target: Path, work: Path) -> None:
     memory). The graph is optimised first (constant folding, fusions), as onnxruntime advises before quantizing.
     """
     import onnx
-    import onnxruntime as ort  # type: ignore[import-untyped]
-    from onnxruntime.quantization import QuantType, quantize_dynamic  # type: ignore[import-untyped]
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     optimised = work / ".optimised.onnx"
     options = ort.SessionOptions()

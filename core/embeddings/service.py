@@ -10,6 +10,7 @@ import numpy as np
 
 from core.embeddings.encoders import ENGINES, ROLES, load_encoder
 from core.embeddings.onnx_export import EXPORT_FORMAT
+from core.embeddings.throughput import Throughput
 from core.embeddings.vector_cache import VectorCache, text_digest
 from core.errors import StudioError
 from core.models.resolver import ModelUnavailable, is_bundled, model_fingerprint, resolve_model
@@ -117,19 +118,26 @@ def embed(
     if missing:
         encoder = load_encoder(folder, engine)
         todo = sorted(missing.items(), key=lambda item: len(item[1]))  # batches of like lengths pad little
+        speed = Throughput()
         for start in range(0, len(todo), ENCODE_CHUNK):
             chunk = todo[start : start + ENCODE_CHUNK]
             parts = []
             for part in range(0, len(chunk), PROGRESS_EVERY):
                 if progress:
-                    done = start + part
-                    progress(done / len(todo), f"Embedding {len(todo):,} new texts ({done:,} done)")
+                    rate = f", {speed.words()}" if speed.done else ""
+                    progress(speed.done / len(todo), f"Embedding {len(todo):,} new texts ({speed.done:,} done{rate})")
                 texts_part = [t for _, t in chunk[part : part + PROGRESS_EVERY]]
                 parts.append(encoder.encode(texts_part, role, batch_size))
+                speed.add(len(texts_part))
             cache.add([d for d, _ in chunk], np.concatenate(parts))
         if progress:
-            progress(1.0, f"Embedded {len(todo):,} new texts; {len(texts) - len(todo):,} came from the cache")
+            progress(
+                1.0,
+                f"Embedded {len(todo):,} new texts ({speed.words()}); {len(texts) - len(todo):,} came from the cache",
+            )
         found, vectors = cache.lookup(digests)
+    elif progress:
+        progress(1.0, f"All {len(texts):,} texts came from the cache")
     if vectors is None or not found.all():
         raise StudioError("The embedding cache lost vectors it had just written; check the disk and try again.")
     return vectors

@@ -10,7 +10,7 @@ from core.evaluation.metrics import OVERALL
 from core.evaluation.scores import LanguageScores
 from core.store.database import Store
 from core.store.evaluation_samples import sample_texts
-from core.store.evaluations import Evaluation, load_predictions
+from core.store.evaluations import Evaluation, cell_predictions
 
 NO_ANSWER = "(no usable answer)"  # the column of an LLM's ambiguous, unparseable or missing answers
 
@@ -122,15 +122,10 @@ def cell_samples(
     """The test samples behind one cell (language None or "overall": every language), the most confident first.
     `predicted_label` None or NO_ANSWER: the samples whose answer gave no usable label."""
     wanted = None if predicted_label in (None, NO_ANSWER) else predicted_label
-    chosen = [
-        p
-        for p in load_predictions(store, evaluation.id)
-        if p.true_label == true_label
-        and p.predicted == wanted
-        and (language in (None, OVERALL) or p.language == language)
-    ]
-    chosen.sort(key=lambda p: (p.confidence is None, -(p.confidence or 0.0), p.sample_id))
-    chosen = chosen[:limit]
+    # the cell's predictions alone, sorted and cut in the database (a big test split has tens of thousands)
+    chosen = cell_predictions(
+        store, evaluation.id, true_label, wanted, None if language in (None, OVERALL) else language, limit
+    )
     texts = sample_texts(store, [p.sample_id for p in chosen])
     return [
         ErrorSample(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from core.errors import InvalidInput, NotFound
+from core.evaluation.intervals import score_intervals
 from core.evaluation.metrics import OVERALL, evaluation_metrics, hash_test_ids
 from core.store import evaluations as stored
 from core.store.database import Store
@@ -60,7 +61,7 @@ def save_evaluation(
     metrics = evaluation_metrics(predictions, project.label_names, project.language_codes)
     digest = hash_test_ids(ids)
     metrics[OVERALL]["test_hash"] = digest
-    return stored.replace_evaluation(
+    evaluation = stored.replace_evaluation(
         store,
         project.id,
         name=name,
@@ -72,6 +73,9 @@ def save_evaluation(
         baseline_id=baseline_id,
         point=point,
     )
+    # the bootstrap intervals, once: a page showing them must not resample tens of thousands of test samples
+    found = score_intervals(evaluation, list(predictions))
+    return stored.keep_intervals(store, evaluation.id, {g: [i.estimate, i.low, i.high] for g, i in found.items()})
 
 
 def latest_evaluations(store: Store, project_id: int) -> list[Evaluation]:

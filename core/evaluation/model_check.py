@@ -209,6 +209,7 @@ def check_model(
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from core.embeddings.throughput import Throughput
     from core.models.quiet_loading import quiet_transformers
     from core.training.trainers.finetune_batches import collate, inference_batches, tokenize
 
@@ -239,16 +240,16 @@ def check_model(
     ids = tokenize(tokenizer, test.texts, "", min(int(n) for n in limits if n))
     best = np.zeros(len(ids), dtype=np.int64)
     confidence = np.zeros(len(ids), dtype=np.float64)
-    done = 0
+    speed = Throughput()
     with torch.inference_mode():
-        for batch in inference_batches([len(x) for x in ids], BATCH):
+        for batch in inference_batches([len(x) for x in ids], BATCH):  # like lengths: little padding
             logits = model(**collate(tokenizer, [ids[i] for i in batch], device)).logits
             probabilities = torch.softmax(logits.double(), dim=-1)
             top, where = probabilities.max(dim=-1)
             best[batch], confidence[batch] = where.cpu().numpy(), top.cpu().numpy()
-            done += len(batch)
+            speed.add(len(batch))
             if progress:
-                progress(done / len(ids), f"Labelled {done:,} of {len(ids):,} test texts")
+                progress(speed.done / len(ids), speed.labelled(len(ids), "test texts"))
     predictions = [
         Prediction(sample_id, language, truth, mapping.links[model_labels.labels[int(k)]], float(p))
         for sample_id, language, truth, k, p in zip(

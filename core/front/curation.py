@@ -235,7 +235,13 @@ def save_threshold_choice(actor: Actor, project: Project, threshold: float, scop
 @reads
 def similarity_profile(actor: Actor, project: Project, scope: str) -> SimilarityProfile | None:
     """How similar each sample is to its nearest neighbour (in its cell, or in the project); None until the
-    samples are embedded (the check job embeds them)."""
+    samples are embedded (the check job embeds them). The last check's, when it measured it with the project's
+    encoder (a check keeps both scopes': reading a million vectors again takes minutes); else measured now."""
+    check = overview.last_check(actor.store, project.id)
+    if check is not None and check.result.get("encoder") == project.encoder:
+        record = (check.result.get("threshold_profiles") or {}).get(scope)
+        if record is not None and record["total"] >= 2:
+            return threshold_help.stored_profile(actor.store, project.id, scope, record)
     items = duplicate_flags.load_items(actor.store, project.id)
     vectors = cached_vectors([i.text for i in items], project.encoder) if len(items) >= 2 else None
     if vectors is None:

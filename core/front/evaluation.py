@@ -229,7 +229,16 @@ def cell_samples(
 
 @reads
 def intervals(actor: Actor, evaluation: Evaluation) -> dict[str, ScoreInterval]:
-    """95% bootstrap intervals of each language's macro-F1 (and the pooled one)."""
+    """95% bootstrap intervals of each language's macro-F1 (and the pooled one): those kept with the evaluation
+    (resampled when it was made), else resampled now."""
+    kept = evaluation.intervals
+    if kept:
+        return {
+            group: ScoreInterval(group, estimate, low, high, int(evaluation.metrics[group]["n"]))
+            for group in [*evaluation.languages, OVERALL]
+            if group in kept
+            for estimate, low, high in [kept[group]]
+        }
     return score_intervals(evaluation, evaluations.load_predictions(actor.store, evaluation.id))
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from core.embeddings import embed_job
+from core.embeddings.encoders import ENGINES
 from core.front.actor import Actor
 from core.front.permissions import needs, reads
 from core.generation import key_places
@@ -26,6 +27,7 @@ from core.store.projects import Project
 
 __all__ = [
     "BUNDLED_MODELS",
+    "EMBEDDING_ENGINES",
     "ConfiguredServer",
     "ModelFolder",
     "ProvisionedModel",
@@ -39,6 +41,8 @@ __all__ = [
     "set_encoder",
     "studio_configuration",
 ]
+
+EMBEDDING_ENGINES: tuple[str, ...] = ENGINES  # what `embed --engine` and the settings may name
 
 
 @dataclass(frozen=True)
@@ -100,10 +104,12 @@ def provision_model(actor: Actor, spec: str, *, progress: Callable[[float, str],
 
 
 @needs("embedding.run")
-def launch_embedding(actor: Actor, project: Project, *, model: str | None = None, background: bool = True) -> Job:
-    """Starts the job that embeds every sample of the project (with another encoder than its own when given);
-    queued only, for `run_here`, when not in the background."""
-    params = {"model": model} if model else {}
+def launch_embedding(
+    actor: Actor, project: Project, *, model: str | None = None, background: bool = True, engine: str | None = None
+) -> Job:
+    """Starts the job that embeds every sample of the project (with another encoder than its own, or another
+    engine than the studio's, when given); queued only, for `run_here`, when not in the background."""
+    params = ({"model": model} if model else {}) | ({"engine": engine} if engine else {})
     return embed_job.launch_embedding(actor.store, project.id, params, background=background)
 
 

@@ -6,8 +6,12 @@ Functions that read or change the studio take the acting user first; the figures
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+from core.evaluation.budget_advice import LanguageAdvice as LanguageAdvice
+from core.evaluation.budget_advice import budget_advice
+from core.evaluation.data_budget import Gain as Gain
 from core.evaluation.evaluations import run_evaluation_of
 from core.front.actor import Actor
 from core.front.permissions import needs, reads, visible_project_ids
@@ -16,9 +20,11 @@ from core.jobs.queue import Job as Job
 from core.jobs.queue import get_job
 from core.store.evaluations import Evaluation as Evaluation
 from core.store.projects import Project as Project
+from core.store.samples import SampleFilter, count_by_language_label_status
+from core.training import devices, predict, run_store
 from core.training import launch as launching
-from core.training import predict, run_store
 from core.training.curve import parse_sizes as parse_sizes
+from core.training.devices import TrainingDevice as TrainingDevice
 from core.training.estimate import TimeEstimate as TimeEstimate
 from core.training.launch import TrainingRequest as TrainingRequest
 from core.training.params import DEFAULT_EFFORT as DEFAULT_EFFORT
@@ -46,6 +52,7 @@ from core.training.snapshot import SnapshotOptions as SnapshotOptions
 from core.training.snapshot import SnapshotSummary as SnapshotSummary
 from core.training.snapshot import preview_snapshot
 from core.training.snapshot import with_budget as with_budget
+from core.training.uncertainty_job import launch_uncertainty_ranking
 
 __all__ = [
     "DEFAULT_EFFORT",
@@ -53,7 +60,9 @@ __all__ = [
     "EFFORT_WORDS",
     "TRAINER_KINDS",
     "Evaluation",
+    "Gain",
     "Job",
+    "LanguageAdvice",
     "Launched",
     "ParamField",
     "PartScore",
@@ -63,9 +72,11 @@ __all__ = [
     "SnapshotSummary",
     "TimeEstimate",
     "TrainerParams",
+    "TrainingDevice",
     "TrainingRequest",
     "TrainingRun",
     "curve_rows",
+    "data_budget",
     "delete_run",
     "estimate",
     "evaluation_of",
@@ -84,11 +95,13 @@ __all__ = [
     "part_scores",
     "predict_file",
     "preview",
+    "rank_by_doubt",
     "run_job",
     "run_named",
     "runs_named",
     "runs_table",
     "shows_loss",
+    "training_device",
     "with_budget",
 ]
 
@@ -171,12 +184,13 @@ def predict_file(
     fmt: str | None = None,
     point: int | None = None,
     language_column: str | None = None,
+    progress: Callable[[float, str], None] | None = None,
 ) -> PredictSummary:
     """Label every row of a file with the named run's model (a curve's point), written to `out` or beside it
-    (`project`: its id or name, looked up once the file is read)."""
+    (`project`: its id or name, looked up once the file is read); `progress` hears texts done and texts/s."""
     return predict.predict_file(
         actor.store, project, run_name, path, out=out, text_column=text_column, fmt=fmt, point=point,
-        language_column=language_column,
+        language_column=language_column, progress=progress,
     )  # fmt: skip
 
 
@@ -190,3 +204,29 @@ def model_archive(actor: Actor, run: TrainingRun, out: Path | None = None) -> Pa
 def delete_run(actor: Actor, run: TrainingRun) -> None:
     """Delete the run's model files and its record (its evaluations too)."""
     run_store.delete_run(actor.store, run)
+
+
+@needs("predict.run")
+def rank_by_doubt(
+    actor: Actor, project: Project, run_name: str, *, languages: tuple[str, ...] = (), background: bool = True
+) -> Job:
+    """Flag the unlabeled human TRAIN texts `model_uncertain` with the run's doubt about each (active learning)."""
+    return launch_uncertainty_ranking(actor.store, project.id, run_name, languages=languages, background=background)
+
+
+@reads
+def training_device(actor: Actor) -> TrainingDevice:
+    """The device a run started here trains on (jobs on a Ray cluster: the node's, which may differ)."""
+    return devices.training_device()
+
+
+@reads
+def data_budget(actor: Actor, project: Project) -> list[LanguageAdvice]:
+    """Per language: what the next 100 synthetic or 10 human samples are likely to buy, from the project's
+    learning-curve runs, at the accepted TRAIN samples it has now."""
+    counts: dict[tuple[str, str], int] = {}
+    for origin in ("synthetic", "human"):
+        flt = SampleFilter(statuses=("accepted",), splits=("train",), origins=(origin,))
+        for row in count_by_language_label_status(actor.store, project.id, flt):
+            counts[(row.language, origin)] = counts.get((row.language, origin), 0) + row.count
+    return budget_advice(actor.store, project, counts)

@@ -43,6 +43,7 @@ _KIND_MODULES = (
     "core.generation.generate_job",
     "core.curation.flag_job",
     "core.training.train_job",
+    "core.training.uncertainty_job",
     "core.evaluation.jobs",
     "core.evaluation.model_check_job",
 )

@@ -36,7 +36,8 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
             converted[key] = process(raw)
         return converted[key]
 
-    getter = itemgetter(*names)
+    getter = itemgetter(*names) if len(names) > 1 else lambda row: (row[names[0]],)
+    postgres = dialect.name == "postgresql"
     params: list[Any] = []
     for row in rows:
         values = getter(row)
@@ -44,5 +45,24 @@ def bulk_insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> N
             values = list(values)
             for position, name, process in converters:
                 values[position] = convert(name, process, values[position])
-        params.append(tuple(values) if compiled.positional else dict(zip(binds, values, strict=True)))
+        params.append(tuple(values) if compiled.positional or postgres else dict(zip(binds, values, strict=True)))
+    if postgres:  # many rows a statement: each statement fires the tables' statement triggers once (sample tallies)
+        _insert_many_values(connection, table, names, params)
+        return
     connection.exec_driver_sql(str(compiled), params)
+
+
+_MAX_PARAMETERS = 60_000  # PostgreSQL's protocol allows 65,535 per statement
+_MAX_ROWS = 5_000
+
+
+def _insert_many_values(connection: Any, table: Table, names: list[str], params: list[tuple[Any, ...]]) -> None:
+    """PostgreSQL: INSERT ... VALUES (...), (...), ... of up to _MAX_ROWS rows a statement."""
+    per_statement = max(1, min(_MAX_ROWS, _MAX_PARAMETERS // max(1, len(names))))
+    row = "(" + ", ".join(["%s"] * len(names)) + ")"
+    head = f"INSERT INTO {connection.dialect.identifier_preparer.format_table(table)} "
+    head += "(" + ", ".join(connection.dialect.identifier_preparer.quote(name) for name in names) + ") VALUES "
+    for start in range(0, len(params), per_statement):
+        chunk = params[start : start + per_statement]
+        flat = tuple(value for values in chunk for value in values)
+        connection.exec_driver_sql(head + ", ".join([row] * len(chunk)), flat)

@@ -57,6 +57,9 @@ class Evaluation:
     metrics: dict[str, dict[str, Any]]
     created_at: datetime
     created_by: str
+    # the 95% bootstrap intervals of each group's macro-F1, [estimate, low, high], resampled once when it was made
+    # (kept beside the figures, not among them); None for an evaluation made before they were kept
+    intervals: dict[str, list[float]] | None = None
 
     @property
     def languages(self) -> list[str]:
@@ -96,6 +99,18 @@ class Evaluation:
         }
 
 
+KEPT_INTERVALS = "intervals"  # the key of the kept intervals in the row's figures, under OVERALL
+
+
+def figures(metrics: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """An evaluation row's figures as they were computed, without the intervals kept beside them."""
+    found = dict(metrics or {})
+    overall = found.get(OVERALL)
+    if isinstance(overall, dict) and KEPT_INTERVALS in overall:
+        found[OVERALL] = {key: value for key, value in overall.items() if key != KEPT_INTERVALS}
+    return found
+
+
 def _to_evaluation(row: EvaluationRow) -> Evaluation:
     return Evaluation(
         id=row.id,
@@ -107,9 +122,10 @@ def _to_evaluation(row: EvaluationRow) -> Evaluation:
         point=row.point,
         test_hash=row.test_hash,
         test_size=row.test_size,
-        metrics=dict(row.metrics or {}),
+        metrics=figures(row.metrics),
         created_at=row.created_at,
         created_by=row.created_by,
+        intervals=(row.metrics or {}).get(OVERALL, {}).get(KEPT_INTERVALS),
     )
 
 
@@ -195,6 +211,40 @@ def list_evaluations(store: Store, project_id: int) -> list[Evaluation]:
             select(EvaluationRow).where(EvaluationRow.project_id == project_id).order_by(EvaluationRow.id.desc())
         )
         return [_to_evaluation(r) for r in rows]
+
+
+def keep_intervals(store: Store, evaluation_id: int, intervals: dict[str, list[float]]) -> Evaluation:
+    """Keep the evaluation's score intervals ({group: [estimate, low, high]}) in its row (`Evaluation.intervals`)."""
+    with store.session() as session:
+        row = session.get(EvaluationRow, evaluation_id)
+        if row is None:
+            raise NotFound(f"There is no evaluation #{evaluation_id}.")
+        row.metrics = {**row.metrics, OVERALL: {**row.metrics.get(OVERALL, {}), KEPT_INTERVALS: intervals}}
+        session.flush()
+        return _to_evaluation(row)
+
+
+def cell_predictions(
+    store: Store, evaluation_id: int, true_label: str, predicted: str | None, language: str | None, limit: int
+) -> list[Prediction]:
+    """The predictions of one cell of the evaluation's confusion matrix (`predicted` None: no usable label; language
+    None: every language), the most confident first (those without a confidence last), then by sample id."""
+    row = EvaluationPredictionRow
+    conditions = [
+        row.evaluation_id == evaluation_id,
+        row.true_label == true_label,
+        row.predicted.is_(None) if predicted is None else row.predicted == predicted,
+    ]
+    if language is not None:
+        conditions.append(row.language == language)
+    query = (
+        select(row.sample_id, row.language, row.true_label, row.predicted, row.confidence, row.outcome, row.answer)
+        .where(*conditions)
+        .order_by(row.confidence.is_(None), row.confidence.desc(), row.sample_id)
+        .limit(limit)
+    )
+    with store.session() as session:
+        return [Prediction(*values) for values in session.execute(query).tuples()]
 
 
 def load_predictions(store: Store, evaluation_id: int) -> list[Prediction]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, update
 
 from core.store.database import Store
 from core.store.schema import SAMPLE_STATUSES, FlagRow, SampleRow, utcnow
@@ -20,15 +20,34 @@ class NewFlag:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+_CHUNK = 5000
+
+
 def replace_flags(store: Store, project_id: int, kinds: tuple[str, ...], flags: list[NewFlag]) -> None:
     """The new flags of these kinds replace the old ones, in one transaction (one flag per sample and kind: the
-    first one given is kept)."""
+    first one given is kept). Only what differs is written: a flag found again as it was stays (with its date), one
+    found again with another reason or details is updated, the others go or come. A sample that keeps a flag is
+    then never seen without one by the database's triggers (its `flagged` and the tallies, migration 0015)."""
     now = utcnow()
     unique: dict[tuple[int, str], NewFlag] = {}
     for flag in flags:
         unique.setdefault((flag.sample_id, flag.kind), flag)
     with store.session() as session:
-        session.execute(delete(FlagRow).where(FlagRow.project_id == project_id, FlagRow.kind.in_(kinds)))
+        stored = select(FlagRow.id, FlagRow.sample_id, FlagRow.kind, FlagRow.reason, FlagRow.details)
+        gone: list[int] = []
+        changed: list[dict[str, Any]] = []
+        for flag_id, sample_id, kind, reason, details in session.execute(
+            stored.where(FlagRow.project_id == project_id, FlagRow.kind.in_(kinds))
+        ).tuples():
+            new = unique.pop((sample_id, kind), None)
+            if new is None:
+                gone.append(flag_id)
+            elif (new.reason, new.details) != (reason, details or {}):
+                changed.append({"id": flag_id, "reason": new.reason, "details": new.details, "created_at": now})
+        for start in range(0, len(gone), _CHUNK):
+            session.execute(delete(FlagRow).where(FlagRow.id.in_(gone[start : start + _CHUNK])))
+        if changed:
+            session.execute(update(FlagRow), changed)
         session.add_all(
             [
                 FlagRow(

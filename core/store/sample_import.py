@@ -25,6 +25,7 @@ from core.language_names import language_name
 from core.store import action_log
 from core.store.database import Store
 from core.store.locks import hold_write_lock
+from core.store.sample_tallies import sqlite_tallied_after
 from core.store.schema import FlagRow, LabelRow, LanguageRow, ProjectRow, SampleRow, utcnow
 
 SAMPLE_COLUMNS = (
@@ -45,7 +46,8 @@ LATE_SKIP_REASON = "stored meanwhile by another import"
 # of being written out and read back while a large import inserts into them
 _SQLITE_CACHE_KIB_PER_ROW = 0.25
 _SQLITE_CACHE_MAX_KIB = 256 * 1024
-# SQLite: an import of at least this many rows, into a table that holds no more, builds the indexes after
+# SQLite: an import of at least this many rows, into a table that holds no more, builds the indexes after; any import
+# of at least this many rows tallies them with one GROUP BY (core/store/sample_tallies.py) instead of a trigger per row
 _REBUILD_MIN_ROWS = 10_000
 _COPY_BLOCK_ROWS = 50_000  # PostgreSQL: rows written to COPY at a time
 _SAMPLES = cast(Table, SampleRow.__table__)
@@ -337,7 +339,11 @@ def _insert_samples(
     )
     with _driver(connection, statement) as raw:
         (before,) = raw.execute("SELECT max(id) FROM samples").fetchone()
-        with _sqlite_cache_for(raw, batch.size), _sqlite_indexes_built_after(raw, batch.size):
+        with (
+            _sqlite_cache_for(raw, batch.size),
+            sqlite_tallied_after(raw, batch.size, _REBUILD_MIN_ROWS),
+            _sqlite_indexes_built_after(raw, batch.size),
+        ):
             raw.executemany(statement, zip(*columns, strict=True))
         (after,) = raw.execute("SELECT max(id) FROM samples").fetchone()
     before = before or 0

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from core.language_names import language_name
 from core.store.database import Store
 from core.store.projects import Project
-from core.store.schema import SampleRow
+from core.store.schema import SampleTallyRow
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,16 @@ class ProjectTotals:
 
 
 def grouped_counts(store: Store, project_id: int) -> list[tuple[str, str, str, str, int]]:
-    """(language, origin, split, status, samples) for every combination the project has."""
+    """(language, origin, split, status, samples) for every combination the project has, summed from the tallies
+    the database keeps (core/store/sample_tallies.py): a few thousand rows, however many samples."""
+    tally = SampleTallyRow
     with store.session() as session:
         query = (
-            select(SampleRow.language, SampleRow.origin, SampleRow.split, SampleRow.status, func.count())
-            .where(SampleRow.project_id == project_id)
-            .group_by(SampleRow.language, SampleRow.origin, SampleRow.split, SampleRow.status)
+            select(tally.language, tally.origin, tally.split, tally.status, func.sum(tally.n))
+            .where(tally.project_id == project_id)
+            .group_by(tally.language, tally.origin, tally.split, tally.status)
         )
-        return [(lang, origin, split, status, int(n)) for lang, origin, split, status, n in session.execute(query)]
+        return [(lang, origin, split, status, int(n)) for lang, origin, split, status, n in session.execute(query) if n]
 
 
 def project_totals(store: Store, project_id: int) -> ProjectTotals:

@@ -8,10 +8,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from core.store.database import Store
+from core.store.sample_tallies import (
+    answers,
+    block_of,
+    first_id_of,
+    flagged_condition,
+    tally_count,
+    tally_groups,
+    tally_split,
+)
 from core.store.schema import SAMPLE_STATUSES, FlagRow, SampleRow
 
 
@@ -105,19 +114,20 @@ class SampleFilter:
         return tuple(f for f in self.flags if f not in ("none", "any"))
 
     def _flag_conditions(self, *on_flags: ColumnElement[bool]) -> list[ColumnElement[bool]]:
-        """The flag filter as probes of each sample's flags (what a walk in id order wants: it stops early);
+        """The flag filter: "any" and "none" on the sample's own `flagged` column (kept by the database's triggers),
+        flag kinds by name as probes of each sample's flags (what a walk in id order wants: it stops early);
         `on_flags`: the walk's id range again, on the flags (PostgreSQL may merge the two in id order: it then
         starts the flags where the walk starts, not at the first one)."""
         if not self.flags:
             return []
+        if "any" in self.flags:  # every flag kind too
+            return [] if "none" in self.flags else [SampleRow.flagged == true()]
         flag_conditions: list[ColumnElement[bool]] = []
-        of_sample = [FlagRow.sample_id == SampleRow.id, *on_flags]
-        if "any" in self.flags:
-            flag_conditions.append(exists().where(*of_sample))
         if self.flag_kinds:
+            of_sample = [FlagRow.sample_id == SampleRow.id, *on_flags]
             flag_conditions.append(exists().where(*of_sample, FlagRow.kind.in_(self.flag_kinds)))
         if "none" in self.flags:
-            flag_conditions.append(~exists().where(*of_sample))
+            flag_conditions.append(SampleRow.flagged == false())
         return [or_(*flag_conditions)]
 
 
@@ -155,17 +165,42 @@ def to_sample(row: SampleRow) -> Sample:
     )
 
 
-# --- counting on the indexes -------------------------------------------------------------------------------------
-# count(*) reads an index only (count(samples.id) made SQLite read a wider one and PostgreSQL the table). A flag
-# filter is counted from the flags' side, through their (project_id, kind, sample_id) index: one probe per flag of
-# those kinds into the samples' queue index (none at all when nothing else is asked), where a probe per sample
-# would cost one per sample of the queue. "No flag" is what is left once the flagged samples are taken away.
+# --- counting ----------------------------------------------------------------------------------------------------
+# A filter the tallies answer (core/store/sample_tallies.py) is a sum of tallies, plus, for a place in the queue, a
+# count inside one block of ids on the status queue's index. Otherwise (a text search, flag kinds by name) it is
+# counted on the indexes: count(*) reads an index only (count(samples.id) made SQLite read a wider one and PostgreSQL
+# the table); flag kinds are counted from the flags' side, through their (project_id, kind, sample_id) index: one
+# probe per flag of those kinds into the samples' queue index (none at all when nothing else is asked), where a probe
+# per sample would cost one per sample of the queue.
+
+
+def _in_block(session: Session, project_id: int, flt: SampleFilter, sample_id: int) -> int:
+    """Samples the filter keeps (`answers(flt)`) in the block of `sample_id`, before it: a range of at most a block
+    on the status queue's index (its statuses all named when the filter names none)."""
+    conditions = flt._sample_conditions(project_id)
+    conditions.append(SampleRow.status.in_(flt.statuses or SAMPLE_STATUSES))
+    conditions += [SampleRow.id >= first_id_of(block_of(sample_id)), SampleRow.id < sample_id]
+    flagged = flagged_condition(flt.flags, SampleRow.flagged)
+    conditions += [flagged] if flagged is not None else []
+    query = select(func.count()).select_from(SampleRow).where(*conditions)
+    query = query.with_hint(SampleRow, "INDEXED BY ix_samples_status_queue", "sqlite")
+    return int(session.scalar(query) or 0)
+
+
+def _before(session: Session, project_id: int, flt: SampleFilter, sample_id: int) -> int:
+    """How many samples the filter keeps with an id below `sample_id`."""
+    if answers(flt):
+        earlier = tally_count(session, project_id, flt, before_block=block_of(sample_id))
+        return earlier + _in_block(session, project_id, flt, sample_id)
+    return _counted(session, project_id, flt, below=sample_id)
 
 
 def _counted(
     session: Session, project_id: int, flt: SampleFilter, *, below: int | None = None, since: int | None = None
 ) -> int:
     """How many samples the filter keeps (only those with id < `below`, or id >= `since`, when given)."""
+    if below is None and since is None and answers(flt):
+        return tally_count(session, project_id, flt)
     sample_conditions = flt._sample_conditions(project_id)
     only_the_project = len(sample_conditions) == 1
     id_range = [SampleRow.id < below] if below is not None else []
@@ -190,15 +225,13 @@ def _counted(
         outside = [] if session.get_bind().dialect.name == "sqlite" else id_range
         return count(*outside, SampleRow.id.in_(select(FlagRow.sample_id).where(*of_flags)))
 
-    if not flt.flags:
-        return count(*id_range)
     none, any_, kinds = "none" in flt.flags, "any" in flt.flags, flt.flag_kinds
-    if none and any_:
-        return count(*id_range)
-    if any_ or not none:
-        return flagged(() if any_ else kinds)
-    rest = count(*id_range) - flagged(())  # no flag at all
-    return rest + flagged(kinds) if kinds else rest
+    flagged_or_not = flagged_condition(flt.flags, SampleRow.flagged)
+    if any_ or not kinds:  # "any" holds every kind: the sample's `flagged` says it all
+        return count(*id_range, *([flagged_or_not] if flagged_or_not is not None else []))
+    if not none:
+        return flagged(kinds)
+    return count(*id_range, SampleRow.flagged == false()) + flagged(kinds)  # no flag at all, or one of these kinds
 
 
 def count_samples(store: Store, project_id: int, flt: SampleFilter | None = None) -> int:
@@ -272,6 +305,11 @@ class CountRow:
 def count_by_language_label_status(store: Store, project_id: int, flt: SampleFilter | None = None) -> list[CountRow]:
     flt = flt or SampleFilter()
     with store.session() as session:
+        if answers(flt):
+            return sorted(
+                (CountRow(lang, label, status, n) for lang, label, status, n in tally_groups(session, project_id, flt)),
+                key=lambda r: (r.language, r.label or "", r.status),
+            )
         query = flt.apply(
             select(SampleRow.language, SampleRow.label, SampleRow.status, func.count()), project_id
         ).group_by(SampleRow.language, SampleRow.label, SampleRow.status)
@@ -312,7 +350,7 @@ def step_sample(
 def count_before(store: Store, project_id: int, flt: SampleFilter, sample_id: int) -> int:
     """How many samples matching the filter come before this one (its position in a review queue)."""
     with store.session() as session:
-        return _counted(session, project_id, flt, below=sample_id)
+        return _before(session, project_id, flt, sample_id)
 
 
 # --- queues: keyset pages in id order, with their place counted on the indexes ------------------------------------
@@ -351,8 +389,13 @@ def _previous_id(session: Session, project_id: int, flt: SampleFilter, sample_id
 
 
 def _place(session: Session, project_id: int, flt: SampleFilter, sample_id: int, shown: int) -> tuple[int, int]:
-    """(samples before `sample_id`, all samples) in the filter's queue, in two counts that split one index range;
-    never fewer in all than before it plus the `shown` ones (a sample changed between the two counts)."""
+    """(samples before `sample_id`, all samples) in the filter's queue: from the tallies and a count inside the
+    sample's block when they answer the filter, else in two counts that split one index range; never fewer in all
+    than before it plus the `shown` ones (on PostgreSQL each count sees the samples as they are when it starts)."""
+    if answers(flt):
+        earlier, total = tally_split(session, project_id, flt, block_of(sample_id))
+        before = earlier + _in_block(session, project_id, flt, sample_id)
+        return before, max(total, before + shown)
     before = _counted(session, project_id, flt, below=sample_id)
     since = _counted(session, project_id, flt, since=sample_id)
     return before, max(before + since, before + shown)

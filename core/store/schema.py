@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -85,11 +86,10 @@ class LanguageRow(Base):
 class SampleRow(Base):
     __tablename__ = "samples"
     __table_args__ = (
-        Index("ix_samples_project_key", "project_id", "content_key"),
-        # the queues (core/store/samples.py): a status (and a language and label) walked in id order, and counted,
-        # from the index alone; the id makes the walk ordered on PostgreSQL (SQLite has it in every index)
-        Index("ix_samples_status_queue", "project_id", "status", "id", "language", "label"),
-        Index("ix_samples_language_queue", "project_id", "language", "label", "status", "id"),
+        # the queues (core/store/samples.py): a status (and a language, label and "flagged") walked in id order, and
+        # counted inside a block of ids, from the index alone; the id makes the walk ordered on PostgreSQL (SQLite
+        # has it in every index). Counts by language, label and status come from the tallies (SampleTallyRow).
+        Index("ix_samples_status_queue", "project_id", "status", "id", "language", "label", "flagged"),
         Index("ix_samples_project_split_origin", "project_id", "split", "origin"),
     )
 
@@ -101,6 +101,8 @@ class SampleRow(Base):
     origin: Mapped[str] = mapped_column(String(20))
     split: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(20))
+    # whether the sample has a flag at all: kept by the database's triggers on the flags (migration 0015)
+    flagged: Mapped[bool] = mapped_column(Boolean, server_default=false())
     # sha1 of (text, label, language, split, origin): what makes re-importing a file add nothing
     content_key: Mapped[str] = mapped_column(String(40))
     # provenance
@@ -119,6 +121,31 @@ class SampleRow(Base):
     flags: Mapped[list[FlagRow]] = relationship(
         back_populates="sample", cascade="all, delete-orphan", passive_deletes=True, order_by="FlagRow.id"
     )
+
+
+class SampleTallyRow(Base):
+    """How many samples of a project there are per block of ids (id >> BLOCK_BITS) and status, language, label ('' for
+    none), split, origin and flagged: kept by the database's triggers on the samples in every writing transaction
+    (migration 0015), read by core/store/sample_tallies.py. On PostgreSQL a key may have several rows (to be summed):
+    writers add theirs without waiting for each other."""
+
+    __tablename__ = "sample_tallies"
+    __table_args__ = (
+        Index(
+            "ix_sample_tallies_key", "project_id", "block", "status", "language", "label", "split", "origin", "flagged"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    block: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str] = mapped_column(String(200))
+    split: Mapped[str] = mapped_column(String(20))
+    origin: Mapped[str] = mapped_column(String(20))
+    flagged: Mapped[bool] = mapped_column(Boolean)
+    n: Mapped[int] = mapped_column(Integer)
 
 
 class FlagRow(Base):

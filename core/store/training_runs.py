@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from core.errors import NotFound
 from core.settings import get_settings
 from core.store.database import Store
-from core.store.evaluations import OVERALL
+from core.store.evaluations import OVERALL, figures
 from core.store.schema import JOB_ACTIVE_STATUSES, EvaluationRow, JobRow, TrainingRunRow, utcnow
 
 RUN_ACTIVE = ("queued", "running")
@@ -170,7 +170,7 @@ def _with_evaluations(session: Session, rows: list[TrainingRunRow]) -> list[Trai
             EvaluationRow.id.in_(newest)
         )
     ).tuples()
-    evaluated = {(run_id, point): metrics for run_id, point, metrics in found}
+    evaluated = {(run_id, point): figures(metrics) for run_id, point, metrics in found}
     return [to_run(row, evaluated.get((row.id, _model_point(row)))) for row in rows]
 
 

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import case, exists, func, select
+from sqlalchemy import exists, func, select
 
 from core.store.database import Store
-from core.store.schema import FlagRow, SampleRow
+from core.store.schema import FlagRow, SampleRow, SampleTallyRow
 
 
 @dataclass(frozen=True)
@@ -99,15 +99,39 @@ def example_candidates(
 
 def sample_groups(store: Store, project_id: int, labels: Sequence[str]) -> list[SampleGroup]:
     """The project's samples counted by split, status, origin, language and whether their label is one of
-    `labels` (one GROUP BY)."""
-    labelled = case((SampleRow.label.in_(labels), 1), else_=0)
+    `labels` (from the tallies: a few thousand rows, however many samples)."""
+    wanted = set(labels)
+    groups: dict[tuple[str, str, str, str, bool], int] = {}
+    for count in sample_counts(store, project_id):
+        key = (count.split, count.status, count.origin, count.language, count.label in wanted)
+        groups[key] = groups.get(key, 0) + count.samples
+    return [SampleGroup(*key, samples=n) for key, n in groups.items()]
+
+
+@dataclass(frozen=True)
+class SampleCount:
+    """How many samples of a project share a split, status, origin, language and label."""
+
+    split: str
+    status: str
+    origin: str
+    language: str
+    label: str | None
+    samples: int
+
+
+def sample_counts(store: Store, project_id: int) -> list[SampleCount]:
+    """The project's samples counted by split, status, origin, language and label, summed from the tallies the
+    database keeps (core/store/sample_tallies.py), none empty."""
+    tally = SampleTallyRow
     query = (
-        select(SampleRow.split, SampleRow.status, SampleRow.origin, SampleRow.language, labelled, func.count())
-        .where(SampleRow.project_id == project_id)
-        .group_by(SampleRow.split, SampleRow.status, SampleRow.origin, SampleRow.language, labelled)
+        select(tally.split, tally.status, tally.origin, tally.language, tally.label, func.sum(tally.n))
+        .where(tally.project_id == project_id)
+        .group_by(tally.split, tally.status, tally.origin, tally.language, tally.label)
     )
     with store.session() as session:
         return [
-            SampleGroup(split, status, origin, language, bool(is_labelled), int(n))
-            for split, status, origin, language, is_labelled, n in session.execute(query).tuples()
+            SampleCount(split, status, origin, language, label or None, int(n))
+            for split, status, origin, language, label, n in session.execute(query).tuples()
+            if n
         ]

@@ -108,13 +108,19 @@ def read_run_file(folder: Path) -> dict[str, Any]:
     return json.loads((folder / RUN_FILE).read_text(encoding="utf-8"))
 
 
+def _derived(relative: Path) -> bool:
+    """A fine-tuned model's ONNX export (made again from the model where it is used) and what making it left."""
+    parts = relative.parts
+    return any(p == "onnx" or p.startswith(".onnx-tmp-") for p in parts[:-1]) or parts[-1] == "onnx.unsupported.txt"
+
+
 def zip_folder(folder: Path, out: Path, root_name: str) -> Path:
     """`folder` zipped as `out` (written beside it under a hidden name, then renamed), its files under `root_name/`."""
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(f".{out.name}.partial-{os.getpid()}")
     try:
         with zipfile.ZipFile(partial, "w", allowZip64=True) as archive:
-            for file in sorted(f for f in folder.rglob("*") if f.is_file()):
+            for file in sorted(f for f in folder.rglob("*") if f.is_file() and not _derived(f.relative_to(folder))):
                 method = zipfile.ZIP_STORED if file.suffix in _STORED else zipfile.ZIP_DEFLATED
                 archive.write(file, f"{root_name}/{file.relative_to(folder).as_posix()}", compress_type=method)
         os.replace(partial, out)

@@ -19,7 +19,14 @@ from dataclasses import dataclass
 
 from core.store.training_runs import TrainingRun
 from core.time_words import rough_words
-from core.training.params import AUTO_FROZEN_LAYERS, FinetuneParams, HybridParams, TrainerParams, saved_params
+from core.training.params import (
+    AUTO_FROZEN_LAYERS,
+    FinetuneParams,
+    HybridParams,
+    SetFitParams,
+    TrainerParams,
+    saved_params,
+)
 
 STEP_SECONDS = {0: 1.65, 4: 1.37, 6: 1.11, 8: 0.92}  # frozen layers of 12 -> seconds per step of 32 texts
 REFERENCE_LAYERS = 12
@@ -92,8 +99,27 @@ def finetune_fit_seconds(params: FinetuneParams, train: int, held_out: int, step
     return LOADING_SECONDS + blend + training + checks * held_out * scoring
 
 
+def setfit_fit_seconds(params: SetFitParams, train: int, held_out: int) -> float:
+    """SetFit's fit on the reference machine: its steps are fine-tuning steps of two texts per pair (the head's
+    logistic regression costs the embedding of the samples)."""
+    step_params = FinetuneParams(
+        batch_size=2 * params.batch_size,
+        frozen_layers=params.frozen_layers,
+        freeze_embeddings=params.freeze_embeddings,
+    )
+    pairs = min(params.max_pairs, params.pairs_per_sample * train)
+    steps = max(1, math.ceil(pairs / params.batch_size)) * params.epochs
+    training = steps * step_seconds(step_params)
+    if params.time_limit_minutes:
+        training = min(training, params.time_limit_minutes * 60)
+    return LOADING_SECONDS + training + (train + held_out) / EMBEDDINGS_PER_SECOND
+
+
 def reference_seconds(params: TrainerParams, samples: int, test_samples: int) -> float:
     """One model on `samples` snapshot samples, then scored on `test_samples`, on the reference machine."""
+    if isinstance(params, SetFitParams):
+        held_out = round(samples * params.validation_fraction)
+        return setfit_fit_seconds(params, samples - held_out, held_out) + test_samples / EMBEDDINGS_PER_SECOND
     if isinstance(params, FinetuneParams):
         held_out = round(samples * params.validation_fraction)
         scoring = step_seconds(params) / params.batch_size * FORWARD_SHARE
@@ -134,7 +160,10 @@ def estimate_training(
     seconds = sum(reference_seconds(params, n, test_samples) for n in samples)
     factor = machine_factor(runs, params)
     at_most = isinstance(params, FinetuneParams) and (params.time_limit_minutes > 0 or params.validation_fraction > 0)
-    if not isinstance(params, FinetuneParams):
+    at_most = at_most or (isinstance(params, SetFitParams) and params.time_limit_minutes > 0)
+    if isinstance(params, SetFitParams):
+        basis = REFERENCE_STEPS
+    elif not isinstance(params, FinetuneParams):
         basis = REFERENCE_EMBEDDING
     else:
         basis = MEASURED if factor is not None else REFERENCE_STEPS

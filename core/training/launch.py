@@ -12,7 +12,7 @@ from core.language_names import normalize_code
 from core.store.database import Store
 from core.store.projects import get_project
 from core.training.curve import parse_sizes
-from core.training.params import FinetuneParams, params_dict, parse_params
+from core.training.params import FinetuneParams, SetFitParams, params_dict, parse_params
 from core.training.run_store import TrainingRun, create_run, delete_run, get_run_by_id, update_run
 from core.training.snapshot import SnapshotOptions, check_trainable, preview_snapshot, with_budget
 
@@ -47,6 +47,9 @@ def launch_training(
             base_model=params.base_model or project.encoder,
             blend_encoder=params.blend_encoder or project.encoder,
         )
+        base_model = params.base_model
+    elif isinstance(params, SetFitParams):
+        params = replace(params, base_model=params.base_model or project.encoder)
         base_model = params.base_model
     else:
         params = replace(params, encoder=params.encoder or project.encoder)

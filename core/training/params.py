@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from core.errors import InvalidInput
 
-TRAINER_KINDS = ("linear", "finetune", "hybrid")
+TRAINER_KINDS = ("linear", "finetune", "hybrid", "setfit")
 
 
 BLEND_KINDS = ("linear", "hybrid", "none")
@@ -172,9 +172,78 @@ class FinetuneParams:
     seed: int = _help("random seed (split, order, initialisation)", default=0, label="Random seed", advanced=True)
 
 
-TrainerParams = LinearParams | HybridParams | FinetuneParams
-ParamsT = TypeVar("ParamsT", LinearParams, HybridParams, FinetuneParams)
-PARAM_CLASSES: dict[str, type[Any]] = {"linear": LinearParams, "hybrid": HybridParams, "finetune": FinetuneParams}
+@dataclass(frozen=True)
+class SetFitParams:
+    """SetFit (Tunstall et al. 2022): the sentence encoder tuned on pairs of samples (same label: close, different
+    labels: apart), then a logistic regression on its sentence embeddings."""
+
+    base_model: str = _help(
+        "sentence encoder to tune (hub id or folder); empty: the project's", default="", label="Model to tune"
+    )
+    pairs_per_sample: int = _help(
+        "contrastive pairs drawn per training sample (half of a label, half of another); more pairs: longer, "
+        "usually better with few samples",
+        default=2,
+        label="Pairs per sample",
+        advanced=True,
+    )
+    max_pairs: int = _help(
+        "at most this many pairs in all (bounds the time with many samples)",
+        default=2000,
+        label="Most pairs",
+        advanced=True,
+    )
+    epochs: int = _help("passes over the pairs", default=1, label="Epochs", advanced=True)
+    batch_size: int = _help("pairs per step", default=16, label="Batch size", advanced=True)
+    learning_rate: float = _help(
+        "peak learning rate of the encoder (linear warm-up, then decay)",
+        default=2e-5,
+        label="Learning rate",
+        advanced=True,
+    )
+    max_length: int = _help(
+        "longest input in tokens (longer texts are cut)", default=128, label="Longest input (tokens)", advanced=True
+    )
+    freeze_embeddings: bool = _help(
+        "keep the word embeddings as they are (faster on a CPU)",
+        default=True,
+        label="Freeze the word embeddings",
+        advanced=True,
+    )
+    frozen_layers: int = _help(
+        "also freeze the lowest N transformer layers (faster); -1: automatic (half of the layers on a CPU, none on "
+        "a GPU)",
+        default=AUTO_FROZEN_LAYERS,
+        label="Frozen layers (-1: automatic)",
+        advanced=True,
+    )
+    c: float = _help(
+        "inverse regularisation strength of the logistic regression head",
+        default=3.0,
+        label="Regularisation C",
+        advanced=True,
+    )
+    validation_fraction: float = _help(
+        "share held out to report validation scores (0: none)", default=0.1, label="Validation share", advanced=True
+    )
+    time_limit_minutes: float = _help(
+        "stop tuning the encoder after this long; the head is then fitted on what it has become",
+        default=0.0,
+        label="Time allowed",
+        choices=TIME_LIMITS,
+    )
+    seed: int = _help("random seed (split, pairs, order)", default=0, label="Random seed", advanced=True)
+
+
+TrainerParams = LinearParams | HybridParams | FinetuneParams | SetFitParams
+TunedParams = FinetuneParams | SetFitParams  # trainers that change the encoder itself (`base_model`)
+ParamsT = TypeVar("ParamsT", LinearParams, HybridParams, FinetuneParams, SetFitParams)
+PARAM_CLASSES: dict[str, type[Any]] = {
+    "linear": LinearParams,
+    "hybrid": HybridParams,
+    "finetune": FinetuneParams,
+    "setfit": SetFitParams,
+}
 
 
 def params_class(kind: str) -> type[Any]:
@@ -238,6 +307,17 @@ def check_ranges(params: TrainerParams) -> None:
             problems.append("validation checks per epoch and patience must be at least 1")
         if params.time_limit_minutes < 0 or not 0 <= params.warmup_fraction < 1:
             problems.append("the time limit must be >= 0 and the warm-up fraction below 1")
+    if isinstance(params, SetFitParams):
+        if params.learning_rate <= 0 or params.epochs < 1 or params.batch_size < 1:
+            problems.append("the learning rate, epochs and batch size must be positive")
+        if params.pairs_per_sample < 1 or params.max_pairs < 2:
+            problems.append("pairs per sample must be at least 1 and most pairs at least 2")
+        if not 8 <= params.max_length <= 8192:
+            problems.append("the max length must be between 8 and 8192 tokens")
+        if params.c <= 0 or params.time_limit_minutes < 0:
+            problems.append("C must be positive and the time limit at least 0")
+        if params.frozen_layers < AUTO_FROZEN_LAYERS:
+            problems.append("the number of frozen layers must be 0 or more (or -1: automatic)")
     if problems:
         raise InvalidInput("Invalid training parameters: " + "; ".join(problems) + ".")
 

@@ -195,6 +195,9 @@ def predict_file(
     predictions = predict_texts(model, texts, progress, languages=languages)
     write_output(predictions_frame(frame, column, predictions, rows), out)
     notes = [f"Curve point {model.point} (samples per language) was used."] if model.point is not None else []
+    engine_note = getattr(model.trainer, "engine_note", None)
+    if callable(engine_note) and engine_note():
+        notes.append(f"The fine-tuned model labelled the texts {engine_note()}.")
     if isinstance(model.trainer, PerLanguageTrainer) and languages is None:
         notes.append("The model has one classifier per language: each text's language was detected (py3langid).")
     return PredictSummary(

@@ -12,7 +12,7 @@ from core.evaluation.model_scores import count_test_samples
 from core.store.database import Store
 from core.store.projects import Project
 from core.training.estimate import TimeEstimate, estimate_training
-from core.training.params import FinetuneParams, TrainerParams, parse_params
+from core.training.params import TrainerParams, TunedParams, parse_params
 from core.training.run_store import list_runs
 
 
@@ -29,7 +29,7 @@ def estimate_request(
     store: Store, project: Project, params: TrainerParams, samples: int, curve: tuple[int, ...] = ()
 ) -> TimeEstimate:
     """`samples`: the snapshot's total (at the curve's largest size when there is a curve)."""
-    if isinstance(params, FinetuneParams):
+    if isinstance(params, TunedParams):
         if not params.base_model:
             params = replace(params, base_model=project.encoder)
     elif not params.encoder:

@@ -18,11 +18,14 @@ from core.language_names import language_name
 from core.store.database import Store
 from core.store.projects import Project
 from core.store.schema import SAMPLE_ORIGINS
-from core.store.training_samples import Candidate, train_candidates
+from core.store.training_samples import Candidate, sample_counts, train_candidates
 from core.training.left_out import LeftOut, count_left_out
 from core.training.selection import cell_order, cell_quotas
 
 SNAPSHOT_FILE = "snapshot.jsonl.gz"
+
+
+MAX_HUMAN_WEIGHT = 20
 
 
 @dataclass(frozen=True)
@@ -35,11 +38,14 @@ class SnapshotOptions:
     per_cell: int | None = None  # a cap per language x label
     balance: bool = False  # no label gets more than the smallest one of its language
     seed: int = 0
+    human_weight: int = 1  # a human sample counts as this many synthetic ones (it is trained on that many times)
 
     def __post_init__(self) -> None:
         unknown = set(self.origins) - set(SAMPLE_ORIGINS)
         if not self.origins or unknown:
             raise InvalidInput(f"Origins must be among {', '.join(SAMPLE_ORIGINS)}.")
+        if not 1 <= self.human_weight <= MAX_HUMAN_WEIGHT:
+            raise InvalidInput(f"The weight of a human sample must be a whole number from 1 to {MAX_HUMAN_WEIGHT}.")
         for name in ("per_language", "per_cell"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -153,22 +159,33 @@ def select_items(
     candidates: list[Candidate], project: Project, options: SnapshotOptions
 ) -> tuple[list[int], SnapshotSummary]:
     """The chosen sample ids (in a stable order) and the summary, from already loaded candidates."""
-    label_order = list(options.labels) or project.label_names
     cells: dict[tuple[str, str], list[int]] = {}
     for candidate in candidates:
         cells.setdefault((candidate.language, candidate.label), []).append(candidate.sample_id)
-    present = {language for language, _ in cells}
+    summary = summarise({key: len(ids) for key, ids in cells.items()}, project, options)
+    chosen: list[int] = []
+    for cell in summary.cells:
+        ids = cells.get((cell.language, cell.label), [])
+        chosen.extend(cell_order(ids, options.seed, cell.language, cell.label)[: cell.selected])
+    return chosen, summary
+
+
+def summarise(
+    available_cells: dict[tuple[str, str], int], project: Project, options: SnapshotOptions
+) -> SnapshotSummary:
+    """The summary of a snapshot from the candidates each (language, label) cell has (none: not there)."""
+    label_order = list(options.labels) or project.label_names
+    present = {language for (language, _), n in available_cells.items() if n}
     wanted = list(options.languages) or project.language_codes
     languages = wanted + sorted(present - set(wanted))
-    chosen: list[int] = []
+    total = 0
     counts: list[CellCount] = []
     notes: list[str] = []
     for language in languages:
-        available = {label: len(cells.get((language, label), [])) for label in label_order}
+        available = {label: available_cells.get((language, label), 0) for label in label_order}
         quotas = cell_quotas(available, per_cell=options.per_cell, balance=options.balance, budget=options.per_language)
         for label in label_order:
-            ids = cells.get((language, label), [])
-            chosen.extend(cell_order(ids, options.seed, language, label)[: quotas[label]])
+            total += quotas[label]
             counts.append(CellCount(language, label, available[label], quotas[label]))
         missing = [label for label in label_order if available[label] == 0]
         if len(missing) == len(label_order):
@@ -182,14 +199,31 @@ def select_items(
                 f"{language_name(language)}: {options.per_language:,} asked, {taken:,} available with these options."
             )
     classes = [label for label in label_order if any(c.label == label and c.selected for c in counts)]
-    summary = SnapshotSummary(total=len(chosen), cells=counts, labels=classes, languages=languages, notes=notes)
-    return chosen, summary
+    return SnapshotSummary(total=total, cells=counts, labels=classes, languages=languages, notes=notes)
+
+
+def candidate_counts(store: Store, project: Project, options: SnapshotOptions) -> dict[tuple[str, str], int]:
+    """The train-split samples the options allow per (language, label) cell, before caps and budgets: what
+    `load_candidates` would read, counted from the store's tallies (no sample is read)."""
+    labels = set(options.labels or project.label_names)
+    cells: dict[tuple[str, str], int] = {}
+    for count in sample_counts(store, project.id):
+        if (
+            count.split == "train"
+            and count.label in labels
+            and count.status in options.statuses
+            and count.origin in options.origins
+            and (not options.languages or count.language in options.languages)
+        ):
+            key = (count.language, count.label)
+            cells[key] = cells.get(key, 0) + count.samples
+    return cells
 
 
 def preview_snapshot(store: Store, project: Project, options: SnapshotOptions) -> SnapshotSummary:
-    """What a run with these options would be trained on: counts per language x label (no text is read), and
-    what it leaves out, with the reason, per language."""
-    summary = select_items(load_candidates(store, project, options, with_text=False), project, options)[1]
+    """What a run with these options would be trained on: counts per language x label (counted, no sample is
+    read), and what it leaves out, with the reason, per language."""
+    summary = summarise(candidate_counts(store, project, options), project, options)
     return replace(summary, left_out=count_left_out(store, project, options, summary.by_language()))
 
 

@@ -88,11 +88,16 @@ def train_point(
     folder: Path,
     monitor: Monitor,
     evaluation_progress: Callable[[float, str], None],
+    human_weight: int = 1,
 ) -> tuple[dict[str, Any], TestPredictions | None]:
-    """Fit on the snapshot (less its validation part), score on the test split, save snapshot and model."""
+    """Fit on the snapshot (less its validation part; each human sample `human_weight` times), score on the test
+    split, save snapshot and model."""
     keys = [(item.language, item.label) for item in snapshot.items]
     train_at, held_at = validation_split(keys, params.validation_fraction, params.seed)
     items = snapshot.items
+    humans = sum(items[i].origin == "human" for i in train_at)
+    if human_weight > 1 and humans:
+        train_at = [i for i in train_at for _ in range(human_weight if items[i].origin == "human" else 1)]
     validation = (
         Validation(
             [items[i].text for i in held_at], [items[i].label for i in held_at], [items[i].language for i in held_at]
@@ -115,7 +120,10 @@ def train_point(
     save_snapshot(snapshot, folder)
     (folder / artifacts.MODEL_DIR).mkdir()
     trainer.save(folder / artifacts.MODEL_DIR)
-    outcome = {
+    notes = list(report.notes)
+    if human_weight > 1 and humans:
+        notes.append(f"Each of the {humans:,} human samples was counted {human_weight} times.")
+    outcome: dict[str, Any] = {
         "classes": list(trainer.classes),
         "train_samples": len(train_at),
         "validation_samples": len(held_at),
@@ -124,7 +132,7 @@ def train_point(
         "validation_languages": report.validation_languages,
         "test": scores_of(predictions),
         "evaluation_seconds": time.monotonic() - started,
-        "notes": list(report.notes),
+        "notes": notes,
     }
     return outcome, predictions
 
@@ -149,7 +157,9 @@ def execute_run(ctx: JobContext, run: TrainingRun) -> RunResult:
             ctx.log(f"snapshot: {snapshot.summary.total} samples, labels {snapshot.summary.labels}")
             monitor = _monitor(ctx, history, 0.0, 0.95, "", None)
             evaluation = _monitor(ctx, history, 0.95, 1.0, "Test split: ", None).progress
-            outcome, predictions = train_point(params, snapshot, test, work, monitor, evaluation)
+            outcome, predictions = train_point(
+                params, snapshot, test, work, monitor, evaluation, human_weight=options.human_weight
+            )
             outcome["snapshot"] = snapshot.summary.to_dict()
             point = None
         history.flush()
@@ -185,7 +195,9 @@ def _curve(
         monitor = _monitor(ctx, history, done, done + 0.95 * share, prefix, point.size)
         evaluation = _monitor(ctx, history, done + 0.95 * share, done + share, prefix + "test split: ", None).progress
         folder = artifacts.point_folder(work, point.size)
-        last, predictions = train_point(params, point.snapshot, test, folder, monitor, evaluation)
+        last, predictions = train_point(
+            params, point.snapshot, test, folder, monitor, evaluation, human_weight=options.human_weight
+        )
         done += share
         curve.append(
             {

@@ -32,7 +32,7 @@ def _same(a: Members, b: Members) -> None:
     assert np.allclose(a.similarities, b.similarities, atol=1e-6)
 
 
-EVERY_CELL = CellParams(cell=100, probes=100, top_probes=100)  # every item compared with every other
+EVERY_CELL = CellParams(cell=100, probes=100, top_probes=100, margin=2.0)  # every item compared with every other
 
 
 @pytest.mark.parametrize("chunk", [1, 7, 64, 1024])
@@ -40,7 +40,7 @@ def test_with_every_cell_probed_the_cell_path_is_exact_grouping(chunk: int) -> N
     vectors = _clustered(600, 16, seed=chunk)
     order = np.random.default_rng(chunk).permutation(600)
     exact = Members.of_groups(leader_groups(vectors, 0.9, order.tolist()))
-    every = CellParams(cell=100, probes=100, top_probes=100, chunk=chunk)
+    every = CellParams(cell=100, probes=100, top_probes=100, margin=2.0, chunk=chunk)
     _same(cell_leader_members(vectors, 0.9, order, params=every), exact)
     assert 100 < len(exact.items) < 550  # real groups, and real leaders
 

@@ -12,7 +12,7 @@ import pytest
 
 from core.cli import main
 from core.curation.flag_job import run_flag
-from core.curation.overview import check_summary, time_ago
+from core.curation.overview import check_summary, last_check, time_ago
 from core.curation.sample_actions import change_sample
 from core.io.importer import ColumnMapping, execute_import, plan_import
 from core.jobs.context import JobContext
@@ -101,6 +101,33 @@ def test_the_last_check_is_summed_up_after_its_job_ended(studio_home: Path, tiny
     assert tallies == {"exact_duplicate": (1, 1, 0), "near_duplicate": (1, 1, 0)}  # what the check found stays
 
 
+def test_the_check_keeps_the_nearest_neighbours_the_threshold_tab_shows(studio_home: Path, tiny_encoder: Path) -> None:
+    """At a million samples the Threshold tab cannot read every vector again: the check keeps its sample of nearest
+    neighbours per scope, and the tab shows what measuring them now would show."""
+    from core.curation.duplicate_flags import load_items
+    from core.curation.threshold_help import similarity_profile as measured
+    from core.embeddings.service import cached_vectors
+    from core.front.actor import Actor
+    from core.front.curation import similarity_profile
+
+    rows = [
+        (f"{WORDS[i % 12]} {WORDS[(i * 5) % 12]} {WORDS[(i * 7) % 11]} {i % 9}", "weather", "sw") for i in range(60)
+    ]
+    store = open_store()
+    project = _project(store, tiny_encoder, rows)
+    actor = Actor(store, "tester")
+    assert main(["flag", "--project", "Checks"]) == 0
+    check = last_check(store, project.id)
+    assert check is not None and set(check.result["threshold_profiles"]) == {"cell", "project"}
+    items = load_items(store, project.id)
+    vectors = cached_vectors([i.text for i in items], str(tiny_encoder))
+    assert vectors is not None
+    for scope in ("cell", "project"):
+        kept = similarity_profile(actor, project, scope)
+        assert kept is not None and kept.sampled > 10
+        assert kept == measured(items, vectors, scope)
+
+
 def test_time_ago_in_words() -> None:
     now = datetime(2025, 11, 25, 14, 0, 0)
     assert time_ago(now - timedelta(seconds=20), now) == "just now"
@@ -108,3 +135,20 @@ def test_time_ago_in_words() -> None:
     assert time_ago(now - timedelta(minutes=59), now) == "59 minutes ago"
     assert time_ago(now - timedelta(hours=2, minutes=5), now) == "2 hours ago"
     assert time_ago(now - timedelta(days=1), now) == "1 day ago"
+
+
+def test_the_training_vectors_are_moved_to_the_front_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from core.curation import flag_job
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(1000, 4)).astype(np.float32)
+    positions = sorted(rng.choice(1000, size=700, replace=False).tolist())
+    expected = vectors[positions].copy()
+    monkeypatch.setattr(flag_job, "COMPACT_SLICE", 64)  # many slices
+    moved = flag_job._compacted(vectors, positions)
+    assert np.array_equal(moved, expected) and np.shares_memory(moved, vectors)
+    frozen = rng.normal(size=(10, 4)).astype(np.float32)
+    frozen.flags.writeable = False
+    assert np.array_equal(flag_job._compacted(frozen, [1, 5]), frozen[[1, 5]])

@@ -76,3 +76,89 @@ def test_looking_up_cached_vectors_never_provisions_a_model(studio_home) -> None
 
     assert cached_vectors(["Mvua kesho?"], "bundled:multilingual-e5-small") is None
     assert not bundled_folder("bundled:multilingual-e5-small").exists()  # a page render must not convert a model
+
+
+def _reference_nearest(items: list[Item], vectors: np.ndarray, profile_ids: list[int], scope: str) -> dict:
+    """Each sampled sample's nearest other sample of its scope, by one argmax over the whole scope (exact repeats
+    of a text within the scope left out, as the profile does)."""
+    from core.curation.duplicate_flags import normalised
+
+    key = (lambda i: (i.split, i.language, i.label)) if scope == "cell" else (lambda i: (i.split,))
+    seen, scope_of = set(), {}
+    for position, item in enumerate(items):
+        text_key = (*key(item), normalised(item.text))
+        if text_key not in seen:
+            seen.add(text_key)
+            scope_of.setdefault(key(item), []).append(position)
+    by_id = {item.id: position for position, item in enumerate(items)}
+    nearest = {}
+    for sample_id in profile_ids:
+        position = by_id[sample_id]
+        others = scope_of[key(items[position])]
+        similarities = vectors[others] @ vectors[position]
+        similarities[others.index(position)] = -np.inf
+        best = int(similarities.argmax())
+        nearest[sample_id] = (items[others[best]].id, round(float(similarities[best]), 4))
+    return nearest
+
+
+@pytest.mark.parametrize("scope", ["cell", "project"])
+def test_the_scope_read_a_block_at_a_time_gives_the_nearest_neighbour_of_one_pass(scope: str) -> None:
+    """A project's vectors are never copied whole: the scope is read in blocks, and the neighbour found is the one a
+    single argmax over the whole scope finds, ties and near copies included."""
+    rng = np.random.default_rng(4)
+    vectors = rng.normal(size=(400, 16)).astype(np.float32)
+    vectors[200:260] = vectors[100:160] + 0.01 * rng.normal(size=(60, 16)).astype(np.float32)  # near copies
+    vectors[300:310] = vectors[310:320]  # ties: the same vector twice
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    items = [
+        Item(
+            i + 1,
+            f"text {i}",
+            ("a", "b")[i % 2],
+            ("en", "sw")[i % 3 == 0],
+            ("train", "test")[i % 7 == 0],
+            "synthetic",
+            "pending",
+        )
+        for i in range(400)
+    ]
+    items[5] = Item(6, items[4].text.upper(), items[4].label, items[4].language, items[4].split, "synthetic", "pending")
+    whole = similarity_profile(items, vectors, scope, sample_size=150, seed=2, block=10_000)
+    blocked = similarity_profile(items, vectors, scope, sample_size=150, seed=2, block=7)
+    assert blocked == whole and whole.sampled == 150
+    reference = _reference_nearest(items, vectors, [p.sample_id for p in whole.pairs], scope)
+    assert {p.sample_id: (p.neighbour_id, p.similarity) for p in whole.pairs} == reference
+
+
+def test_a_kept_profile_reads_back_with_the_texts_as_they_are_now(store: Store) -> None:
+    import pandas as pd
+    from sqlalchemy import delete, update
+
+    from core.curation.threshold_help import profile_record, stored_profile
+    from core.io.importer import ColumnMapping, execute_import, plan_import
+    from core.store.sample_texts import not_rejected_items
+    from core.store.schema import SampleRow
+
+    project = create_project(store, parse_spec(name="P", labels=[{"name": "a"}], languages=[{"code": "en"}]))
+    frame = pd.DataFrame([(f"text number {i}", "a", "en") for i in range(40)], columns=["text", "label", "language"])
+    execute_import(
+        store,
+        project,
+        plan_import(store, project, frame, ColumnMapping("text", "label", language_column="language"), "f.csv"),
+    )
+    items = not_rejected_items(store, project.id)
+    rng = np.random.default_rng(1)
+    vectors = rng.normal(size=(len(items), 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    profile = similarity_profile(items, vectors, "cell", sample_size=10)
+    record = profile_record(profile)
+    assert stored_profile(store, project.id, "cell", record) == profile  # nothing changed: the same profile
+    first, gone = profile.pairs[0], profile.pairs[-1]
+    with store.session() as session:
+        session.execute(update(SampleRow).where(SampleRow.id == first.sample_id).values(text="edited since"))
+        session.execute(delete(SampleRow).where(SampleRow.id == gone.sample_id))
+    again = stored_profile(store, project.id, "cell", record)
+    assert again.pairs[0].text == "edited since" and again.pairs[0].similarity == first.similarity
+    assert gone.sample_id not in {p.sample_id for p in again.pairs} and again.sampled < profile.sampled
+    assert again.total == profile.total == 40

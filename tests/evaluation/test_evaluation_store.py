@@ -125,6 +125,49 @@ def test_a_matrix_cell_lists_its_test_samples_and_the_weakest_cells_come_first(s
     assert len(everywhere) >= len(samples)
 
 
+def test_a_cell_is_read_from_the_database_in_the_order_of_its_confidence(store: Store, project: Project) -> None:
+    """The cell's predictions are chosen, sorted and cut by the database (a big test split has tens of thousands):
+    the most confident first, ties and missing confidences by sample id, at most `limit`."""
+    made = predict(store, project, 0.3, 11)
+    for position in range(0, len(made), 3):  # ties, and predictions without a confidence
+        p = made[position]
+        made[position] = Prediction(p.sample_id, p.language, p.true_label, p.predicted, None if position % 2 else 0.5)
+    evaluation = save(store, project, "ties", made)
+    for cell in weak_cells(evaluation, top=6):
+        for language in (cell.language, OVERALL):
+            expected = sorted(
+                (
+                    p
+                    for p in made
+                    if p.true_label == cell.true
+                    and p.predicted == cell.predicted
+                    and (language == OVERALL or p.language == language)
+                ),
+                key=lambda p: (p.confidence is None, -(p.confidence or 0.0), p.sample_id),
+            )
+            for limit in (500, 3):
+                found = cell_samples(store, evaluation, cell.true, cell.predicted, language=language, limit=limit)
+                assert [(s.sample_id, s.confidence) for s in found] == [
+                    (p.sample_id, p.confidence) for p in expected[:limit]
+                ]
+
+
+def test_the_intervals_are_resampled_once_when_the_evaluation_is_made(store: Store, project: Project) -> None:
+    """The Evaluate page shows the intervals kept with the evaluation: those a resampling now gives."""
+    from core.evaluation.evaluations import get_evaluation
+    from core.evaluation.intervals import score_intervals
+    from core.front.actor import Actor
+    from core.front.evaluation import intervals
+
+    evaluation = save(store, project, "kept", predict(store, project, 0.7, 5))
+    assert evaluation.intervals is not None and set(evaluation.intervals) == {*evaluation.languages, OVERALL}
+    assert "intervals" not in evaluation.overall  # the figures are what they were
+    assert get_evaluation(store, evaluation.id).intervals == evaluation.intervals
+    resampled = score_intervals(evaluation, load_predictions(store, evaluation.id))
+    assert intervals(Actor(store, "tester"), evaluation) == resampled
+    assert list(resampled) == [*evaluation.languages, OVERALL]
+
+
 def test_the_report_is_one_self_contained_html_file_with_the_numbers(
     store: Store, project: Project, tmp_path: Path
 ) -> None:

@@ -38,7 +38,7 @@ from core.store import Store, generation_runs
 from core.store.flags import flag_counts
 from core.store.jobs import Job
 from core.store.projects import Project, create_project, parse_spec
-from core.store.sample_texts import distinct_texts
+from core.store.sample_texts import distinct_texts, not_rejected_items
 from core.store.schema import LlmRequestRow, SampleRow
 from core.store.training_runs import get_run_by_id
 from core.training.launch import TrainingRequest, launch_training
@@ -165,10 +165,11 @@ def test_embedding_checks_training_and_evaluation_give_the_same_results_on_ray_a
             assert job.status == "done", (job.kind, job.message)
             assert job.executor == executor
         texts = distinct_texts(on_ray, project.id)
+        first = min(item.id for item in not_rejected_items(on_ray, project.id))
         results[executor] = {
             "vectors": cached_vectors(texts, str(tiny_encoder)),
             "embed": embedded.result,
-            "flags": checked.result,
+            "flags": _ids_from(checked.result, first),
             "flag_counts": flag_counts(on_ray, project.id),
             "train": get_run_by_id(on_ray, trained.run.id).metrics,
             "evaluate": evaluated.result,
@@ -180,6 +181,16 @@ def test_embedding_checks_training_and_evaluation_give_the_same_results_on_ray_a
     assert ray_["flags"] == local["flags"] and ray_["flag_counts"] == local["flag_counts"]
     assert _rounded(ray_["train"]) == _rounded(local["train"])
     assert _rounded(ray_["evaluate"]) == _rounded(local["evaluate"])
+
+
+def _ids_from(result: dict[str, Any], first: int) -> dict[str, Any]:
+    """The checks' result with the sample ids it names (the threshold help's pairs) counted from the project's
+    first sample: the two projects compared have the same samples under other ids."""
+    profiles = {
+        scope: {**profile, "pairs": [[a - first, b - first, s] for a, b, s in profile.get("pairs", [])]}
+        for scope, profile in (result.get("threshold_profiles") or {}).items()
+    }
+    return {**result, "threshold_profiles": profiles}
 
 
 def _rounded(value: Any) -> Any:

@@ -23,6 +23,7 @@ OLD = {
     "ix_review_items_project_state",
 }
 NEW = {"ix_samples_status_queue", "ix_samples_language_queue", "ix_flags_project_kind_sample", "ix_review_items_queue"}
+HEAD = NEW - {"ix_samples_language_queue"}  # 0015: counts by language come from the tallies
 
 
 def _indexes(engine) -> set[str]:  # type: ignore[no-untyped-def]
@@ -68,7 +69,7 @@ def test_the_queue_indexes_replace_the_old_ones_and_keep_the_samples(
     engine.dispose()
 
     store = Store(url, "tester")  # opening the store migrates
-    assert _indexes(store.engine) >= NEW and not OLD & _indexes(store.engine)
+    assert _indexes(store.engine) >= HEAD and not OLD & _indexes(store.engine)
     with store.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     flagged = SampleFilter(statuses=("pending",), flags=("any",))

@@ -36,6 +36,7 @@ from tests.training_support import LANGUAGES, make_project, single_torch_thread
 
 DEADLINE_SECONDS = 60.0
 QUICK_FINETUNE = {"epochs": 2, "batch_size": 16, "learning_rate": 1e-3}
+QUICK_SETFIT = {"max_pairs": 64, "batch_size": 8, "learning_rate": 1e-3, "validation_fraction": 0.2}
 # Trains for minutes unless stopped. No validation split, so no early stop: a tiny model that converges fast would
 # otherwise finish (and rename its build folder into place) before the test cancels or kills it.
 ENDLESS_FINETUNE = {"epochs": 500, "batch_size": 4, "validation_fraction": 0.0}
@@ -68,13 +69,13 @@ def train(store: Store, project_id: int, name: str, trainer: str, **request: obj
     return get_run_by_id(store, run.id), status
 
 
-@pytest.mark.parametrize("trainer", ["linear", "hybrid", "finetune"])
+@pytest.mark.parametrize("trainer", ["linear", "hybrid", "finetune", "setfit"])
 def test_a_training_job_saves_a_complete_run_with_test_metrics(
     sqlite_store: Store, tiny_encoder: Path, trainer: str
 ) -> None:
     store = sqlite_store
     project = make_project(store, tiny_encoder)
-    params = {**QUICK_FINETUNE, "validation_fraction": 0.2} if trainer == "finetune" else {}
+    params = {"finetune": {**QUICK_FINETUNE, "validation_fraction": 0.2}, "setfit": QUICK_SETFIT}.get(trainer, {})
     run, status = train(store, project.id, "first", trainer, params=params)
     assert status == "done", get_job(store, run.job_id).message
     assert run.status == "done" and "Trained on" in run.message
@@ -94,7 +95,7 @@ def test_a_training_job_saves_a_complete_run_with_test_metrics(
     assert run.snapshot["total"] == len(load_snapshot_items(run.folder))
     history = loss_rows(run)
     assert history and all({"step", "loss", "split"} <= set(point) for point in history)
-    if trainer == "finetune":
+    if trainer in ("finetune", "setfit"):
         assert run.metrics["validation"]["macro_f1"] is not None
         assert max(p["step"] for p in history if p["split"] == "train") == run.metrics["fit"]["steps"]
     [row] = runs_table(list_runs(store, project.id))

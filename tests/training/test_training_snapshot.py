@@ -23,6 +23,7 @@ from core.training.snapshot import (
     load_snapshot_items,
     preview_snapshot,
     save_snapshot,
+    select_items,
 )
 from tests.training_support import LABELS, LANGUAGES, make_project
 
@@ -181,3 +182,33 @@ def test_curve_points_are_nested_capped_and_a_repeat_is_skipped(sqlite_store: St
     with pytest.raises(InvalidInput):
         parse_sizes("10,abc")
     assert parse_sizes("50, 10,10") == [10, 50]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        SnapshotOptions(),
+        SnapshotOptions(include_pending=True),
+        SnapshotOptions(origins=("synthetic",), languages=("sw",)),
+        SnapshotOptions(labels=("price", "pest"), per_cell=2),
+        SnapshotOptions(include_pending=True, per_language=7, balance=True, languages=("sw", "en", "de")),
+    ],
+)
+def test_the_preview_counted_from_the_tallies_matches_the_samples_it_would_read(
+    store: Store, options: SnapshotOptions
+) -> None:
+    """The preview counts (the store's tallies, no sample read) say what the snapshot reads sample by sample, also
+    after samples change status, label, split and language, and after some are deleted."""
+    project = make_project(store, ENCODER)
+    samples = _stored(store, project.id)
+    with store.session() as session:
+        session.execute(update(SampleRow).where(SampleRow.id == samples[0].id).values(status="rejected"))
+        session.execute(update(SampleRow).where(SampleRow.id == samples[1].id).values(label=None, status="unlabeled"))
+        session.execute(update(SampleRow).where(SampleRow.id == samples[2].id).values(split="test"))
+        session.execute(update(SampleRow).where(SampleRow.id == samples[3].id).values(language="de"))
+        session.execute(update(SampleRow).where(SampleRow.id == samples[4].id).values(status="accepted"))
+        session.execute(SampleRow.__table__.delete().where(SampleRow.id.in_([s.id for s in samples[5:8]])))
+    preview = preview_snapshot(store, project, options)
+    read = select_items(load_candidates(store, project, options, with_text=False), project, options)[1]
+    assert replace(preview, left_out=[]) == read
+    assert preview.total > 0

@@ -126,7 +126,12 @@ def test_fine_tuning_is_chosen_in_words_with_an_estimated_time(studio_home: Path
     advanced = _in_expander(at, "Advanced options")
     assert {"Learning rate", "Epochs", "Batch size", "Frozen layers (-1: automatic)"} <= set(advanced)
     outside = {w.label for w in at.number_input} - set(advanced)
-    assert outside == {"Samples per language", "At most per label × language"}  # the snapshot's, not the trainer's
+    # the snapshot's, not the trainer's (the weight: both origins are chosen by default)
+    assert outside == {"Samples per language", "At most per label × language", "Weight of a human sample"}
+    import torch
+
+    shown = [c.value.replace("\\", "") for c in at.caption]  # the markdown source, escaped
+    assert f"Trains on the CPU ({torch.get_num_threads()} threads)." in shown
     time_allowed = next(s for s in at.selectbox if s.label == "Time allowed")
     assert time_allowed.value == 0.0 and time_allowed.format_func(0.0) == "no limit"
     assert time_allowed.format_func(60.0) == "1 hour"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.errors import StudioError
-from core.training.params import FinetuneParams, HybridParams, LinearParams, TrainerParams
+from core.training.params import FinetuneParams, HybridParams, LinearParams, SetFitParams, TrainerParams
 from core.training.trainers.base import Trainer, read_trainer_file
 
 
@@ -26,6 +26,10 @@ def make_trainer(params: TrainerParams) -> Trainer:
         from core.training.trainers.finetune import FinetuneTrainer
 
         return FinetuneTrainer(params)
+    if isinstance(params, SetFitParams):
+        from core.training.trainers.setfit_trainer import SetFitTrainer
+
+        return SetFitTrainer(params)
     raise StudioError(f"No trainer for parameters of type {type(params).__name__}.")
 
 
@@ -49,4 +53,8 @@ def load_trainer(folder: Path) -> Trainer:
         from core.training.trainers.finetune import FinetuneTrainer
 
         return FinetuneTrainer.load(folder)
+    if kind == "setfit":
+        from core.training.trainers.setfit_trainer import SetFitTrainer
+
+        return SetFitTrainer.load(folder)
     raise StudioError(f"The model in {folder} was written by an unknown trainer '{kind}'.")

@@ -6,22 +6,32 @@ Freezing the word embeddings (the default) skips the optimiser's work on the lar
 fast on a CPU; on a CPU the lowest half of the layers is frozen too by default (finetune_layers). A GPU is used
 when torch sees one. By default the result is blended with a linear probe on the encoder's sentence embeddings
 (finetune_blend). The saved model is an ordinary Hugging Face folder (the fine-tuned model alone), with the
-blended probe beside it.
+blended probe beside it, and (when the base model's embedding engine is an ONNX one) its ONNX export, which then
+labels texts instead of torch (finetune_onnx). Texts are labelled in batches of like token lengths.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 import random
+import shutil
+import tempfile
 import time
+import uuid
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from core.embeddings.onnx_engine import gpu_available
+from core.embeddings.throughput import Throughput
 from core.errors import StudioError
 from core.models.quiet_loading import quiet_transformers
+from core.training.devices import MixedPrecision, training_device
 from core.training.params import AUTO_FROZEN_LAYERS, FinetuneParams, params_dict, saved_params_of
 from core.training.trainers.base import (
     FitReport,
@@ -51,16 +61,25 @@ from core.training.trainers.finetune_blend import (
     split_progress,
 )
 from core.training.trainers.finetune_layers import automatic_frozen_layers, freeze, keep_frozen_in_eval
+from core.training.trainers.finetune_onnx import (
+    EXPORT_DIR,
+    OnnxClassifier,
+    check_texts,
+    ensure_export,
+    load_export,
+    refusal,
+    wanted,
+)
+
+log = logging.getLogger(__name__)
 
 MODEL_DIR = "transformers"  # an ordinary Hugging Face model folder
 PREDICT_BATCH = 64
 LOSS_POINTS = 400  # about this many training-loss points per run, each the mean over its steps
-
-
-def choose_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
+# texts: a model not saved yet (a training job scoring its test split) is exported to ONNX for at least this many;
+# a saved one always. bench/bench_predict.py, e5-small on 2 cores: the export and its check cost 19 CPU-s, and
+# ONNX labels 45 texts per CPU-second where torch labels 25, so an export pays for itself after about 1,000 texts
+EXPORT_WORTH = 2_000
 
 
 def evaluation_steps(per_epoch: int, total_steps: int, per_epoch_checks: int) -> set[int]:
@@ -87,6 +106,11 @@ class FinetuneTrainer:
         self.frozen: list[Any] = []  # modules kept in eval mode while training
         self.partner: Trainer | None = None  # the blended linear probe / hybrid (see finetune_blend)
         self.blend_weight = 1.0
+        self.saved: Path | None = None  # the folder it was loaded from (its torch model is loaded when needed)
+        self.onnx: OnnxClassifier | None = None  # the ONNX export that labels texts (finetune_onnx)
+        self._onnx_tried = False
+        self.onnx_refusal: str | None = None  # why the export is not used, when it failed
+        self._fitting = False  # no export while the weights still change
 
     # --- building ----------------------------------------------------------------------------------------------
 
@@ -112,7 +136,7 @@ class FinetuneTrainer:
             raise StudioError(
                 f"The model '{self.params.base_model}' could not be loaded for classification: {exc}"
             ) from None
-        self.device = choose_device()
+        self.device = training_device().kind
         self.model.to(self.device)
 
     def _optimizer(self, total_steps: int) -> tuple[Any, Any]:
@@ -173,6 +197,7 @@ class FinetuneTrainer:
         started = time.monotonic()
         p = self.params
         self.classes = class_list(labels)
+        self._fitting, self.onnx, self._onnx_tried = True, None, False
         random.seed(p.seed)
         np.random.seed(p.seed)
         torch.manual_seed(p.seed)
@@ -181,10 +206,10 @@ class FinetuneTrainer:
             encoder = p.blend_encoder or p.base_model
             self.partner = fit_blend_partner(p.blend_with, encoder, p.seed, texts, labels, monitor)
             self.blend_weight, share = p.blend_weight, SHARE
-        monitor.progress(share, f"Loading {p.base_model}")
+        monitor.progress(share, f"Loading {p.base_model} to train on {training_device().words()}")
         self._load_base(self.classes)
         monitor.progress(share, f"Tokenising {len(texts):,} texts")
-        ids = tokenize(self.tokenizer, texts, self.prompt, p.max_length)
+        ids = tokenize(self.tokenizer, texts, self.prompt, self.max_tokens())
         lengths = [len(x) for x in ids]
         target = [self.classes.index(label) for label in labels]
         rng = np.random.default_rng(p.seed)
@@ -194,7 +219,10 @@ class FinetuneTrainer:
         log_every = max(1, total_steps // LOSS_POINTS)
         optimizer, scheduler = self._optimizer(total_steps)
         trainable = [parameter for parameter in self.model.parameters() if parameter.requires_grad]
+        device = training_device()
+        precision = MixedPrecision.for_device(device)
         report = FitReport(train_samples=len(ids), seconds=0.0, device=self.device)
+        report.notes.append(f"Trained on {device.words()}.")
         best: tuple[tuple[float, float], dict[str, float], dict[str, Any]] | None = None  # key, scores, weights
         since_best, window, step = 0, [], 0
         stop_reason = ""
@@ -204,10 +232,9 @@ class FinetuneTrainer:
                 monitor.check_cancel()
                 inputs = collate(self.tokenizer, [ids[i] for i in batch], self.device)
                 inputs["labels"] = torch.tensor([target[i] for i in batch], device=self.device)
-                loss = self.model(**inputs).loss
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-                optimizer.step()
+                with precision.autocast():
+                    loss = self.model(**inputs).loss
+                precision.step(loss, optimizer, trainable)
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
@@ -248,6 +275,7 @@ class FinetuneTrainer:
         elif validation and validation.texts:  # stopped (time limit) before the first check
             report.validation = self._validate(validation, monitor, step, step / per_epoch)
         self.model.eval()
+        self._fitting = False
         if self.partner is not None and report.validation is not None and validation:
             alone = report.validation["macro_f1"]
             report.validation = validation_scores(self.classes, self.predict_proba(validation.texts), validation.labels)
@@ -286,44 +314,130 @@ class FinetuneTrainer:
         return blend(self.blend_weight, tuned, self.partner.predict_proba(texts, split_progress(progress, 0.8, 1.0)))
 
     def tuned_proba(self, texts: list[str], progress: Callable[[float, str], None] | None = None) -> np.ndarray:
+        """The fine-tuned model's probabilities alone: on its ONNX export where there is one, else torch; batches
+        of like token lengths, results in the order of `texts`, progress in texts per second."""
+        if self.model is None and self.saved is None:
+            raise RuntimeError("predict_proba before fit or load")
+        if not texts:
+            return np.zeros((0, len(self.classes)), dtype=np.float64)
+        ids = tokenize(self.tokenizer, texts, self.prompt, self.max_tokens())
+        speed = Throughput()
+
+        def report(rows: int) -> None:
+            speed.add(rows)
+            if progress:
+                progress(speed.done / len(texts), speed.labelled(len(texts)))
+
+        runtime = self.onnx_runtime(texts)
+        note = self.engine_note()
+        if progress and note:
+            progress(0.0, f"Labelling {len(texts):,} texts {note}")
+        if runtime is not None:
+            return runtime.proba(ids, PREDICT_BATCH, report)
+        return self.torch_proba(ids, report)
+
+    def engine_note(self) -> str | None:
+        """How the texts are labelled, where it is worth saying: on the ONNX export, or on torch because the
+        export failed (and why)."""
+        if self.onnx is not None:
+            return "on ONNX Runtime (the fine-tuned model's export, checked against torch)"
+        if self.onnx_refusal:
+            return f"with torch: {self.onnx_refusal}"
+        return None
+
+    def max_tokens(self) -> int:
+        """The longest input: the chosen max_length, or the tokenizer's own limit where that is lower."""
+        limit = getattr(self.tokenizer, "model_max_length", None)
+        if isinstance(limit, int) and 0 < limit < 1_000_000:
+            return min(self.params.max_length, limit)
+        return self.params.max_length
+
+    def torch_proba(self, ids: list[list[int]], on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+        """Probabilities from the torch model for token ids, batched by length, in the order of `ids`."""
         import torch
 
-        if self.model is None:
-            raise RuntimeError("predict_proba before fit or load")
-        result = np.zeros((len(texts), len(self.classes)), dtype=np.float64)
-        if not texts:
-            return result
-        ids = tokenize(self.tokenizer, texts, self.prompt, self.params.max_length)
-        was_training = self.model.training
-        self.model.eval()
-        done = 0
-        with torch.no_grad():
+        model = self.torch_model()
+        result = np.zeros((len(ids), len(self.classes)), dtype=np.float64)
+        was_training = model.training
+        model.eval()
+        with torch.inference_mode():
             for batch in inference_batches([len(x) for x in ids], PREDICT_BATCH):
-                logits = self.model(**collate(self.tokenizer, [ids[i] for i in batch], self.device)).logits
+                logits = model(**collate(self.tokenizer, [ids[i] for i in batch], self.device)).logits
                 result[batch] = torch.softmax(logits.double(), dim=-1).cpu().numpy()
-                done += len(batch)
-                if progress:
-                    progress(done / len(texts), f"Labelled {done:,} of {len(texts):,} texts")
+                if on_batch is not None:
+                    on_batch(len(batch))
         if was_training:
             self._train_mode()
         return result
 
-    def save(self, folder: Path) -> None:
+    def torch_model(self) -> Any:
+        """The torch model (a loaded one reads its weights on first use: the ONNX export needs none)."""
         if self.model is None:
+            from transformers import AutoModelForSequenceClassification
+
+            if self.saved is None:
+                raise RuntimeError("predict_proba before fit or load")
+            with quiet_transformers():
+                self.model = AutoModelForSequenceClassification.from_pretrained(str(self.saved / MODEL_DIR))
+            self.model.to(self.device)
+            self.model.eval()
+        return self.model
+
+    def onnx_runtime(self, texts: list[str]) -> OnnxClassifier | None:
+        """The ONNX export that labels texts, made (once, checked against torch) when the base model's engine is
+        an ONNX one; None: torch labels them (another engine, mid-training, too few texts for an unsaved model,
+        or the export failed: then the log says why)."""
+        if self.onnx is not None or self._onnx_tried or self._fitting:
+            return self.onnx
+        if not wanted(self.params.base_model) or (self.device == "cuda" and not gpu_available()):
+            return None  # torch on a GPU beats onnxruntime on the CPU
+        if self.saved is None and len(texts) < EXPORT_WORTH:
+            return None
+        self._onnx_tried = True
+        if self.saved is not None:
+            target = self.saved / EXPORT_DIR
+            self.onnx = load_export(target)
+            if self.onnx is not None:
+                return self.onnx
+        else:  # moved beside the model when it is saved
+            scratch = Path(tempfile.mkdtemp(prefix="studio-finetune-onnx-"))
+            weakref.finalize(self, shutil.rmtree, scratch, True)
+            target = scratch / EXPORT_DIR
+        check = tokenize(self.tokenizer, check_texts(texts), self.prompt, self.max_tokens())
+        self.onnx = ensure_export(self.torch_model(), self.tokenizer, target, check, self.torch_proba)
+        if self.onnx is not None:
+            log.info("The fine-tuned model labels texts with its ONNX export (%s).", target)
+        else:
+            self.onnx_refusal = refusal(target)
+        return self.onnx
+
+    def _keep_export(self, folder: Path) -> None:
+        """Put the export made before the model was saved beside it (a failed one is tried again once saved)."""
+        if self.saved is not None or not self._onnx_tried:
+            return
+        target = folder / EXPORT_DIR
+        if self.onnx is not None and not target.exists():
+            work = folder / f".{EXPORT_DIR}-tmp-{uuid.uuid4().hex}"
+            shutil.copytree(self.onnx.folder, work)
+            os.rename(work, target)
+
+    def save(self, folder: Path) -> None:
+        if self.model is None and self.saved is None:
             raise RuntimeError("save before fit")
         target = folder / MODEL_DIR
         with quiet_transformers():
-            self.model.save_pretrained(str(target))
+            self.torch_model().save_pretrained(str(target))
             self.tokenizer.save_pretrained(str(target))
         extra: dict[str, Any] = {"params": params_dict(self.params), "prompt": self.prompt}
         if self.partner is not None:
             save_partner(self.partner, folder)
             extra["blend"] = {"with": self.partner.kind, "weight": self.blend_weight, "folder": BLEND_DIR}
         write_trainer_file(folder, self.kind, self.classes, extra)
+        self._keep_export(folder)
 
     @classmethod
     def load(cls, folder: Path) -> FinetuneTrainer:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoTokenizer
 
         content = read_trainer_file(folder)
         trainer = cls(saved_params_of(FinetuneParams, content["params"]))
@@ -331,10 +445,10 @@ class FinetuneTrainer:
         trainer.prompt = str(content.get("prompt", ""))
         with quiet_transformers():
             trainer.tokenizer = AutoTokenizer.from_pretrained(str(folder / MODEL_DIR))
-            trainer.model = AutoModelForSequenceClassification.from_pretrained(str(folder / MODEL_DIR))
-        trainer.device = choose_device()
-        trainer.model.to(trainer.device)
-        trainer.model.eval()
+        trainer.device = training_device().kind
+        trainer.saved = Path(folder)
+        if not wanted(trainer.params.base_model):  # else the weights are read only if the ONNX export needs them
+            trainer.torch_model()
         if content.get("blend"):
             trainer.partner = load_partner(folder)
             trainer.blend_weight = float(content["blend"]["weight"])

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from core.curation.language_id import likeliest_of
+from core.embeddings.throughput import Throughput
 from core.errors import StudioError
 from core.training.params import HybridParams, LinearParams, params_dict, saved_params
 from core.training.trainers.base import (
@@ -111,15 +112,15 @@ class PerLanguageTrainer:
         groups: dict[str, list[int]] = {}
         for i, code in enumerate(languages):
             groups.setdefault(code if code in self.models else "", []).append(i)
-        done = 0
+        speed = Throughput()
         for code, rows in groups.items():
             model = self.models.get(code, self.everything)
             proba = model.predict_proba([texts[i] for i in rows])
             columns = [self.classes.index(c) for c in model.classes]
             result[np.ix_(rows, columns)] = proba
-            done += len(rows)
+            speed.add(len(rows))
             if progress:
-                progress(done / len(texts), f"Labelled {done:,} of {len(texts):,} texts")
+                progress(speed.done / len(texts), speed.labelled(len(texts)))
         return result
 
     def save(self, folder: Path) -> None:
