@@ -65,8 +65,7 @@ def out_of_fold_probabilities(
 
     rows = np.arange(len(vectors)) if rows is None else rows
     rng = np.random.default_rng(seed)
-    mean = vectors.mean(axis=0, dtype=np.float64).astype(np.float32)
-    scale = np.float32(vectors.std(dtype=np.float64) or 1.0)
+    mean, scale = _moments(vectors, rows)
     result = np.zeros((len(targets), classes), dtype=np.float64)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     for fit_rows, judged in splitter.split(np.zeros(len(targets)), targets):
@@ -80,6 +79,21 @@ def out_of_fold_probabilities(
             part = judged[start : start + 65_536]
             result[np.ix_(part, model.classes_)] = model.predict_proba((vectors[rows[part]] - mean) / scale)
     return result
+
+
+def _moments(vectors: np.ndarray, rows: np.ndarray, chunk: int = 65_536) -> tuple[np.ndarray, np.float32]:
+    """The rows' mean vector and the standard deviation of all their values (around their one mean), a chunk at a
+    time: numpy's std of the whole array would make a float64 copy of it, 3 GB at a million 384-d vectors."""
+    total = np.zeros(vectors.shape[1], dtype=np.float64)
+    squares = 0.0
+    for start in range(0, len(rows), chunk):
+        part = vectors[rows[start : start + chunk]].astype(np.float64)
+        total += part.sum(axis=0)
+        squares += float((part * part).sum())
+    count = max(len(rows), 1)
+    mean = total / count
+    variance = squares / (count * vectors.shape[1]) - float(mean.mean()) ** 2  # around the mean of all values
+    return mean.astype(np.float32), np.float32(np.sqrt(variance) if variance > 0 else 1.0)
 
 
 def find_label_doubts(
