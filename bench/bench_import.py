@@ -39,6 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.postgres_databases import postgres_database as shared_postgres_database  # noqa: E402
 from bench.synthetic_rows import LABELS, LANGUAGES, fake_rows  # noqa: E402
 
 ORIGIN, SPLIT, STATUS, USER = "synthetic", "train", "pending", "bench"
@@ -110,20 +111,7 @@ def write_csv(path: Path, rows: int) -> None:
 
 
 def postgres_database(admin_url: str) -> tuple[str, Callable[[], None]]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"bench_import_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
+    return shared_postgres_database(admin_url, "bench_import")
 
 
 @contextmanager

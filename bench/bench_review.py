@@ -17,7 +17,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.postgres_databases import postgres_database as shared_postgres_database  # noqa: E402
 from bench.synthetic_rows import LABELS, LANGUAGES, fake_rows  # noqa: E402
 
 Row = tuple[str, str, float, float, str]  # backend, measure, wall s, cpu s, target
@@ -135,20 +135,7 @@ def write_floor(store: Any, count: int) -> tuple[float, float]:
 
 
 def postgres_database(admin_url: str) -> tuple[str, Callable[[], None]]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"bench_review_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
+    return shared_postgres_database(admin_url, "bench_review")
 
 
 def main() -> int:

@@ -30,7 +30,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.postgres_databases import postgres_database as shared_postgres_database  # noqa: E402
 from bench.synthetic_rows import LABELS, LANGUAGES, WORDS  # noqa: E402
 
 CHUNK = 50_000
@@ -411,20 +411,7 @@ def measure(backend: str, filled: Filled, queue: Queue, middle: bool, steps: int
 
 
 def postgres_database(admin_url: str) -> tuple[str, Callable[[], None]]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"bench_queue_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
+    return shared_postgres_database(admin_url, "bench_queue")
 
 
 def bench_backend(backend: str, url: str, args: argparse.Namespace) -> list[Timing]:
