@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.errors import NotFound, RunAlreadyRunning, StudioError
 from core.jobs.registry import get_kind, settle_run
-from core.processes import process_exists
+from core.processes import process_exists, process_started_at
 from core.secrets import secret_param_names
 from core.settings import get_settings
 from core.store import jobs as job_rows
@@ -159,13 +160,30 @@ def worker_alive(job: Job) -> bool:
     pid = job.worker_pid
     if pid is None or job.worker_host != hostname():
         return pid is not None
-    return pid_alive(pid)
+    return pid_alive(pid, seen_at=job.heartbeat_at or job.started_at)
 
 
-def pid_alive(pid: int) -> bool:
-    """The worker `pid` still runs: it exists, is no zombie, and (on Linux) is still one of ours."""
+REUSE_SLACK = timedelta(seconds=1)  # the boot time /proc gives is rounded down to the second
+
+
+def pid_alive(pid: int, seen_at: datetime | None = None) -> bool:
+    """The worker `pid` still runs: it exists and is no zombie, and (on Linux, given when the worker was last seen
+    alive) it started before then: a process that started later got the pid of a worker that died."""
     if pid == os.getpid():
         return True
+    if not process_exists(pid):
+        return False
+    proc = Path(f"/proc/{pid}")
+    if not proc.exists():
+        return True
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    if state in ("Z", "X"):
+        return False
+    started = process_started_at(pid)
+    return seen_at is None or started is None or started <= seen_at + REUSE_SLACK
     if not process_exists(pid):
         return False
     proc = Path(f"/proc/{pid}")

@@ -3,22 +3,37 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import secrets
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from core.errors import StudioError
-from core.jobs.queue import Job, cancel_job, get_job, list_jobs, pid_alive, start_worker, submit_job
+from core.jobs.queue import (
+    Job,
+    cancel_job,
+    get_job,
+    hostname,
+    list_jobs,
+    pid_alive,
+    start_worker,
+    submit_job,
+    worker_alive,
+)
 from core.jobs.reaper import reap_dead_workers
 from core.jobs.runner import run_job
 from core.secrets import redact, secret_param_names
 from core.settings import reset_settings
 from core.store import Store
+from core.store.jobs import record_worker
+from core.store.schema import utcnow
 
 DEADLINE_SECONDS = 30.0
 
@@ -247,3 +262,25 @@ def test_list_jobs_filters_active_ones(sqlite_store: Store) -> None:
     assert [j.id for j in list_jobs(store, active_only=True)] == [waiting.id]
     public = get_job(store, finished.id).to_public()
     assert public["status"] == "done" and public["kind"] == "wait"
+
+
+def test_a_worker_is_judged_by_when_its_process_started_not_by_its_command_line(sqlite_store: Store) -> None:
+    """A foreground job run from any script (no "core" in its command line) keeps its job; a pid that a process
+    started after the worker was last seen has been reused, and the job is reaped."""
+    store = sqlite_store
+    job = submit_job(store, "wait", {"seconds": 60, "steps": 1})
+    script = subprocess.Popen(["sleep", "60"])  # stands for a user's script running the job in the foreground
+    try:
+        assert record_worker(store, job.id, script.pid, hostname())
+        assert reap_dead_workers(store) == []
+        assert worker_alive(get_job(store, job.id))
+
+        seen_before_it_started = dataclasses.replace(
+            get_job(store, job.id), heartbeat_at=utcnow() - timedelta(minutes=5)
+        )
+        assert not worker_alive(seen_before_it_started)  # the same pid, now another program's
+    finally:
+        script.kill()
+        script.wait()
+    assert reap_dead_workers(store) == [job.id]
+    assert get_job(store, job.id).status == "failed"
