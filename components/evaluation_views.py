@@ -278,7 +278,7 @@ def weak_cells_view(actor: Actor, project: Project, evaluation: Evaluation, lang
     return cells
 
 
-def targeted_form(actor: Actor, project: Project, cell: TargetCell) -> None:
+def targeted_form(actor: Actor, project: Project, cell: TargetCell, count: int = 20) -> None:
     with st.container(border=True):
         st.markdown(
             say(
@@ -301,7 +301,7 @@ def targeted_form(actor: Actor, project: Project, cell: TargetCell) -> None:
                 icon=":material/history:",
             )
             ready = False
-        per_cell = st.number_input("How many new samples", 1, 2_000, 20, key="targeted_per_cell")
+        per_cell = st.number_input("How many new samples", 1, 2_000, count, key=f"targeted_per_cell_{count}")
         start, close = st.columns([1, 4])
         if start.button("Start generating", type="primary", icon=":material/play_arrow:", disabled=not ready):
             _start_targeted(actor, project, cell, choice, int(per_cell))

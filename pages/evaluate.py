@@ -1,12 +1,14 @@
 """Evaluate: scores per language on the human test split, confusion matrices and the samples behind a cell, weak
-cells to generate more for, runs and LLM baselines compared with bootstrap intervals, and a report to share; and a
-quick check of any classifier (a file of its predictions, or a Hugging Face model), even before there is a project."""
+cells to generate more for, where the next samples pay most (read off the learning curves), runs and LLM baselines
+compared with bootstrap intervals, and a report to share; and a quick check of any classifier (a file of its
+predictions, or a Hugging Face model), even before there is a project."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 import core.front.evaluation as front
+from components.budget_advice_view import budget_advice_view
 from components.confusion_matrix import confusion_matrix
 from components.evaluation_views import (
     JOBS_STATE,
@@ -168,6 +170,10 @@ if evaluations:
     st.subheader("Where it is weak: generate more")
     with friendly_errors("Finding the weak cells"):
         weak_cells_view(actor, project, evaluation, language)
+
+    st.subheader("Where the next samples pay most")
+    with friendly_errors("The data-budget advice"):
+        budget_advice_view(actor, project, evaluation)
 
     st.subheader("Compare runs and baselines")
     comparison = None

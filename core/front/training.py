@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from core.evaluation.budget_advice import NEXT_HUMAN as NEXT_HUMAN
+from core.evaluation.budget_advice import NEXT_SYNTHETIC as NEXT_SYNTHETIC
 from core.evaluation.budget_advice import LanguageAdvice as LanguageAdvice
 from core.evaluation.budget_advice import budget_advice
 from core.evaluation.data_budget import Gain as Gain
@@ -58,6 +60,8 @@ __all__ = [
     "DEFAULT_EFFORT",
     "EFFORTS",
     "EFFORT_WORDS",
+    "NEXT_HUMAN",
+    "NEXT_SYNTHETIC",
     "TRAINER_KINDS",
     "Evaluation",
     "Gain",

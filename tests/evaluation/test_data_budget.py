@@ -40,3 +40,22 @@ def test_two_points_give_a_log_line_and_fewer_test_samples_a_wider_interval() ->
     assert unsure.high - unsure.low > 2 * (sure.high - sure.low)
     with pytest.raises(ValueError):
         fit_curve([100], [0.7])
+
+
+def test_the_refits_of_the_interval_agree_with_one_curve_fit_per_draw() -> None:
+    """The interval's refits (a grid over the exponent, all draws at once) give the gains that fitting each draw with
+    curve_fit gives, on the paper's curve."""
+    import numpy as np
+
+    from core.evaluation.data_budget import DRAWS, INTERVAL, _power_gains, point_error
+
+    rng = np.random.default_rng(0)
+    errors = np.array([point_error(s, 200) for s in SYNTHETIC])
+    drawn = np.clip(np.asarray(SYNTHETIC) + rng.normal(0.0, errors, size=(DRAWS, len(SYNTHETIC))), 0.0, 1.0)
+    one_by_one = []
+    for row in drawn:
+        curve = fit_curve(SIZES, row.tolist())
+        one_by_one.append(curve(100 + 100) - curve(100))
+    at_once = _power_gains(np.asarray(SIZES, dtype=float), drawn, 100, 100)
+    assert np.percentile(at_once, INTERVAL) == pytest.approx(np.percentile(one_by_one, INTERVAL), abs=0.002)
+    assert np.median(np.abs(at_once - np.asarray(one_by_one))) < 0.001
