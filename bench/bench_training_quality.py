@@ -75,20 +75,20 @@ def task_labels(folder: Path) -> list[str]:
     return order["intent"].tolist()
 
 
-def build_project(store, data: Path, task: str, human: bool):  # type: ignore[no-untyped-def]
+def build_project(store, data: Path, task: str, human: bool, languages: tuple[str, ...] = LANGUAGES):  # type: ignore[no-untyped-def]
     from core.io.importer import ColumnMapping, import_file
     from core.store.projects import create_project, parse_spec
 
     folder = data / task
     spec = parse_spec(
-        name=task, labels=[{"name": n} for n in task_labels(folder)], languages=[{"code": c} for c in LANGUAGES]
+        name=task, labels=[{"name": n} for n in task_labels(folder)], languages=[{"code": c} for c in languages]
     )
     project = create_project(store, spec)
     files = [("train_full", "synthetic", "train"), ("test", "human", "test")]
     if human:
         files.append(("train_human_parsed", "human", "train"))
     for suffix, origin, split in files:
-        for language in LANGUAGES:
+        for language in languages:
             path = folder / f"{language}-{suffix}.csv"
             if not path.exists():
                 continue
