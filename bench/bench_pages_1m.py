@@ -9,8 +9,10 @@ the project's encoder, role "query"): each language has its direction, texts fal
 are near copies of an earlier sample of their cell (cosine about 0.99), 2% close ones (about 0.96).
 
 1. The checks job runs in a subprocess (the CLI's foreground mode: the job's own code, in one process): wall time,
-   CPU seconds (children included, from getrusage) and peak RSS, and each step's share (time, CPU and the highest
-   RSS seen while it ran).
+   CPU seconds (children included, from getrusage: the worker processes that count tokens and identify languages)
+   and peak RSS (what `top` shows: anonymous memory and the pages of mapped files, split at the peak), and each
+   step's share (time, the process's own CPU, and the highest RSS seen while it ran). The job's log has the
+   resident memory after each step (core/curation/flag_job.py, MemoryProbe).
 2. Each page is drawn by Streamlit's AppTest in this process (the script's server time, no browser), then opened in
    Debian's chromium through Playwright against a real `streamlit run` server: from the sidebar (or the tab bar)
    until the script has run and the app is idle. The first opening is cold (the server's first import of the page),
@@ -251,12 +253,14 @@ def put_vectors(project_id: int, encoder: str) -> None:
 STEPS = (  # (module, function): each step of the flag job, timed where the job looks it up
     ("core.curation.flag_job", "load_items"),
     ("core.curation.flag_job", "find_exact_and_conflicts"),
-    ("core.curation.subword_tokens", "token_rows"),
+    ("core.curation.subword_tokens", "token_rows_apart"),
     ("core.curation.quality_flags", "quality_flags"),
     ("core.curation.flag_job", "_language_flags"),
     ("core.embeddings.service", "embed"),
     ("core.curation.flag_job", "find_near_duplicates"),
     ("core.curation.flag_job", "find_test_contamination"),
+    ("core.curation.flag_job", "find_cross_lingual_contamination"),
+    ("core.curation.flag_job", "find_label_doubt_flags"),
     ("core.curation.flag_job", "similarity_profile"),
     ("core.curation.diversity_stats", "diversity_table"),
     ("core.curation.flag_job", "replace_flags"),
@@ -270,16 +274,23 @@ class RssWatch:
         self.current = 0
         self.peak = 0
         self.anon_peak = 0  # without the pages of mapped files (the vector cache's shards): memory of its own
+        self.at_peak = (0, 0)  # (anonymous, mapped files) when the resident set was at its peak
         self.step_peak = 0
         threading.Thread(target=self._poll, daemon=True).start()
 
     def _poll(self) -> None:
         while True:
+            anon = files = 0
             for line in Path("/proc/self/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     self.current = int(line.split()[1]) * 1024
                 elif line.startswith("RssAnon:"):
-                    self.anon_peak = max(self.anon_peak, int(line.split()[1]) * 1024)
+                    anon = int(line.split()[1]) * 1024
+                elif line.startswith("RssFile:"):
+                    files = int(line.split()[1]) * 1024
+            self.anon_peak = max(self.anon_peak, anon)
+            if self.current > self.peak:
+                self.at_peak = (anon, files)
             self.peak = max(self.peak, self.current)
             self.step_peak = max(self.step_peak, self.current)
             time.sleep(0.02)
@@ -332,6 +343,7 @@ def run_checks_here(project_id: int, scope: str | None) -> None:
         "cpu": time.process_time() - cpu,
         "peak_mb": watch.peak / 2**20,
         "anon_peak_mb": watch.anon_peak / 2**20,
+        "at_peak_mb": {"anonymous": watch.at_peak[0] / 2**20, "mapped files": watch.at_peak[1] / 2**20},
         "steps": steps,
         "message": (finished.result or {}).get("message") or finished.message,
         "scope": (finished.result or {}).get("scope"),
@@ -501,6 +513,8 @@ def report(
         f"{checks.peak_mb:,.0f} MB (target {TARGET_CHECKS_MB:,.0f}; of which anonymous, i.e. not the vector cache's "
         f"mapped files: {inner.get('anon_peak_mb', 0):,.0f} MB)"
     )
+    split = inner.get("at_peak_mb") or {}
+    print("  at the peak: " + ", ".join(f"{name} {mb:,.0f} MB" for name, mb in split.items()))
     print(f"  {inner.get('message')}")
     print(f"  {'step':<26} {'wall s':>8} {'share':>6} {'CPU s':>8} {'peak RSS MB':>12}")
     total = max(inner["wall"], 1e-9)

@@ -15,6 +15,10 @@ job, and every sample handed to one of five annotators.
 
     .venv/bin/python bench/bench_review_queue.py [--samples 1000000] [--steps 20] [--postgres URL] [--only sqlite]
 
+"Sample k of N" comes from tallies kept by the database's triggers (sample_tallies, and flag_tallies for a queue of
+one flag kind by name: migrations 0015 and 0016) plus a count inside one block of ids; My queue's counts from
+assignment_tallies (migration 0016).
+
 PostgreSQL: a fresh database is made on the server URL given (or STUDIO_TEST_POSTGRES_URL), vacuumed and analysed
 after the fill (what autovacuum does to a freshly imported table), and dropped after. The server's CPU time is read
 from /proc for the backends serving the bench (a server on this machine); without --parallel, queries run without
@@ -337,6 +341,11 @@ REVIEW_QUEUES = [
         "Review", "pending, Swahili, credit", {"statuses": ("pending",), "languages": ("sw",), "labels": ("credit",)}
     ),
     Queue("Review", "flagged: wrong language", {"statuses": ("pending",), "flags": ("wrong_language",)}),
+    Queue(
+        "Review",
+        "flagged: too short, Swahili",
+        {"statuses": ("pending",), "flags": ("too_short",), "languages": ("sw",)},
+    ),
 ]
 BROWSE_QUEUES = [
     Queue("Browse", "no filter", {}),

@@ -19,6 +19,7 @@ from core.front.actor import Store
 from core.front.curation import Decision, decide, undo_decision
 from core.front.data import Sample, SampleFilter, flag_kinds, review_step
 from core.front.projects import Project
+from core.front.queues import ARRIVAL, ORDER_WORDS, Flag, RankKey, ranked_kind, ranked_step
 from core.language_names import language_name
 
 QUEUES = {
@@ -32,6 +33,7 @@ FLAGGED = "Flagged, to review"
 MAX_LABEL_KEYS = 9
 ANY_FLAG = ""  # the Flag picker's "no flag filter"
 MAX_UNDO = 50  # decisions remembered for undo, per project and browser session
+RANKED, IN_ARRIVAL = "ranked", "arrival"  # the Order choice of a queue of a scored flag kind
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,10 @@ class ReviewKeys:
     lang: str
     label: str
     flag: str
+    order: str  # RANKED or IN_ARRIVAL, for a queue of a scored flag kind
+    rank_cursor: str  # the place (RankKey) to show next in the ordered queue
+    rank_kind: str  # the flag kind whose order the place is in
+    rank_of: str  # sample id: its flag's score, for an undo in the ordered queue
 
     @classmethod
     def of(cls, project: Project) -> ReviewKeys:
@@ -55,6 +61,10 @@ class ReviewKeys:
             lang=f"{prefix}_lang",
             label=f"{prefix}_label",
             flag=f"{prefix}_flag",
+            order=f"{prefix}_order",
+            rank_cursor=f"{prefix}_rank_cursor",
+            rank_kind=f"{prefix}_rank_kind",
+            rank_of=f"{prefix}_rank_of",
         )
 
 
@@ -66,7 +76,17 @@ def open_flag_queue(project: Project, kind: str) -> None:
     set_kept(keys.label, [])
     set_kept(keys.flag, kind)
     st.session_state.pop(keys.cursor, None)
+    st.session_state.pop(keys.rank_cursor, None)
     st.session_state.pop(keys.message, None)
+
+
+def open_ranked_queue(project: Project, kind: str, queue: str) -> None:
+    """Set the review queue to `queue`'s samples that carry the scored flag `kind`, highest score first, from its
+    first sample (a callback, or before the queue is drawn)."""
+    open_flag_queue(project, kind)
+    keys = ReviewKeys.of(project)
+    set_kept(keys.queue, queue)
+    set_kept(keys.order, RANKED)
 
 
 def _flag_name(kind: str) -> str:
@@ -97,8 +117,35 @@ def _queue_filter(store: Store, project: Project, keys: ReviewKeys) -> SampleFil
     )
 
 
-def _act(store: Store, keys: ReviewKeys, sample: Sample, action: str, label: str | None = None) -> None:
-    """Button callback: change the sample, then move on (or stay and say why not)."""
+def _ordered(keys: ReviewKeys, flt: SampleFilter) -> str | None:
+    """The Order choice of a queue of one scored flag kind ("most doubtful first" or in order of arrival): the kind
+    when the queue is to be walked in the order of its flags' scores."""
+    kind = ranked_kind(flt)
+    if kind is None:
+        return None
+    words = {RANKED: ORDER_WORDS.get(kind, "Highest score first"), IN_ARRIVAL: ARRIVAL}
+    order = st.radio(
+        "Order",
+        list(words),
+        format_func=words.__getitem__,
+        horizontal=True,
+        help="The checks (or the ranking by the model's doubt) score each of these samples: the samples whose "
+        "label is most in doubt, or whose label would teach the model most, come first.",
+        **kept(keys.order, RANKED, options=list(words)),
+    )
+    return kind if order == RANKED else None
+
+
+def _act(
+    store: Store,
+    keys: ReviewKeys,
+    sample: Sample,
+    action: str,
+    label: str | None = None,
+    key: RankKey | None = None,
+) -> None:
+    """Button callback: change the sample, then move on (or stay and say why not). `key`: its place in the ordered
+    queue, when the queue is walked in its flags' order."""
     try:
         decision = decide(current_actor(), sample.id, action, version=sample.version, label=label)
     except EditConflict as exc:
@@ -110,6 +157,9 @@ def _act(store: Store, keys: ReviewKeys, sample: Sample, action: str, label: str
     _remember(keys, decision)
     st.session_state[keys.message] = ("success", _done_message(sample, action, label) + " Press U to undo it.")
     st.session_state[keys.cursor] = sample.id + 1
+    if key is not None:
+        st.session_state[keys.rank_cursor] = key.after()
+        st.session_state.setdefault(keys.rank_of, {})[sample.id] = key.score
 
 
 def _remember(keys: ReviewKeys, decision: Decision) -> None:
@@ -126,6 +176,9 @@ def _undo(store: Store, keys: ReviewKeys) -> None:
         return
     action_id, sample_id = decisions.pop()
     st.session_state[keys.cursor] = sample_id
+    ranked = st.session_state.get(keys.rank_of) or {}
+    if sample_id in ranked:  # decided in the ordered queue: show it there again
+        st.session_state[keys.rank_cursor] = RankKey(ranked[sample_id], sample_id)
     try:
         undone = undo_decision(current_actor(), action_id)
     except EditConflict as exc:
@@ -143,8 +196,10 @@ def _done_message(sample: Sample, action: str, label: str | None) -> str:
     return f"Sample #{sample.id}: {'accepted' if action == 'accept' else 'rejected'}."
 
 
-def _move(keys: ReviewKeys, target: int | None) -> None:
-    if target is not None:
+def _move(keys: ReviewKeys, target: int | RankKey | None) -> None:
+    if isinstance(target, RankKey):
+        st.session_state[keys.rank_cursor] = target
+    elif target is not None:
         st.session_state[keys.cursor] = target
     st.session_state.pop(keys.message, None)
 
@@ -164,25 +219,41 @@ def _review_fragment(store: Store, project: Project) -> None:
 def _review(store: Store, project: Project) -> None:
     keys = ReviewKeys.of(project)
     flt = _queue_filter(store, project, keys)
+    ranked = _ordered(keys, flt)
+    if st.session_state.get(keys.rank_kind) != ranked:  # a place in another kind's order means nothing in this one
+        st.session_state.pop(keys.rank_cursor, None)
+        st.session_state[keys.rank_kind] = ranked
     # the first sample from the cursor on (past the end: the first one left), its place and the one before it
-    step = review_step(current_actor(), project, flt, st.session_state.get(keys.cursor) or None)
+    place: RankKey | None = None
+    previous: int | RankKey | None
+    why: Flag | None = None
+    if ranked is not None:
+        ordered = ranked_step(current_actor(), project, flt, st.session_state.get(keys.rank_cursor))
+        sample, position, total = ordered.sample, ordered.position, ordered.total
+        place, previous, why = ordered.key, ordered.previous, ordered.flag
+    else:
+        step = review_step(current_actor(), project, flt, st.session_state.get(keys.cursor) or None)
+        sample, position, total, previous = step.sample, step.position, step.total, step.previous_id
     kind, message = st.session_state.pop(keys.message, (None, None))
     if message:
         alert(kind)(md(message))
-    sample = step.sample
     if sample is None:
         st.info("Nothing left in this queue. Pick another queue above, or generate or import more samples.")
         _undo_button(store, keys)
         return
-    st.caption(f"Sample {step.position:,} of {step.total:,} in this queue")
-    _sample_card(project, sample)
-    _label_buttons(store, project, keys, sample)
-    _decision_buttons(store, keys, sample, step.previous_id)
+    order = f", {ORDER_WORDS[ranked].lower()}" if ranked in ORDER_WORDS else ""
+    st.caption(f"Sample {position:,} of {total:,} in this queue{order}")
+    _sample_card(project, sample, why)
+    _label_buttons(store, project, keys, sample, place)
+    _decision_buttons(store, keys, sample, previous, place)
     text_editor(store, keys, sample)
 
 
-def _sample_card(project: Project, sample: Sample) -> None:
+def _sample_card(project: Project, sample: Sample, why: Flag | None = None) -> None:
+    """`why`: the flag that put the sample here in an ordered queue, shown first, with its reason."""
     with st.container(border=True):
+        if why is not None:
+            st.markdown(f":violet-badge[{_flag_name(why.kind)}] **Why it is here:** " + md(why.reason))
         show_text(sample.text, size="large")
         label = say("**{}**", sample.label) if sample.label else "*no label yet*"
         st.markdown(
@@ -195,7 +266,8 @@ def _sample_card(project: Project, sample: Sample) -> None:
         if description:
             st.caption(say("{}: {}", sample.label, description))
         for flag in sample.flags:
-            st.markdown(f":orange-badge[{_flag_name(flag.kind)}] " + md(flag.reason))
+            if why is None or flag.kind != why.kind:
+                st.markdown(f":orange-badge[{_flag_name(flag.kind)}] " + md(flag.reason))
         person = namer()
         added = say("Added by {} on {}", person(sample.created_by), f"{sample.created_at:%Y-%m-%d %H:%M}")
         if sample.version > 1:
@@ -303,7 +375,9 @@ def _conflict_panel(store: Store, keys: ReviewKeys, sample: Sample, edit: EditKe
         )
 
 
-def _label_buttons(store: Store, project: Project, keys: ReviewKeys, sample: Sample) -> None:
+def _label_buttons(
+    store: Store, project: Project, keys: ReviewKeys, sample: Sample, place: RankKey | None = None
+) -> None:
     labels = project.label_names
     columns = st.columns(min(len(labels), 5) or 1)
     action = "relabel" if sample.label else "label"
@@ -314,7 +388,7 @@ def _label_buttons(store: Store, project: Project, keys: ReviewKeys, sample: Sam
             key=f"review_label_{index}",
             on_click=_act,
             args=(store, keys, sample, action),
-            kwargs={"label": label},
+            kwargs={"label": label, "key": place},
             shortcut=shortcut,
             type="primary" if label == sample.label else "secondary",
             width="stretch",
@@ -338,7 +412,9 @@ def _undo_button(store: Store, keys: ReviewKeys, column: object = None) -> None:
     )
 
 
-def _decision_buttons(store: Store, keys: ReviewKeys, sample: Sample, previous: int | None) -> None:
+def _decision_buttons(
+    store: Store, keys: ReviewKeys, sample: Sample, previous: int | RankKey | None, place: RankKey | None = None
+) -> None:
     columns = st.columns(5)
     columns[0].button(
         "Accept",
@@ -346,6 +422,7 @@ def _decision_buttons(store: Store, keys: ReviewKeys, sample: Sample, previous: 
         icon=":material/check:",
         on_click=_act,
         args=(store, keys, sample, "accept"),
+        kwargs={"key": place},
         shortcut="A",
         disabled=not sample.label or sample.status == "accepted",
         width="stretch",
@@ -356,6 +433,7 @@ def _decision_buttons(store: Store, keys: ReviewKeys, sample: Sample, previous: 
         icon=":material/close:",
         on_click=_act,
         args=(store, keys, sample, "reject"),
+        kwargs={"key": place},
         shortcut="X",
         disabled=sample.status == "rejected",
         width="stretch",
@@ -375,7 +453,7 @@ def _decision_buttons(store: Store, keys: ReviewKeys, sample: Sample, previous: 
         key="review_next",
         icon=":material/arrow_forward:",
         on_click=_move,
-        args=(keys, sample.id + 1),
+        args=(keys, place.after() if place is not None else sample.id + 1),
         shortcut="N",
         width="stretch",
     )

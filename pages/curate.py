@@ -16,6 +16,7 @@ from components.curate_tabs import TAB_KEY, TABS
 from components.curation_checks import checks_panel, threshold_helper
 from components.curation_overview import curation_overview
 from components.distribute_form import ASSIGN_TAB, distribute_form
+from components.doubt_ranking import ranking_panel
 from components.duplicate_groups_view import duplicate_groups_view
 from components.feedback import friendly_errors
 from components.page_opening import open_project_page
@@ -49,6 +50,7 @@ if review.open:
             if mine is not None and wants_own_queue(project, may_see_all=leads_review):
                 assigned_review(project, mine)
             else:
+                ranking_panel(store, project)  # order the texts to label by a model's doubt (leads)
                 review_queue(store, project)
 
 

@@ -30,6 +30,7 @@ from core.front.data import (
     read_table_file,
 )
 from core.front.projects import Project, get_project
+from core.front.queues import iter_ranked
 
 # --- import ----------------------------------------------------------------------------------------------------
 
@@ -151,7 +152,8 @@ def cmd_samples(args: argparse.Namespace, store: Store) -> int:
         _print_counts(actor, project, flt, as_json=args.json)
         return 0
     samples = []
-    for sample in iter_samples(actor, project, flt):
+    ordered = getattr(args, "order", "id") == "score"  # the queue "most doubtful first" / "least sure first"
+    for sample in iter_ranked(actor, project, flt) if ordered else iter_samples(actor, project, flt):
         samples.append(sample)
         if args.limit and len(samples) >= args.limit:
             break
@@ -237,5 +239,12 @@ def add_parsers(sub: Subparsers) -> None:
     _add_filters(p)
     p.add_argument("--counts", action="store_true", help="counts per language x label x status")
     p.add_argument("--limit", type=int, default=0, help="at most this many samples (0: all)")
+    p.add_argument(
+        "--order",
+        choices=("id", "score"),
+        default="id",
+        help="id: in order of arrival (default); score: with --flag label_doubt or model_uncertain, the most "
+        "doubtful (or least sure) first",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_samples)

@@ -29,8 +29,9 @@ Item = SampleItem  # a sample as the checks read it
 class Findings:
     flags: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, sample_id: int, kind: str, reason: str, **details: Any) -> None:
-        self.flags.append({"sample_id": sample_id, "kind": kind, "reason": reason, "details": details})
+    def add(self, sample_id: int, kind: str, reason: str, *, score: float | None = None, **details: Any) -> None:
+        """`score`: where the kind's ordered queue puts the flag (the higher, the sooner; core/store/ranked_queue)."""
+        self.flags.append({"sample_id": sample_id, "kind": kind, "reason": reason, "details": details, "score": score})
 
     def count(self, kind: str) -> int:
         return sum(1 for f in self.flags if f["kind"] == kind)
@@ -196,5 +197,8 @@ def _closest_tests_by_cells(
 
 def replace_flags(store: Store, project_id: int, kinds: tuple[str, ...], findings: Findings) -> None:
     """The new findings of these kinds replace the old ones, in one transaction (one flag per sample and kind)."""
-    new = [stored_flags.NewFlag(f["sample_id"], f["kind"], f["reason"], f["details"]) for f in findings.flags]
+    new = [
+        stored_flags.NewFlag(f["sample_id"], f["kind"], f["reason"], f["details"], f.get("score"))
+        for f in findings.flags
+    ]
     stored_flags.replace_flags(store, project_id, kinds, new)

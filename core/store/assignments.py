@@ -9,19 +9,20 @@ under the project's review lock, and returns a plan that is written in the same 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Connection, Table, func, select, update
 from sqlalchemy.orm import Session
 
 from core.store import action_log
 from core.store.database import Store
 from core.store.review_settings import review_lock
 from core.store.samples import SampleFilter
-from core.store.schema import AssignmentRow, GoldSampleRow, ReviewItemRow, SampleRow, utcnow
+from core.store.schema import AssignmentRow, AssignmentTallyRow, GoldSampleRow, ReviewItemRow, SampleRow, utcnow
 
 if TYPE_CHECKING:
     import psycopg
@@ -172,7 +173,45 @@ def _insert_rows(
     values = [row + tail for row in rows]
     if values:
         marks = ", ".join("?" for _ in range(len(columns) + len(constants)))
-        connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', values)
+        with _sqlite_tallied_after(connection, table.name, len(values)):
+            connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})', values)
+
+
+_TALLY_TRIGGER = "assignment_tallies_inserted"  # SQLite: the row trigger a large insert replaces by one GROUP BY
+_TALLIED_AFTER_MIN_ROWS = 10_000
+
+
+@contextmanager
+def _sqlite_tallied_after(connection: Connection, table: str, rows: int) -> Iterator[None]:
+    """Around an insert of `rows` assignments on SQLite, in its transaction: from _TALLIED_AFTER_MIN_ROWS on, the
+    tallies' row trigger is dropped first, the new rows (the ids above the largest one before) tallied in one
+    GROUP BY after, and the trigger made again from its stored definition (a failure rolls all of it back with the
+    rows). Smaller inserts keep the trigger."""
+    found = "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?"
+    definition = connection.exec_driver_sql(found, (_TALLY_TRIGGER,)).scalar() if table == "assignments" else None
+    if rows < _TALLIED_AFTER_MIN_ROWS or definition is None:
+        yield
+        return
+    raw = connection.connection.dbapi_connection
+    if raw is not None and not raw.in_transaction:  # pysqlite opens none before DDL: the drop must be in it
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    before = connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM assignments").scalar()
+    connection.exec_driver_sql(f"DROP TRIGGER {_TALLY_TRIGGER}")
+    yield
+    grouped = connection.exec_driver_sql(
+        "SELECT project_id, annotator, state, count(*) FROM assignments WHERE id > ? GROUP BY 1, 2, 3", (before,)
+    ).all()
+    key = "project_id = ? AND annotator = ? AND state = ?"
+    for project_id, annotator, state, n in grouped:
+        changed = connection.exec_driver_sql(
+            f"UPDATE assignment_tallies SET n = n + ? WHERE {key}", (n, project_id, annotator, state)
+        )
+        if changed.rowcount == 0:
+            connection.exec_driver_sql(
+                "INSERT INTO assignment_tallies (project_id, annotator, state, n) VALUES (?, ?, ?, ?)",
+                (project_id, annotator, state, n),
+            )
+    connection.exec_driver_sql(str(definition))
 
 
 def _insert_assignments(
@@ -306,15 +345,13 @@ def projects_with_open_work(store: Store, annotator: str) -> list[int]:
 
 
 def queue_counts(store: Store, project_id: int, annotator: str) -> dict[str, int]:
-    """{"open": n, "done": n} of the annotator's assignments in the project."""
+    """{"open": n, "done": n} of the annotator's assignments in the project: a sum of a few tallies (kept by the
+    database's triggers, migration 0016), where a count read every assignment of the annotator."""
+    tally = AssignmentTallyRow
     query = (
-        select(AssignmentRow.state, func.count())  # count(*): read from the queue's index alone
-        .where(
-            AssignmentRow.project_id == project_id,
-            AssignmentRow.annotator == annotator,
-            AssignmentRow.state.in_((OPEN, DONE)),
-        )
-        .group_by(AssignmentRow.state)
+        select(tally.state, func.sum(tally.n))
+        .where(tally.project_id == project_id, tally.annotator == annotator, tally.state.in_((OPEN, DONE)))
+        .group_by(tally.state)
     )
     with store.session() as session:
         counts = {state: int(n) for state, n in session.execute(query).tuples()}
@@ -342,14 +379,16 @@ def review_progress(store: Store, project_id: int) -> ReviewProgress:
         )
         if waiting:
             per_state[OPEN] = int(waiting)
+        tally = AssignmentTallyRow
         rows = session.execute(
-            select(AssignmentRow.annotator, AssignmentRow.state, func.count(AssignmentRow.id))
-            .where(AssignmentRow.project_id == project_id, AssignmentRow.state != REMOVED)
-            .group_by(AssignmentRow.annotator, AssignmentRow.state)
+            select(tally.annotator, tally.state, func.sum(tally.n))
+            .where(tally.project_id == project_id, tally.state != REMOVED)
+            .group_by(tally.annotator, tally.state)
         ).tuples()
         annotators: dict[str, dict[str, int]] = defaultdict(lambda: {OPEN: 0, DONE: 0})
         for annotator, state, n in rows:
-            annotators[annotator][state] = int(n)
+            if n:
+                annotators[annotator][state] = int(n)
     return ReviewProgress(per_state, dict(sorted(annotators.items())))
 
 

@@ -18,6 +18,7 @@ class NewFlag:
     kind: str
     reason: str
     details: dict[str, Any] = field(default_factory=dict)
+    score: float | None = None  # the higher, the sooner the kind's ordered queue shows it (ranked_queue.py)
 
 
 _CHUNK = 5000
@@ -26,24 +27,26 @@ _CHUNK = 5000
 def replace_flags(store: Store, project_id: int, kinds: tuple[str, ...], flags: list[NewFlag]) -> None:
     """The new flags of these kinds replace the old ones, in one transaction (one flag per sample and kind: the
     first one given is kept). Only what differs is written: a flag found again as it was stays (with its date), one
-    found again with another reason or details is updated, the others go or come. A sample that keeps a flag is
+    found again with another reason, details or score is updated, the others go or come. A sample that keeps a flag is
     then never seen without one by the database's triggers (its `flagged` and the tallies, migration 0015)."""
     now = utcnow()
     unique: dict[tuple[int, str], NewFlag] = {}
     for flag in flags:
         unique.setdefault((flag.sample_id, flag.kind), flag)
     with store.session() as session:
-        stored = select(FlagRow.id, FlagRow.sample_id, FlagRow.kind, FlagRow.reason, FlagRow.details)
+        stored = select(FlagRow.id, FlagRow.sample_id, FlagRow.kind, FlagRow.reason, FlagRow.details, FlagRow.score)
         gone: list[int] = []
         changed: list[dict[str, Any]] = []
-        for flag_id, sample_id, kind, reason, details in session.execute(
+        for flag_id, sample_id, kind, reason, details, score in session.execute(
             stored.where(FlagRow.project_id == project_id, FlagRow.kind.in_(kinds))
         ).tuples():
             new = unique.pop((sample_id, kind), None)
             if new is None:
                 gone.append(flag_id)
-            elif (new.reason, new.details) != (reason, details or {}):
-                changed.append({"id": flag_id, "reason": new.reason, "details": new.details, "created_at": now})
+            elif (new.reason, new.details, new.score) != (reason, details or {}, score):
+                changed.append(
+                    {"id": flag_id, "reason": new.reason, "details": new.details, "score": new.score, "created_at": now}
+                )
         for start in range(0, len(gone), _CHUNK):
             session.execute(delete(FlagRow).where(FlagRow.id.in_(gone[start : start + _CHUNK])))
         if changed:
@@ -56,6 +59,7 @@ def replace_flags(store: Store, project_id: int, kinds: tuple[str, ...], flags: 
                     kind=f.kind,
                     reason=f.reason,
                     details=f.details,
+                    score=f.score,
                     created_at=now,
                 )
                 for f in unique.values()

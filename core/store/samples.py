@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVarTuple
 
@@ -17,6 +17,7 @@ from core.store.sample_tallies import (
     block_of,
     first_id_of,
     flagged_condition,
+    named_kind,
     tally_count,
     tally_groups,
     tally_split,
@@ -167,19 +168,36 @@ def to_sample(row: SampleRow) -> Sample:
 
 # --- counting ----------------------------------------------------------------------------------------------------
 # A filter the tallies answer (core/store/sample_tallies.py) is a sum of tallies, plus, for a place in the queue, a
-# count inside one block of ids on the status queue's index. Otherwise (a text search, flag kinds by name) it is
-# counted on the indexes: count(*) reads an index only (count(samples.id) made SQLite read a wider one and PostgreSQL
-# the table); flag kinds are counted from the flags' side, through their (project_id, kind, sample_id) index: one
-# probe per flag of those kinds into the samples' queue index (none at all when nothing else is asked), where a probe
-# per sample would cost one per sample of the queue.
+# count inside one block of ids on the status queue's index (one flag kind by name: on the flags' index). Otherwise
+# (a text search, several flag kinds by name) it is counted on the indexes: count(*) reads an index only
+# (count(samples.id) made SQLite read a wider one and PostgreSQL the table); flag kinds are counted from the flags'
+# side, through their (project_id, kind, sample_id) index: one probe per flag of those kinds into the samples' queue
+# index (none at all when nothing else is asked), where a probe per sample would cost one per sample of the queue.
 
 
 def _in_block(session: Session, project_id: int, flt: SampleFilter, sample_id: int) -> int:
     """Samples the filter keeps (`answers(flt)`) in the block of `sample_id`, before it: a range of at most a block
-    on the status queue's index (its statuses all named when the filter names none)."""
+    on the status queue's index (its statuses all named when the filter names none); with one flag kind by name, on
+    the flags' (project_id, kind, sample_id) index, a probe into the samples per flag of the kind in the range (plus
+    the samples without a flag, with "none")."""
     conditions = flt._sample_conditions(project_id)
     conditions.append(SampleRow.status.in_(flt.statuses or SAMPLE_STATUSES))
-    conditions += [SampleRow.id >= first_id_of(block_of(sample_id)), SampleRow.id < sample_id]
+    start = first_id_of(block_of(sample_id))
+    kind = named_kind(flt)
+    if kind is not None:
+        of_kind = select(func.count()).select_from(FlagRow).join(SampleRow, SampleRow.id == FlagRow.sample_id)
+        of_kind = of_kind.where(
+            FlagRow.project_id == project_id,
+            FlagRow.kind == kind,
+            FlagRow.sample_id >= start,
+            FlagRow.sample_id < sample_id,
+            *conditions,
+        )
+        found = int(session.scalar(of_kind) or 0)
+        if "none" not in flt.flags:
+            return found
+        return found + _in_block(session, project_id, replace(flt, flags=("none",)), sample_id)
+    conditions += [SampleRow.id >= start, SampleRow.id < sample_id]
     flagged = flagged_condition(flt.flags, SampleRow.flagged)
     conditions += [flagged] if flagged is not None else []
     query = select(func.count()).select_from(SampleRow).where(*conditions)

@@ -148,11 +148,35 @@ class SampleTallyRow(Base):
     n: Mapped[int] = mapped_column(Integer)
 
 
+class FlagTallyRow(Base):
+    """How many samples of a project carry a flag of a kind, per kind, status, block of ids (id >> BLOCK_BITS),
+    language, label ('' for none), split and origin: kept by the database's triggers on the flags and the samples
+    (migration 0016), read by core/store/flag_tallies.py. On PostgreSQL a key may have several rows (to be summed)."""
+
+    __tablename__ = "flag_tallies"
+    __table_args__ = (
+        Index("ix_flag_tallies_key", "project_id", "kind", "status", "block", "language", "label", "split", "origin"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(20))
+    block: Mapped[int] = mapped_column(Integer)
+    language: Mapped[str] = mapped_column(String(20))
+    label: Mapped[str] = mapped_column(String(200))
+    split: Mapped[str] = mapped_column(String(20))
+    origin: Mapped[str] = mapped_column(String(20))
+    n: Mapped[int] = mapped_column(Integer)
+
+
 class FlagRow(Base):
     __tablename__ = "sample_flags"
     __table_args__ = (
         # the kinds present, counts per kind and a flag filter counted from the flags' side (samples.py)
         Index("ix_flags_project_kind_sample", "project_id", "kind", "sample_id"),
+        # a kind's queue in the order of its score (core/store/ranked_queue.py; migration 0017)
+        Index("ix_flags_project_kind_score", "project_id", "kind", "score", "sample_id"),
         UniqueConstraint("sample_id", "kind"),  # also the index that finds a sample's flags
     )
 
@@ -162,6 +186,7 @@ class FlagRow(Base):
     kind: Mapped[str] = mapped_column(String(50))
     reason: Mapped[str] = mapped_column(Text)  # readable by a non-programmer
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)  # the higher, the sooner its queue shows it
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     sample: Mapped[SampleRow] = relationship(back_populates="flags")
@@ -560,6 +585,20 @@ class AssignmentRow(Base):
     assigned_by: Mapped[str] = mapped_column(String(200))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     closed_reason: Mapped[str | None] = mapped_column(String(40), nullable=True)  # judged | rebalanced | left | ...
+
+
+class AssignmentTallyRow(Base):
+    """How many assignments an annotator has in a project per state: kept by the database's triggers on the
+    assignments (migration 0016), read for "My queue". On PostgreSQL a key may have several rows (to be summed)."""
+
+    __tablename__ = "assignment_tallies"
+    __table_args__ = (Index("ix_assignment_tallies_key", "project_id", "annotator", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    annotator: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20))
+    n: Mapped[int] = mapped_column(Integer)
 
 
 class JudgementRow(Base):

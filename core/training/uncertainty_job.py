@@ -21,6 +21,14 @@ from core.training.run_store import get_run
 from core.training.uncertainty import most_uncertain
 
 UNCERTAIN_KIND = "model_uncertain"
+NEAR_REPEAT = " (a near-repeat of a text above)"  # migration 0017 knows a near-repeat's flag by it
+
+
+def queue_score(margin: float, *, near_repeat: bool) -> float:
+    """The flag's score, what the queue "least sure first" orders by (the higher, the sooner): how unsure the model
+    is, 1 - the margin between its two best labels (0 to 1); a near-repeat's is 2 lower (-2 to -1), so that it
+    comes after every distinct text, as in the job's ranking."""
+    return 1.0 - margin - (2.0 if near_repeat else 0.0)
 
 
 def unlabeled_human_train(store: Store, project_id: int, languages: tuple[str, ...] = ()) -> list[SampleItem]:
@@ -77,7 +85,7 @@ def run_ranking(ctx: JobContext) -> dict[str, Any]:
                 NewFlag(
                     items[rows[doubt.position]].id,
                     UNCERTAIN_KIND,
-                    doubt.reason() if doubt.position in seen else doubt.reason() + " (a near-repeat of a text above)",
+                    doubt.reason() if doubt.position in seen else doubt.reason() + NEAR_REPEAT,
                     {
                         "score": round(doubt.score, 6),
                         "rank": rank,
@@ -85,6 +93,7 @@ def run_ranking(ctx: JobContext) -> dict[str, Any]:
                         "top": doubt.top,
                         "second": doubt.second,
                     },
+                    queue_score(doubt.score, near_repeat=doubt.position not in seen),
                 )
             )
         by_language[code] = len(rows)
