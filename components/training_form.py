@@ -95,7 +95,8 @@ def snapshot_options(actor: Actor, project: Project) -> tuple[SnapshotOptions, t
                 value=1,
                 key=f"{key}_human_weight",
                 help="A human sample counts as this many synthetic ones (it is trained on that many times): a few "
-                "human labels can then pull the model toward people's own texts.",
+                "human labels can then pull the model toward people's own texts. On the paper's data, 10 human labels "
+                "per label and language beside thousands of synthetic samples did best at 2 or 3; from 5 up it hurt.",
             )
         )
     options = SnapshotOptions(
