@@ -24,11 +24,14 @@ class NewFlag:
 _CHUNK = 5000
 
 
-def replace_flags(store: Store, project_id: int, kinds: tuple[str, ...], flags: list[NewFlag]) -> None:
+def replace_flags(
+    store: Store, project_id: int, kinds: tuple[str, ...], flags: list[NewFlag], *, languages: tuple[str, ...] = ()
+) -> None:
     """The new flags of these kinds replace the old ones, in one transaction (one flag per sample and kind: the
     first one given is kept). Only what differs is written: a flag found again as it was stays (with its date), one
     found again with another reason, details or score is updated, the others go or come. A sample that keeps a flag is
-    then never seen without one by the database's triggers (its `flagged` and the tallies, migration 0015)."""
+    then never seen without one by the database's triggers (its `flagged` and the tallies, migration 0015).
+    `languages`: the check looked at the samples of these languages only; the flags of the others stay."""
     now = utcnow()
     unique: dict[tuple[int, str], NewFlag] = {}
     for flag in flags:
@@ -37,9 +40,13 @@ def replace_flags(store: Store, project_id: int, kinds: tuple[str, ...], flags: 
         stored = select(FlagRow.id, FlagRow.sample_id, FlagRow.kind, FlagRow.reason, FlagRow.details, FlagRow.score)
         gone: list[int] = []
         changed: list[dict[str, Any]] = []
-        for flag_id, sample_id, kind, reason, details, score in session.execute(
-            stored.where(FlagRow.project_id == project_id, FlagRow.kind.in_(kinds))
-        ).tuples():
+        stored = stored.where(FlagRow.project_id == project_id, FlagRow.kind.in_(kinds))
+        if languages:
+            of_languages = select(SampleRow.id).where(
+                SampleRow.project_id == project_id, SampleRow.language.in_(languages)
+            )
+            stored = stored.where(FlagRow.sample_id.in_(of_languages))
+        for flag_id, sample_id, kind, reason, details, score in session.execute(stored).tuples():
             new = unique.pop((sample_id, kind), None)
             if new is None:
                 gone.append(flag_id)

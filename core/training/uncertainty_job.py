@@ -97,7 +97,7 @@ def run_ranking(ctx: JobContext) -> dict[str, Any]:
                 )
             )
         by_language[code] = len(rows)
-    replace_flags(ctx.store, project.id, (UNCERTAIN_KIND,), flags)
+    replace_flags(ctx.store, project.id, (UNCERTAIN_KIND,), flags, languages=languages)  # others' stay
     return {
         "run": model.run.name,
         "ranked": len(flags),

@@ -79,3 +79,21 @@ def test_the_cli_ranks_and_trains_with_a_human_weight(
     assert result["ranked"] == added // 2 and result["languages"] == {"sw": added // 2}
     assert main(["rank", "--project", project.name, "--run", "missing"]) == 1
     assert "no training run called 'missing'" in capsys.readouterr().err
+
+
+def test_ranking_one_language_leaves_the_ranking_of_the_others(store: Store, tiny_encoder: Path) -> None:
+    """Two people rank two languages (one after the other, or at once): each ranking replaces only its own
+    language's flags, on SQLite and PostgreSQL."""
+    project = make_project(store, tiny_encoder)
+    _, job = start_training(store, project.id, TrainingRequest(name="first", trainer="linear"))
+    assert run_job(store, job.id) == "done"
+    added = add_unlabeled_human_texts(store, project.id)
+    first, second = LANGUAGES[0], LANGUAGES[1]
+    for language in (first, second, first):  # the first language ranked again: still one flag per text
+        job = launch_uncertainty_ranking(store, project.id, "first", languages=(language,), background=False)
+        assert run_job(store, job.id) == "done"
+
+    flagged = list(iter_samples(store, project.id, SampleFilter(flags=(UNCERTAIN_KIND,))))
+    per_language = added // len(LANGUAGES)
+    assert sorted(s.language for s in flagged) == sorted([first] * per_language + [second] * per_language)
+    assert all(sum(f.kind == UNCERTAIN_KIND for f in s.flags) == 1 for s in flagged)
