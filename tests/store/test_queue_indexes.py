@@ -6,14 +6,12 @@ from pathlib import Path
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from core.store import Store
 from core.store.database import alembic_config
 from core.store.samples import SampleFilter, count_samples, flag_kinds, review_step
-from core.store.schema import Base
+from tests.store.old_databases import add_old_project, add_old_sample, database_at, schema_differences
 
 OLD = {
     "ix_samples_project_status",
@@ -38,27 +36,11 @@ def test_the_queue_indexes_replace_the_old_ones_and_keep_the_samples(
 ) -> None:
     studio_home.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{studio_home / 'old.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
-    engine = create_engine(url)
-    config = alembic_config(url)
+    engine = database_at(url, "0013")
     with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0013")
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO projects (id, name, task, encoder, created_at, created_by, updated_at, updated_by) "
-                "VALUES (1, 'old', '', 'bundled:multilingual-e5-small', '2026-01-01', 'a', '2026-01-01', 'a')"
-            )
-        )
+        add_old_project(connection)
         for i, status in enumerate(("pending", "accepted", "pending"), start=1):
-            connection.execute(
-                text(
-                    "INSERT INTO samples (id, project_id, text, label, language, origin, split, status, content_key, "
-                    "source, version, created_at, created_by, updated_at, updated_by) VALUES "
-                    f"({i}, 1, 'habari {i}', 'x', 'sw', 'human', 'train', '{status}', 'k{i}', 'f', 1, "
-                    "'2026-01-01', 'a', '2026-01-01', 'a')"
-                )
-            )
+            add_old_sample(connection, i, label="x", status=status)
         connection.execute(
             text(
                 "INSERT INTO sample_flags (sample_id, project_id, kind, reason, details, created_at) "
@@ -70,8 +52,7 @@ def test_the_queue_indexes_replace_the_old_ones_and_keep_the_samples(
 
     store = Store(url, "tester")  # opening the store migrates
     assert _indexes(store.engine) >= HEAD and not OLD & _indexes(store.engine)
-    with store.engine.connect() as connection:
-        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    assert schema_differences(store) == []
     flagged = SampleFilter(statuses=("pending",), flags=("any",))
     step = review_step(store, 1, flagged, None)
     assert step.sample is not None and (step.sample.id, step.position, step.total) == (3, 1, 1)
@@ -80,6 +61,7 @@ def test_the_queue_indexes_replace_the_old_ones_and_keep_the_samples(
     store.dispose()
 
     engine = create_engine(url)
+    config = alembic_config(url)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.downgrade(config, "0013")

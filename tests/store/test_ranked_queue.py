@@ -11,10 +11,7 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Table, create_engine, select, text
+from sqlalchemy import Table, select, text
 
 from core.curation.duplicate_flags import Findings
 from core.curation.duplicate_flags import replace_flags as store_findings
@@ -22,15 +19,15 @@ from core.curation.label_doubt import find_label_doubt_flags
 from core.errors import InvalidInput
 from core.store import Store
 from core.store.bulk import bulk_insert
-from core.store.database import alembic_config
 from core.store.flags import NewFlag, replace_flags
 from core.store.projects import Project, create_project, parse_spec
 from core.store.ranked_queue import RankKey, ranked_kind, ranked_step
 from core.store.sample_texts import SampleItem
 from core.store.samples import SampleFilter, content_key, count_samples
-from core.store.schema import Base, FlagRow, SampleRow, utcnow
+from core.store.schema import FlagRow, SampleRow, utcnow
 from core.training.uncertainty_job import queue_score
 from tests.curation.test_label_doubt import LABELS, clustered
+from tests.store.old_databases import add_old_project, add_old_sample, database_at, schema_differences
 
 KIND = "label_doubt"
 SCORES = (0.9, 0.75, 0.75, 0.75, 0.5, 0.2, 0.2, None)  # ties, and flags written without a score
@@ -189,27 +186,11 @@ def test_migration_0017_scores_the_flags_written_before_it(
 ) -> None:
     studio_home.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{studio_home / 'old.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
-    engine = create_engine(url)
-    config = alembic_config(url)
+    engine = database_at(url, "0016")
     with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "0016")
-    with engine.begin() as connection:
-        connection.execute(
-            text(
-                "INSERT INTO projects (id, name, task, encoder, created_at, created_by, updated_at, updated_by) "
-                "VALUES (1, 'old', '', 'bundled:multilingual-e5-small', '2026-01-01', 'a', '2026-01-01', 'a')"
-            )
-        )
+        add_old_project(connection)
         for i in (1, 2, 3, 4):
-            connection.execute(
-                text(
-                    "INSERT INTO samples (id, project_id, text, label, language, origin, split, status, content_key, "
-                    "source, version, created_at, created_by, updated_at, updated_by) VALUES "
-                    f"({i}, 1, 'habari {i}', NULL, 'sw', 'human', 'train', 'unlabeled', 'k{i}', 'f', 1, "
-                    "'2026-01-01', 'a', '2026-01-01', 'a')"
-                )
-            )
+            add_old_sample(connection, i, label=None, status="unlabeled")
         flags = [
             (1, "label_doubt", "suggests x", {"given_probability": 0.25, "rank": 0}),
             (2, "model_uncertain", "The model is torn", {"score": 0.125, "rank": 0}),
@@ -227,8 +208,8 @@ def test_migration_0017_scores_the_flags_written_before_it(
     engine.dispose()
 
     store = Store(url, "tester")  # opening the store migrates
+    assert schema_differences(store) == []
     with store.engine.connect() as connection:
-        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
         scores = dict(connection.execute(text("SELECT sample_id, score FROM sample_flags")).tuples().all())
     assert scores == {1: 0.75, 2: 0.875, 3: -1.0, 4: None}  # the near-repeat after every distinct text
     step = ranked_step(store, 1, SampleFilter(statuses=("unlabeled",), flags=("model_uncertain",)), None)
